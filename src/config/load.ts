@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseEnv } from "node:util";
+import { envSchema, type Env } from "./schema.js";
+
+export interface Config {
+  env: Env["NODE_ENV"];
+  log: { level: Env["LOG_LEVEL"]; format: Env["LOG_FORMAT"] };
+  dataDir: string;
+  databasePath: string;
+  backup: { dir: string; cron: string; retention: number };
+  redis: { url: string | undefined; prefix: string };
+  workerConcurrency: number;
+  http: { host: string; port: number; publicUrl: string };
+  pollIntervalSeconds: number;
+  shutdownTimeoutMs: number;
+  simulator: { seed: number; alwaysOpen: boolean };
+  upstox: {
+    apiBase: string;
+    hftBase: string;
+    apiKey: string | undefined;
+    apiSecret: string | undefined;
+    redirectUri: string | undefined;
+    tokenEncryptionKey: Buffer | undefined;
+  };
+  telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[] };
+  email: { smtpUrl: string | undefined; from: string };
+  /** Values that must never reach a log line, even inside an error message. */
+  secrets: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Reads `.env` (if present) underneath the real environment: a variable set in the
+ * environment always wins over the file, as operators expect from systemd or Docker.
+ */
+export function readEnvFile(file = ".env"): Record<string, string> {
+  if (!existsSync(file)) return {};
+  return parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+}
+
+/** Validates every setting at once and reports all problems together. */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  overrides: Partial<Record<string, string>> = {},
+): Config {
+  const merged = { ...env, ...overrides };
+  const result = envSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.map(String).join(".") || "(environment)";
+      return `${name} ${issue.message.startsWith("must") || issue.message.startsWith("is ") ? issue.message : `is invalid: ${issue.message}`}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = result.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const secrets = [
+    e.TELEGRAM_BOT_TOKEN,
+    e.UPSTOX_API_SECRET,
+    e.TOKEN_ENCRYPTION_KEY?.toString("hex"),
+    e.TOKEN_ENCRYPTION_KEY?.toString("base64"),
+    passwordOf(e.SMTP_URL),
+    passwordOf(e.REDIS_URL),
+  ].filter((s): s is string => typeof s === "string" && s.length >= 4);
+
+  return {
+    env: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    dataDir,
+    databasePath: path.resolve(e.DATABASE_PATH ?? path.join(dataDir, "bot.sqlite")),
+    backup: { dir: path.resolve(e.BACKUP_DIR ?? path.join(dataDir, "backups")), cron: e.BACKUP_CRON, retention: e.BACKUP_RETENTION },
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL! },
+    pollIntervalSeconds: e.POLL_INTERVAL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+    simulator: { seed: e.SIMULATOR_SEED, alwaysOpen: e.SIMULATOR_ALWAYS_OPEN },
+    upstox: {
+      apiBase: e.UPSTOX_API_BASE!,
+      hftBase: e.UPSTOX_HFT_BASE!,
+      apiKey: e.UPSTOX_API_KEY,
+      apiSecret: e.UPSTOX_API_SECRET,
+      redirectUri: e.UPSTOX_REDIRECT_URI,
+      tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    },
+    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT!, adminIds: e.ADMIN_TELEGRAM_IDS },
+    email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
+    secrets,
+  };
+}
+
+function passwordOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const p = new URL(url).password;
+    return p ? decodeURIComponent(p) : undefined;
+  } catch {
+    return undefined;
+  }
+}

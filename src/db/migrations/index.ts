@@ -1,0 +1,16 @@
+import { sql as usersAndMarket } from "./001_users_and_market.js";
+import { sql as signalsAndOutbox } from "./002_signals_and_outbox.js";
+import { sql as ordersAndAudit } from "./003_orders_and_audit.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Forward-only: append new migrations, never edit or reorder applied ones. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "users_and_market", sql: usersAndMarket },
+  { version: 2, name: "signals_and_outbox", sql: signalsAndOutbox },
+  { version: 3, name: "orders_and_audit", sql: ordersAndAudit },
+];

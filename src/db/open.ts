@@ -1,0 +1,26 @@
+import BetterSqlite3, { type Database } from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { migrate } from "./migrate.js";
+
+export type { Database };
+
+/** Opens (creating if needed) the bot's database in WAL mode and brings its schema up to date. */
+export function openDatabase(file: string, options: { migrate?: boolean } = {}): Database {
+  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  // Worker processes share the file; wait for a writer instead of failing with SQLITE_BUSY.
+  db.pragma("busy_timeout = 5000");
+  if (options.migrate !== false) {
+    try {
+      migrate(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+  return db;
+}

@@ -1,0 +1,103 @@
+import type { Database, Statement } from "better-sqlite3";
+import { initialRuleState, type AlertRule, type Frequency, type PriceRuleKind, type PriceRuleParams, type RuleState } from "../../signals/rules.js";
+
+interface RuleRow {
+  id: number;
+  user_id: number;
+  instrument_key: string;
+  kind: PriceRuleKind;
+  params: string;
+  frequency: Frequency;
+  cooldown_s: number;
+  expires_at: number | null;
+  last_fired_at: number | null;
+  fire_count: number;
+  state: string | null;
+}
+
+const toRule = (r: RuleRow): AlertRule => ({
+  id: r.id,
+  userId: r.user_id,
+  instrumentKey: r.instrument_key,
+  kind: r.kind,
+  params: JSON.parse(r.params) as PriceRuleParams,
+  frequency: r.frequency,
+  cooldownSeconds: r.cooldown_s,
+  expiresAt: r.expires_at,
+  lastFiredAt: r.last_fired_at,
+  fireCount: r.fire_count,
+  state: r.state ? (JSON.parse(r.state) as RuleState) : initialRuleState(),
+});
+
+export interface NewRule {
+  userId: number;
+  instrumentKey: string;
+  kind: PriceRuleKind;
+  params: PriceRuleParams;
+  frequency?: Frequency;
+  cooldownSeconds?: number;
+  expiresAt?: number | null;
+}
+
+export class AlertRuleRepository {
+  private readonly insertStmt: Statement;
+  private readonly activeFor: Statement<[string], RuleRow>;
+  private readonly saveState: Statement<[string, number, number]>;
+  private readonly markFired: Statement<[string, number, number, number]>;
+  private readonly byId: Statement<[number | bigint], RuleRow>;
+  private readonly finish: Statement<[string, number, number]>;
+  private readonly countActive: Statement<[], { n: number }>;
+
+  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO alert_rules (user_id, instrument_key, kind, params, frequency, cooldown_s, expires_at, state, created_at, updated_at)
+       VALUES (@userId, @instrumentKey, @kind, @params, @frequency, @cooldownSeconds, @expiresAt, @state, @now, @now)`,
+    );
+    this.activeFor = db.prepare(
+      `SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id
+       WHERE r.instrument_key = ? AND r.status = 'active' AND u.status = 'active'`,
+    );
+    this.saveState = db.prepare("UPDATE alert_rules SET state = ?, updated_at = ? WHERE id = ?");
+    this.markFired = db.prepare(
+      "UPDATE alert_rules SET state = ?, last_fired_at = ?, fire_count = fire_count + 1, updated_at = ? WHERE id = ?",
+    );
+    this.finish = db.prepare("UPDATE alert_rules SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'");
+    this.byId = db.prepare("SELECT * FROM alert_rules WHERE id = ?");
+    this.countActive = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE status = 'active'");
+  }
+
+  create(r: NewRule): AlertRule {
+    const info = this.insertStmt.run({
+      userId: r.userId,
+      instrumentKey: r.instrumentKey,
+      kind: r.kind,
+      params: JSON.stringify(r.params),
+      frequency: r.frequency ?? "once",
+      cooldownSeconds: r.cooldownSeconds ?? 0,
+      expiresAt: r.expiresAt ?? null,
+      state: JSON.stringify(initialRuleState()),
+      now: this.now(),
+    });
+    return toRule(this.byId.get(info.lastInsertRowid)!);
+  }
+
+  activeForInstrument(instrumentKey: string): AlertRule[] {
+    return this.activeFor.all(instrumentKey).map(toRule);
+  }
+
+  updateState(ruleId: number, state: RuleState): void {
+    this.saveState.run(JSON.stringify(state), this.now(), ruleId);
+  }
+
+  recordFired(ruleId: number, state: RuleState, firedAt: number): void {
+    this.markFired.run(JSON.stringify(state), firedAt, firedAt, ruleId);
+  }
+
+  setFinished(ruleId: number, status: "triggered" | "expired"): void {
+    this.finish.run(status, this.now(), ruleId);
+  }
+
+  activeCount(): number {
+    return this.countActive.get()!.n;
+  }
+}

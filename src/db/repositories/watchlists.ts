@@ -1,0 +1,25 @@
+import type { Database, Statement } from "better-sqlite3";
+
+export class WatchlistRepository {
+  private readonly addStmt: Statement<[number, string, number]>;
+  private readonly keysInUse: Statement<[], { instrument_key: string }>;
+
+  constructor(db: Database, private readonly now: () => number = Date.now) {
+    this.addStmt = db.prepare("INSERT OR IGNORE INTO watchlists (user_id, instrument_key, created_at) VALUES (?, ?, ?)");
+    // Coalescing: every key any active user watches or alerts on, once, however many users share it.
+    this.keysInUse = db.prepare(
+      `SELECT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active'
+       UNION
+       SELECT r.instrument_key FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
+    );
+  }
+
+  add(userId: number, instrumentKey: string): void {
+    this.addStmt.run(userId, instrumentKey, this.now());
+  }
+
+  /** The distinct instruments the bot must poll. */
+  instrumentKeysInUse(): string[] {
+    return this.keysInUse.all().map((r) => r.instrument_key);
+  }
+}

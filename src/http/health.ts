@@ -1,0 +1,62 @@
+/** Pure assessment of service health from measured inputs; the HTTP layer only gathers them. */
+
+export interface HealthInputs {
+  now: number;
+  startedAt: number;
+  redis: { ok: boolean; latencyMs?: number; error?: string };
+  sqlite: { ok: boolean; error?: string };
+  lastPollAt: number | null;
+  pollIntervalSeconds: number;
+  marketOpen: boolean;
+  pollingPaused: boolean;
+  marketData: { source: string; linkedUsers: number; expiredTokens: number };
+}
+
+export interface HealthReport {
+  status: "ok" | "unhealthy";
+  checks: {
+    redis: HealthInputs["redis"];
+    sqlite: HealthInputs["sqlite"];
+    marketPoll: {
+      ok: boolean;
+      state: "polling" | "market closed" | "paused" | "stale" | "waiting for first poll";
+      lastPollAt: string | null;
+      ageSeconds: number | null;
+    };
+    upstoxToken: { state: "simulator" | "no linked users" | "ok" | "some expired"; linkedUsers: number; expired: number };
+  };
+}
+
+export function assessHealth(i: HealthInputs): HealthReport {
+  const age = i.lastPollAt === null ? null : Math.max(0, Math.round((i.now - i.lastPollAt) / 1000));
+  // Three missed polls (plus slack for a slow Upstox) before we call polling stuck.
+  const staleAfter = i.pollIntervalSeconds * 3 + 30;
+  let state: HealthReport["checks"]["marketPoll"]["state"];
+  let pollOk = true;
+  if (i.pollingPaused) state = "paused";
+  else if (!i.marketOpen) state = "market closed";
+  else if (age === null) {
+    state = "waiting for first poll";
+    pollOk = (i.now - i.startedAt) / 1000 < staleAfter;
+  } else if (age > staleAfter) {
+    state = "stale";
+    pollOk = false;
+  } else state = "polling";
+
+  const md = i.marketData;
+  const token: HealthReport["checks"]["upstoxToken"] = {
+    state: md.source === "simulator" ? "simulator" : md.linkedUsers === 0 ? "no linked users" : md.expiredTokens > 0 ? "some expired" : "ok",
+    linkedUsers: md.linkedUsers,
+    expired: md.expiredTokens,
+  };
+  const ok = i.redis.ok && i.sqlite.ok && pollOk;
+  return {
+    status: ok ? "ok" : "unhealthy",
+    checks: {
+      redis: i.redis,
+      sqlite: i.sqlite,
+      marketPoll: { ok: pollOk, state, lastPollAt: i.lastPollAt === null ? null : new Date(i.lastPollAt).toISOString(), ageSeconds: age },
+      upstoxToken: token,
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import nodemailer, { type Transporter } from "nodemailer";
+
+export interface EmailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  headers?: Record<string, string>;
+}
+
+export interface EmailSender {
+  /** Where mail goes, for logs: `smtp://host:port` or the .eml folder. */
+  readonly target: string;
+  send(message: EmailMessage): Promise<{ messageId: string; file?: string }>;
+  close(): void;
+}
+
+/**
+ * SMTP (pooled) when SMTP_URL is set; otherwise every message is written as an .eml file,
+ * so the demo and a fresh install show real, openable emails without a mail server.
+ */
+export function createEmailSender(opts: { smtpUrl: string | undefined; from: string; outDir: string }): EmailSender {
+  if (opts.smtpUrl) {
+    const url = new URL(opts.smtpUrl);
+    const transport: Transporter = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 3,
+      host: url.hostname,
+      port: Number(url.port) || (url.protocol === "smtps:" ? 465 : 587),
+      secure: url.protocol === "smtps:",
+      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      // A local relay without TLS is common in self-hosting; opportunistic STARTTLS still applies.
+      tls: { rejectUnauthorized: url.searchParams.get("tls_reject_unauthorized") !== "false" },
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
+    return {
+      target: `${url.protocol}//${url.host}`,
+      async send(m) {
+        const info = await transport.sendMail({ from: opts.from, ...m });
+        return { messageId: String(info.messageId) };
+      },
+      close: () => transport.close(),
+    };
+  }
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" });
+  let seq = 0;
+  return {
+    target: opts.outDir,
+    async send(m) {
+      const info = await transport.sendMail({ from: opts.from, ...m });
+      mkdirSync(opts.outDir, { recursive: true });
+      const safeTo = m.to.replace(/[^A-Za-z0-9@._-]/g, "_");
+      const file = path.join(opts.outDir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${++seq}-${safeTo}.eml`);
+      writeFileSync(file, info.message as Buffer);
+      return { messageId: String(info.messageId), file };
+    },
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,175 @@
+import type { Database, Statement } from "better-sqlite3";
+import type { AlertRuleRepository } from "../db/repositories/alert-rules.js";
+import type { AlertRule, RuleState } from "../signals/rules.js";
+
+/**
+ * The outbox is the source of truth for delivery: a notification exists as a row with a
+ * unique dedup key before any job is queued, and a row is `sent` only after the send worked.
+ */
+
+export type Channel = "telegram" | "email";
+export type NotificationStatus = "pending" | "sent" | "dead";
+
+export interface Notification {
+  id: number;
+  userId: number | null;
+  channel: Channel;
+  kind: string;
+  dedupKey: string;
+  payload: Record<string, unknown>;
+  status: NotificationStatus;
+  attempts: number;
+  lastError: string | null;
+  createdAt: number;
+}
+
+interface NotificationRow {
+  id: number;
+  user_id: number | null;
+  channel: Channel;
+  kind: string;
+  dedup_key: string;
+  payload: string;
+  status: NotificationStatus;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+}
+
+const toNotification = (r: NotificationRow): Notification => ({
+  id: r.id,
+  userId: r.user_id,
+  channel: r.channel,
+  kind: r.kind,
+  dedupKey: r.dedup_key,
+  payload: JSON.parse(r.payload) as Record<string, unknown>,
+  status: r.status,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+});
+
+export interface Firing {
+  rule: AlertRule;
+  state: RuleState;
+  finished?: "triggered" | "expired";
+  firedAt: number;
+  price: number;
+  /** Stored with the signal and handed to the template. */
+  payload: Record<string, unknown>;
+  channels: Channel[];
+}
+
+export class Outbox {
+  private readonly insertSignal: Statement;
+  private readonly insertNotification: Statement;
+  private readonly idByDedup: Statement<[string], { id: number }>;
+  private readonly byId: Statement<[number], NotificationRow>;
+  private readonly markSentStmt: Statement<[number, number, number]>;
+  private readonly markFailedStmt: Statement<[string, number | null, number, number]>;
+  private readonly markDeadStmt: Statement<[string, number, number]>;
+  private readonly staleStmt: Statement<[number, number], { id: number }>;
+  private readonly signalsSinceStmt: Statement<[number], { n: number }>;
+
+  constructor(private readonly db: Database, private readonly rules: AlertRuleRepository, private readonly now: () => number = Date.now) {
+    this.insertSignal = db.prepare(
+      `INSERT INTO signals (rule_id, user_id, instrument_key, kind, price, payload, created_at)
+       VALUES (@ruleId, @userId, @instrumentKey, @kind, @price, @payload, @createdAt)`,
+    );
+    this.insertNotification = db.prepare(
+      `INSERT INTO notifications (user_id, channel, kind, dedup_key, payload, signal_id, status, attempts, next_attempt_at, created_at, updated_at)
+       VALUES (@userId, @channel, @kind, @dedupKey, @payload, @signalId, 'pending', 0, @createdAt, @createdAt, @createdAt)
+       ON CONFLICT (dedup_key) DO NOTHING`,
+    );
+    this.idByDedup = db.prepare("SELECT id FROM notifications WHERE dedup_key = ?");
+    this.byId = db.prepare("SELECT * FROM notifications WHERE id = ?");
+    this.markSentStmt = db.prepare(
+      "UPDATE notifications SET status = 'sent', sent_at = ?, updated_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+    );
+    this.markFailedStmt = db.prepare(
+      "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+    );
+    this.markDeadStmt = db.prepare(
+      "UPDATE notifications SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+    );
+    this.staleStmt = db.prepare(
+      "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+    );
+    this.signalsSinceStmt = db.prepare("SELECT COUNT(*) AS n FROM signals WHERE created_at >= ?");
+  }
+
+  /**
+   * Writes the signal, the rule's new state and one notification row per channel in a
+   * single transaction, and returns the ids of the rows to deliver. The dedup key is the
+   * rule's firing number, so replaying the same evaluation cannot notify twice.
+   */
+  recordFiring(f: Firing): { signalId: number; notificationIds: number[] } {
+    return this.db.transaction(() => {
+      const signal = this.insertSignal.run({
+        ruleId: f.rule.id,
+        userId: f.rule.userId,
+        instrumentKey: f.rule.instrumentKey,
+        kind: f.rule.kind,
+        price: f.price,
+        payload: JSON.stringify(f.payload),
+        createdAt: f.firedAt,
+      });
+      const signalId = Number(signal.lastInsertRowid);
+      this.rules.recordFired(f.rule.id, f.state, f.firedAt);
+      if (f.finished) this.rules.setFinished(f.rule.id, f.finished);
+      const fireNo = f.rule.fireCount + 1;
+      const notificationIds = f.channels.map((channel) =>
+        this.enqueueRow({
+          userId: f.rule.userId,
+          channel,
+          kind: "price_alert",
+          dedupKey: `rule:${f.rule.id}:fire:${fireNo}:${channel}`,
+          payload: { ...f.payload, signalId },
+          signalId,
+        }),
+      );
+      return { signalId, notificationIds };
+    })();
+  }
+
+  /** Adds one row (or finds the existing one with the same dedup key) and returns its id. */
+  enqueueRow(n: { userId: number | null; channel: Channel; kind: string; dedupKey: string; payload: Record<string, unknown>; signalId?: number }): number {
+    this.insertNotification.run({
+      userId: n.userId,
+      channel: n.channel,
+      kind: n.kind,
+      dedupKey: n.dedupKey,
+      payload: JSON.stringify(n.payload),
+      signalId: n.signalId ?? null,
+      createdAt: this.now(),
+    });
+    return this.idByDedup.get(n.dedupKey)!.id;
+  }
+
+  get(id: number): Notification | undefined {
+    const r = this.byId.get(id);
+    return r && toNotification(r);
+  }
+
+  markSent(id: number): boolean {
+    const t = this.now();
+    return this.markSentStmt.run(t, t, id).changes === 1;
+  }
+
+  markFailed(id: number, error: string, retryAt: number): void {
+    this.markFailedStmt.run(error.slice(0, 1000), retryAt, this.now(), id);
+  }
+
+  markDead(id: number, error: string): void {
+    this.markDeadStmt.run(error.slice(0, 1000), this.now(), id);
+  }
+
+  /** Pending rows whose retry time has passed: what a crash or a lost job left behind. */
+  duePending(olderThan: number, limit = 500): number[] {
+    return this.staleStmt.all(olderThan, limit).map((r) => r.id);
+  }
+
+  signalsSince(ts: number): number {
+    return this.signalsSinceStmt.get(ts)!.n;
+  }
+}

@@ -1,0 +1,57 @@
+import { Queue, Worker, type Job, type Processor } from "bullmq";
+import type { Redis } from "ioredis";
+
+/** One queue per job name, one processor per queue (see jobs/). */
+export const QUEUE_NAMES = ["poll-quotes", "notify", "sweep-outbox", "backup"] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export type Queues = Record<QueueName, Queue>;
+
+export function createQueues(connection: Redis, prefix: string): Queues {
+  const make = (name: QueueName) =>
+    new Queue(name, {
+      connection,
+      prefix,
+      defaultJobOptions: { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } },
+    });
+  return Object.fromEntries(QUEUE_NAMES.map((n) => [n, make(n)])) as Queues;
+}
+
+/** The job id of a notification's delivery: one queued job per outbox row at a time. */
+export const notifyJobId = (notificationId: number) => `n-${notificationId}`;
+
+export async function enqueueNotifications(queues: Queues, ids: readonly number[]): Promise<void> {
+  if (!ids.length) return;
+  await queues.notify.addBulk(
+    ids.map((id) => ({
+      name: "notify",
+      data: { notificationId: id },
+      opts: {
+        jobId: notifyJobId(id),
+        attempts: 6,
+        backoff: { type: "exponential", delay: 2000 },
+        // Completed ids must not linger, or a sweeper re-queue of the same row would be ignored.
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    })),
+  );
+}
+
+export interface WorkerSpec<T = unknown> {
+  queue: QueueName;
+  processor: Processor<T>;
+  concurrency?: number;
+}
+
+export function createWorker<T>(connection: Redis, prefix: string, spec: WorkerSpec<T>, onDone: (queue: QueueName, job: Job | undefined, err?: Error) => void): Worker<T> {
+  const worker = new Worker<T>(spec.queue, spec.processor, {
+    connection,
+    prefix,
+    concurrency: spec.concurrency ?? 1,
+    autorun: true,
+  });
+  worker.on("completed", (job) => onDone(spec.queue, job));
+  worker.on("failed", (job, err) => onDone(spec.queue, job, err));
+  return worker;
+}

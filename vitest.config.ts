@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["tests/**/*.test.ts"],
+    // Every test file talks to real Redis, SQLite and child processes: forks keep native
+    // handles (better-sqlite3) isolated per file.
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    reporters: ["default", "./tests/support/summary-reporter.ts"],
+  },
+});
