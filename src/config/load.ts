@@ -18,6 +18,8 @@ export interface Config {
   upstox: {
     apiBase: string;
     hftBase: string;
+    assetsBase: string;
+    instrumentFiles: Array<"NSE" | "BSE" | "MCX" | "complete">;
     apiKey: string | undefined;
     apiSecret: string | undefined;
     redirectUri: string | undefined;
@@ -50,7 +52,11 @@ export function loadConfig(
   env: Record<string, string | undefined>,
   overrides: Partial<Record<string, string>> = {},
 ): Config {
-  const merged = { ...env, ...overrides };
+  // A variable set to an empty string (`LOG_LEVEL=` in .env or a compose file) means "unset",
+  // for every setting alike, not only the ones whose parser happens to treat "" as absent.
+  const merged = Object.fromEntries(
+    Object.entries({ ...env, ...overrides }).filter(([, v]) => typeof v === "string" && v.trim() !== ""),
+  );
   const result = envSchema.safeParse(merged);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
@@ -66,8 +72,8 @@ export function loadConfig(
     e.UPSTOX_API_SECRET,
     e.TOKEN_ENCRYPTION_KEY?.toString("hex"),
     e.TOKEN_ENCRYPTION_KEY?.toString("base64"),
-    passwordOf(e.SMTP_URL),
-    passwordOf(e.REDIS_URL),
+    ...passwordOf(e.SMTP_URL),
+    ...passwordOf(e.REDIS_URL),
   ].filter((s): s is string => typeof s === "string" && s.length >= 4);
 
   return {
@@ -85,6 +91,8 @@ export function loadConfig(
     upstox: {
       apiBase: e.UPSTOX_API_BASE!,
       hftBase: e.UPSTOX_HFT_BASE!,
+      assetsBase: e.UPSTOX_ASSETS_BASE!,
+      instrumentFiles: e.INSTRUMENT_FILES,
       apiKey: e.UPSTOX_API_KEY,
       apiSecret: e.UPSTOX_API_SECRET,
       redirectUri: e.UPSTOX_REDIRECT_URI,
@@ -96,12 +104,20 @@ export function loadConfig(
   };
 }
 
-function passwordOf(url: string | undefined): string | undefined {
-  if (!url) return undefined;
+/** A URL's password as written (percent-encoded) and as sent: either form can reach a log line. */
+function passwordOf(url: string | undefined): string[] {
+  if (!url) return [];
   try {
     const p = new URL(url).password;
-    return p ? decodeURIComponent(p) : undefined;
+    if (!p) return [];
+    let decoded = p;
+    try {
+      decoded = decodeURIComponent(p);
+    } catch {
+      // A stray "%" that is not an escape: the raw form is all there is.
+    }
+    return decoded === p ? [p] : [decoded, p];
   } catch {
-    return undefined;
+    return [];
   }
 }

@@ -74,7 +74,9 @@ const url = (fallback: string | undefined, protocols: string[]) =>
 
 /** Shows a URL in an error message without the password it may carry. */
 function redactUrl(value: string): string {
-  return value.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+  // Everything between the user name and the last "@" is the password: a malformed URL may
+  // carry one with "/", "@" or "#" in it, and an empty user name is legal.
+  return value.replace(/\/\/([^:@/]*):.*@/, "//$1:***@");
 }
 
 const adminIds = z
@@ -157,6 +159,21 @@ export const envSchema = z
 
     UPSTOX_API_BASE: url("https://api.upstox.com", ["https:", "http:"]),
     UPSTOX_HFT_BASE: url("https://api-hft.upstox.com", ["https:", "http:"]),
+    UPSTOX_ASSETS_BASE: url("https://assets.upstox.com", ["https:", "http:"]),
+    INSTRUMENT_FILES: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const raw = v === undefined || v.trim() === "" ? "NSE,BSE" : v;
+        const files = raw.split(",").map((f) => f.trim().toUpperCase()).filter(Boolean);
+        const allowed = ["NSE", "BSE", "MCX", "COMPLETE"];
+        const bad = files.filter((f) => !allowed.includes(f));
+        if (bad.length || !files.length) {
+          ctx.addIssue({ code: "custom", message: `must be a comma-separated list of NSE, BSE, MCX or complete (bad: "${bad.join(",") || raw}")` });
+          return z.NEVER;
+        }
+        return [...new Set(files.map((f) => (f === "COMPLETE" ? "complete" : f)))] as Array<"NSE" | "BSE" | "MCX" | "complete">;
+      }),
     UPSTOX_API_KEY: optionalString,
     UPSTOX_API_SECRET: optionalString,
     UPSTOX_REDIRECT_URI: url(undefined, ["https:", "http:"]),
@@ -203,6 +220,8 @@ export const envSchema = z
         message: "is required when UPSTOX_API_KEY is set, to encrypt Upstox tokens at rest (generate one with: openssl rand -hex 32)",
       });
     }
-  });
+    // Run even when other fields failed, so every problem is reported in one go. A field that
+    // failed holds zod's NEVER marker (truthy), so it never adds a second, misleading issue.
+  }, { when: () => true });
 
 export type Env = z.output<typeof envSchema>;

@@ -34,11 +34,62 @@ export async function backupDatabase(db: Database, dir: string, retention: numbe
   // Written under a temporary name so a crash never leaves a half-file that looks like a backup.
   const partial = `${file}.partial`;
   await db.backup(partial);
+  // The copy inherits the live database's WAL flag; a backup is a single self-contained file,
+  // so switch it to a rollback journal. Otherwise every read-only open (verify, restore) leaves
+  // -wal and -shm files beside it, and reading it from read-only media fails.
+  useRollbackJournal(partial);
   renameSync(partial, file);
   const all = listBackups(dir);
   const removed = all.slice(0, Math.max(0, all.length - retention));
-  for (const old of removed) unlinkSync(old);
+  for (const old of removed) {
+    unlinkSync(old);
+    removeSidecars(old);
+  }
   return { file, bytes: statSync(file).size, removed };
+}
+
+function useRollbackJournal(file: string): void {
+  const copy = new BetterSqlite3(file, { fileMustExist: true });
+  try {
+    copy.pragma("journal_mode = DELETE");
+  } finally {
+    copy.close();
+  }
+}
+
+/** Removes the -wal/-shm files a read-only open of a WAL-mode file may have left. */
+function removeSidecars(file: string): void {
+  for (const suffix of ["-wal", "-shm"]) {
+    const f = file + suffix;
+    if (existsSync(f)) unlinkSync(f);
+  }
+}
+
+/**
+ * Opens a backup read-only for `fn`, then removes any -wal/-shm files that opening created
+ * (only a backup made in WAL mode, e.g. by an older build, gets them; its -wal is empty).
+ */
+async function withReadonly<T>(file: string, fn: (db: Database) => T | Promise<T>): Promise<T> {
+  const hadSidecars = ["-wal", "-shm"].some((s) => existsSync(file + s));
+  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+    if (!hadSidecars && (!existsSync(`${file}-wal`) || statSync(`${file}-wal`).size === 0)) removeSidecars(file);
+  }
+}
+
+/** The synchronous twin of withReadonly, for checks that need no await. */
+function withReadonlySync<T>(file: string, fn: (db: Database) => T): T {
+  const hadSidecars = ["-wal", "-shm"].some((s) => existsSync(file + s));
+  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+    if (!hadSidecars && (!existsSync(`${file}-wal`) || statSync(`${file}-wal`).size === 0)) removeSidecars(file);
+  }
 }
 
 export class BackupInvalidError extends Error {
@@ -48,26 +99,20 @@ export class BackupInvalidError extends Error {
 /** Checks that a file is an intact bot database this build can read. */
 export function verifyBackup(file: string): { schemaVersion: number } {
   if (!existsSync(file)) throw new BackupInvalidError(`No backup file at ${file}`);
-  let src: Database;
   try {
-    src = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new BackupInvalidError(`${file} is not a SQLite database: ${(err as Error).message}`);
-  }
-  try {
-    const integrity = src.pragma("integrity_check", { simple: true });
-    if (integrity !== "ok") throw new BackupInvalidError(`${file} failed the integrity check: ${String(integrity)}`);
-    const hasMigrations = src.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-    if (!hasMigrations) throw new BackupInvalidError(`${file} is a SQLite database but not one of this bot's (no schema_migrations table)`);
-    const { v } = src.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
-    const known = MIGRATIONS.at(-1)!.version;
-    if ((v ?? 0) > known) throw new BackupInvalidError(`${file} has schema version ${v}, newer than this build (${known})`);
-    return { schemaVersion: v ?? 0 };
+    return withReadonlySync(file, (src) => {
+      const integrity = src.pragma("integrity_check", { simple: true });
+      if (integrity !== "ok") throw new BackupInvalidError(`${file} failed the integrity check: ${String(integrity)}`);
+      const hasMigrations = src.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+      if (!hasMigrations) throw new BackupInvalidError(`${file} is a SQLite database but not one of this bot's (no schema_migrations table)`);
+      const { v } = src.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
+      const known = MIGRATIONS.at(-1)!.version;
+      if ((v ?? 0) > known) throw new BackupInvalidError(`${file} has schema version ${v}, newer than this build (${known})`);
+      return { schemaVersion: v ?? 0 };
+    });
   } catch (err) {
     if (err instanceof BackupInvalidError) throw err;
-    throw new BackupInvalidError(`${file} could not be read: ${(err as Error).message}`);
-  } finally {
-    src.close();
+    throw new BackupInvalidError(`${file} is not a readable bot database: ${(err as Error).message}`);
   }
 }
 
@@ -93,14 +138,10 @@ export async function restoreDatabase(backupFile: string, databasePath: string, 
     } finally {
       live.close();
     }
+    useRollbackJournal(safetyCopy);
   } else {
     mkdirSync(path.dirname(databasePath), { recursive: true });
   }
-  const src = new BetterSqlite3(backupFile, { readonly: true, fileMustExist: true });
-  try {
-    await src.backup(databasePath);
-  } finally {
-    src.close();
-  }
+  await withReadonly(backupFile, (src) => src.backup(databasePath));
   return { restoredFrom: backupFile, safetyCopy, schemaVersion };
 }

@@ -1,7 +1,7 @@
 import BetterSqlite3, { type Database } from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { migrate } from "./migrate.js";
+import { assertSchemaNotTooNew, migrate } from "./migrate.js";
 
 export type { Database };
 
@@ -9,18 +9,18 @@ export type { Database };
 export function openDatabase(file: string, options: { migrate?: boolean } = {}): Database {
   if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
   const db = new BetterSqlite3(file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  // Worker processes share the file; wait for a writer instead of failing with SQLITE_BUSY.
-  db.pragma("busy_timeout = 5000");
-  if (options.migrate !== false) {
-    try {
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+  try {
+    // Worker processes share the file; wait for a writer instead of failing with SQLITE_BUSY.
+    db.pragma("busy_timeout = 5000");
+    // A database written by a newer build is refused before anything (even its journal mode) changes.
+    if (options.migrate !== false) assertSchemaNotTooNew(db);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    if (options.migrate !== false) migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
   }
   return db;
 }

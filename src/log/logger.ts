@@ -38,27 +38,43 @@ export interface LoggerSettings {
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
-  const secrets = (settings.secrets ?? []).filter((s) => s.length >= 4);
+  const secrets = secretForms((settings.secrets ?? []).filter((s) => s.length >= 4));
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     // Telegram puts the bot token in every API URL and error text; key-based redaction cannot
-    // see inside strings, so known secret values are scrubbed from the finished line too.
-    hooks: secrets.length ? { streamWrite: (line) => scrub(line, secrets) } : {},
+    // see inside strings, so known secret values (and anything shaped like a Bearer or bot
+    // token, configured or not) are scrubbed from the finished line too.
+    hooks: { streamWrite: (line) => scrub(line, secrets) },
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
   if (settings.format === "pretty") {
-    const stream = pretty({
-      colorize: !settings.destination && process.stdout.isTTY,
+    // Prettify each (already scrubbed) line synchronously: works with any `{ write }`
+    // destination, and a line is on its way out before the call that logged it returns.
+    const prettify = pretty.prettyFactory({
+      colorize: !settings.destination && process.stdout.isTTY === true,
       translateTime: "SYS:HH:MM:ss",
       ignore: "pid,hostname",
-      destination: settings.destination ?? 1,
-      sync: true,
     });
-    return pino(options, stream);
+    const out = settings.destination ?? pino.destination({ dest: 1, sync: true });
+    return pino(options, { write: (line: string) => void out.write(prettify(line)) });
   }
   return settings.destination ? pino(options, settings.destination) : pino(options);
+}
+
+/**
+ * A secret as it appears inside a JSON log line: quotes, backslashes and control characters
+ * are escaped there, so a password like `pa"ss` must be looked for as `pa\"ss` too.
+ */
+function secretForms(secrets: string[]): string[] {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    forms.add(s);
+    forms.add(JSON.stringify(s).slice(1, -1));
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  return [...forms].sort((a, b) => b.length - a.length);
 }
 
 export function scrub(line: string, secrets: string[]): string {

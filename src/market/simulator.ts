@@ -54,7 +54,8 @@ function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
 
-const roundToTick = (price: number, tick = 0.05) => Math.round(price / tick) * tick;
+/** Rounds to the tick and to paise, so a price is 1427.85, never 1427.8500000000001. */
+const roundToTick = (price: number, tick = 0.05) => Number((Math.round(price / tick) * tick).toFixed(2));
 
 interface State {
   info: SimulatedSymbol;

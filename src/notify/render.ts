@@ -22,7 +22,12 @@ export function formatIstTime(epochMs: number): string {
   return `${date} ${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}:${ss}`;
 }
 
-const signed = (pct: number) => `${pct > 0 ? "+" : pct < 0 ? "−" : ""}${Math.abs(pct).toFixed(2)}%`;
+/** "+1.25%", "−3.46%" (a real minus sign), and "0.00%" for anything that rounds to zero. */
+const signed = (pct: number) => {
+  const shown = Math.abs(pct).toFixed(2);
+  const sign = Number(shown) === 0 ? "" : pct > 0 ? "+" : pct < 0 ? "−" : "";
+  return `${sign}${shown}%`;
+};
 
 function fill(template: string, values: Record<string, string>, escape: boolean): string {
   return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
@@ -58,7 +63,8 @@ function view(kind: TemplateKind, p: Record<string, unknown>): Record<string, st
 
 /** Pure: the same kind and payload always render the same message. */
 export function renderNotification(kind: string, payload: Record<string, unknown>): RenderedMessage {
-  if (!(kind in TEMPLATES)) throw new Error(`no template for notification kind "${kind}"`);
+  // Own keys only: `"toString" in TEMPLATES` is true, and would crash instead of saying why.
+  if (!Object.hasOwn(TEMPLATES, kind)) throw new Error(`no template for notification kind "${kind}"`);
   const k = kind as TemplateKind;
   const t: MessageTemplate = TEMPLATES[k];
   const values = view(k, payload);

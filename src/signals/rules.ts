@@ -13,7 +13,11 @@ export interface PriceRuleParams {
   level?: number;
   /** Absolute percent move from the previous close (change_pct). */
   pct?: number;
-  /** How far back across the level (in percent of it) price must go before the rule can fire again. */
+  /**
+   * How far back across the level (in percent of it) price must go before the rule can fire
+   * again. For change_pct the "level" is `pct`: the move must shrink below pct × (1 − rearmPct/100),
+   * with the share kept between 10 % and 90 %.
+   */
   rearmPct?: number;
 }
 
@@ -83,8 +87,12 @@ function backOutsideBand(rule: AlertRule, quote: Quote): boolean {
     case "cross_down":
       return p > level * (1 + band);
     case "change_pct": {
+      // The band is a share of the threshold itself, at least a tenth of it (a 0.1 % band on
+      // a 2 % move would be noise), and never all of it: a band of 100 % or more would mean
+      // "never re-arm", since no move is smaller than zero.
       const pct = rule.params.pct ?? 0;
-      return Math.abs(changePct(quote)) < pct * (1 - Math.max(band * 100, 0.1));
+      const share = Math.min(Math.max(band, 0.1), 0.9);
+      return Math.abs(changePct(quote)) < pct * (1 - share);
     }
   }
 }
