@@ -1,5 +1,6 @@
 import type { Job } from "bullmq";
 import { renderNotification } from "../src/notify/render.js";
+import { retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 
 export interface NotifyJobData {
@@ -37,7 +38,12 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services):
     const attempts = job.opts.attempts ?? 1;
     const last = job.attemptsMade + 1 >= attempts;
     if (last) s.outbox.markDead(n.id, errorText(err));
-    else s.outbox.markFailed(n.id, errorText(err), s.clock() + 60_000);
+    // Due again when BullMQ's backoff brings the next attempt; the sweeper only acts a grace period later.
+    else {
+      const b = job.opts.backoff;
+      const backoffMs = typeof b === "number" ? b : (b?.delay ?? 0);
+      s.outbox.markFailed(n.id, errorText(err), s.clock() + retryDelayMs({ attempts, backoffMs }, job.attemptsMade + 1));
+    }
     s.metrics.notifications.inc({ channel: n.channel, outcome: last ? "dead" : "retry" });
     throw err;
   }

@@ -37,6 +37,6 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s.metrics.alerts.inc({ kind: f.kind });
     s.log.info({ ruleId: f.ruleId, userId: f.userId, signalId: f.signalId }, `🔔 signal: ${f.symbol} ${f.kind.replace("_", " ")} at ₹${f.price}`);
   }
-  await enqueueNotifications(s.queues, notificationIds);
+  await enqueueNotifications(s.queues, notificationIds, s.delivery);
   return { instruments: keys.length, quotes: quotes.size, fired: fired.length };
 }

@@ -7,7 +7,7 @@ export const SWEEP_GRACE_MS = 60_000;
 
 export async function sweepOutbox(_job: Job, s: Services): Promise<{ requeued: number }> {
   const ids = s.outbox.duePending(s.clock() - SWEEP_GRACE_MS);
-  await enqueueNotifications(s.queues, ids);
+  await enqueueNotifications(s.queues, ids, s.delivery);
   if (ids.length) s.log.warn({ count: ids.length }, "re-queued pending notifications left behind");
   return { requeued: ids.length };
 }

@@ -19,11 +19,12 @@ import type { Logger } from "./log/logger.js";
 import { isMarketOpen } from "./market/calendar.js";
 import { PollState } from "./market/poll-state.js";
 import { MarketSimulator } from "./market/simulator.js";
+import type { QuoteSource } from "./market/types.js";
 import { createMetrics } from "./metrics.js";
 import { createEmailSender } from "./notify/email.js";
 import { Outbox } from "./notify/outbox.js";
 import { createTelegramSender } from "./notify/telegram.js";
-import { createQueues, createWorker, QUEUE_NAMES, type QueueName } from "./queue/queues.js";
+import { createQueues, createWorker, DEFAULT_DELIVERY, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import type { Services } from "./services.js";
 
@@ -36,6 +37,10 @@ export interface AppOptions {
   clock?: () => number;
   /** Where to look for Redis when REDIS_URL is unset (tests point this at a dead port). */
   defaultRedisUrl?: string;
+  /** Market data instead of the seeded simulator (tests script prices with it). */
+  quoteSource?: QuoteSource;
+  /** Retry policy of notify jobs; defaults to 6 attempts, exponential backoff from 2 s. */
+  delivery?: Partial<DeliveryPolicy>;
 }
 
 export interface RunningApp {
@@ -53,22 +58,34 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
   const { log } = opts;
   const clock = opts.clock ?? Date.now;
   const startedAt = clock();
-  const cleanups: Array<[string, () => Promise<void> | void]> = [];
-  const stop = async () => {
-    for (const [name, fn] of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        log.warn({ err }, `error while closing ${name}`);
+  const cleanups: Cleanup[] = [];
+  let stopping: Promise<void> | undefined;
+  /**
+   * Closes everything in reverse order of opening. Each step is bounded: a step that hangs
+   * (Redis gone, so BullMQ waits forever) is abandoned after its deadline, its connections
+   * dropped, and the next step runs. Rejects at the end if any step failed or timed out.
+   */
+  const stop = () =>
+    (stopping ??= (async () => {
+      const problems: string[] = [];
+      for (const step of cleanups.reverse()) {
+        const timeoutMs = typeof step.timeoutMs === "function" ? step.timeoutMs() : (step.timeoutMs ?? 5000);
+        try {
+          await withTimeout(Promise.resolve().then(step.run), timeoutMs, `closing ${step.name}`);
+        } catch (err) {
+          problems.push(step.name);
+          log.warn({ err: (err as Error).message }, `error while closing ${step.name}`);
+          if (step.abandon) await withTimeout(step.abandon(), 1000, `dropping ${step.name}`).catch(() => {});
+        }
       }
-    }
-    cleanups.length = 0;
-  };
+      cleanups.length = 0;
+      if (problems.length) throw new Error(`shutdown incomplete: ${problems.join(", ")} did not close cleanly`);
+    })());
 
   try {
     mkdirSync(config.dataDir, { recursive: true });
     const db = openDatabase(config.databasePath);
-    cleanups.push(["sqlite", () => void db.close()]);
+    cleanups.push({ name: "sqlite", run: () => void db.close() });
 
     const redis = await resolveRedis({
       url: config.redis.url,
@@ -76,30 +93,45 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       workDir: path.join(config.dataDir, "redis"),
       ...(opts.defaultRedisUrl ? { defaultUrl: opts.defaultRedisUrl } : {}),
     });
-    if (redis.embedded) cleanups.push(["private redis-server", () => redis.embedded!.stop()]);
+    if (redis.embedded) cleanups.push({ name: "private redis-server", run: () => redis.embedded!.stop() });
     const connection = createRedisConnection(redis.url, `uab:${opts.role}`);
     connection.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
-    cleanups.push(["redis connection", async () => void (await connection.quit().catch(() => connection.disconnect()))]);
+    // QUIT waits in ioredis' offline queue forever when Redis is gone: only ask politely when connected.
+    const redisReady = () => connection.status === "ready";
+    cleanups.push({
+      name: "redis connection",
+      run: async () => void (redisReady() ? await connection.quit().catch(() => connection.disconnect()) : connection.disconnect()),
+      abandon: async () => connection.disconnect(),
+    });
 
     const queues = createQueues(connection, config.redis.prefix);
     const pollState = new PollState(connection, config.redis.prefix);
     const metrics = createMetrics({
-      queueCounts: async () => {
-        const out: Record<string, Record<string, number>> = {};
-        for (const name of QUEUE_NAMES) out[name] = await queues[name].getJobCounts("waiting", "active", "delayed", "failed");
-        return out;
-      },
-      lastPollAgeSeconds: async () => {
-        const at = await pollState.lastPollAt();
-        return at === null ? null : (clock() - at) / 1000;
-      },
+      queueCounts: () =>
+        redisCall(redisReady, async () => {
+          const out: Record<string, Record<string, number>> = {};
+          for (const name of QUEUE_NAMES) out[name] = await queues[name].getJobCounts("waiting", "active", "delayed", "failed");
+          return out;
+        }),
+      lastPollAgeSeconds: () =>
+        redisCall(redisReady, async () => {
+          const at = await pollState.lastPollAt();
+          return at === null ? null : (clock() - at) / 1000;
+        }),
     });
-    cleanups.push(["queues", () => Promise.all(Object.values(queues).map((q) => q.close())).then(() => undefined)]);
+    // The queues re-emit the shared connection's errors, already logged above; without a
+    // listener BullMQ prints each one to stderr as an unstructured stack.
+    for (const q of Object.values(queues)) q.on("error", (err) => log.debug({ err: err.message, queue: q.name }, "queue error"));
+    cleanups.push({
+      name: "queues",
+      run: () => Promise.all(Object.values(queues).map((q) => q.close())).then(() => undefined),
+      abandon: () => Promise.all(Object.values(queues).map((q) => q.disconnect().catch(() => {}))).then(() => undefined),
+    });
 
     const users = new UserRepository(db, clock);
     const rules = new AlertRuleRepository(db, clock);
     const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail") });
-    cleanups.push(["email", () => email.close()]);
+    cleanups.push({ name: "email", run: () => email.close() });
     const holidays = new Set<string>();
     const services: Services = {
       config,
@@ -112,10 +144,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       rules,
       audit: new AuditLog(db, clock),
       outbox: new Outbox(db, rules, clock),
-      quotes: new MarketSimulator({ seed: config.simulator.seed, now: clock }),
+      quotes: opts.quoteSource ?? new MarketSimulator({ seed: config.simulator.seed, now: clock }),
       pollState,
       metrics,
       queues,
+      delivery: { ...DEFAULT_DELIVERY, ...opts.delivery },
       email,
       telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log }),
       holidays,
@@ -149,8 +182,15 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       ),
     );
     for (const w of workers) w.on("error", (err) => log.error({ err }, "worker error"));
-    // Closing a worker waits for its active jobs: this is the drain on shutdown.
-    cleanups.push(["workers", () => Promise.all(workers.map((w) => w.close())).then(() => undefined)]);
+    // Closing a worker waits for its active jobs: this is the drain on shutdown. It is given
+    // SHUTDOWN_TIMEOUT less 3 s for the steps after it (main exits 1 at SHUTDOWN_TIMEOUT), or
+    // a forced close when Redis is gone and no job could finish anyway.
+    cleanups.push({
+      name: "workers",
+      run: () => Promise.all(workers.map((w) => w.close(!redisReady()))).then(() => undefined),
+      timeoutMs: () => (redisReady() ? Math.max(1000, config.shutdownTimeoutMs - 3000) : 1000),
+      abandon: () => Promise.all(workers.map((w) => w.disconnect().catch(() => {}))).then(() => undefined),
+    });
 
     let http: HttpServer | undefined;
     if (opts.role === "all") {
@@ -165,7 +205,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         onError: () => metrics.errors.inc({ where: "http" }),
         routes: {
           "/healthz": async (_req, res) => {
-            const report = await gatherHealth(services, startedAt);
+            const report = await gatherHealth(services, startedAt, redisReady);
             sendJson(res, report.status === "ok" ? 200 : 503, report);
           },
           "/metrics": async (_req, res) => {
@@ -175,7 +215,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           },
         },
       });
-      cleanups.push(["http server", () => http!.close()]);
+      cleanups.push({ name: "http server", run: () => http!.close() });
       log.info({ port: http.port, host: config.http.host }, `HTTP on http://${config.http.host}:${http.port} (/healthz, /metrics)`);
     }
 
@@ -185,17 +225,47 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     );
     return { services, httpPort: http?.port, redisUrl: redis.url, stop };
   } catch (err) {
-    await stop();
+    await stop().catch(() => {});
     throw err;
   }
 }
 
-async function gatherHealth(s: Services, startedAt: number) {
+interface Cleanup {
+  name: string;
+  run: () => Promise<void> | void;
+  /** How long the step may take (default 5 s) before it is abandoned. */
+  timeoutMs?: number | (() => number);
+  /** Drops what the step could not close politely (connections), so nothing keeps the process alive. */
+  abandon?: () => Promise<void>;
+}
+
+/** How long /healthz and /metrics wait for Redis before reporting it down. */
+const REDIS_CHECK_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A Redis call on behalf of /healthz or /metrics. The shared connection never fails a
+ * command (BullMQ needs maxRetriesPerRequest: null): while Redis is down, commands wait in
+ * the offline queue forever. So fail at once when not connected, and bound the wait.
+ */
+function redisCall<T>(ready: () => boolean, fn: () => Promise<T>): Promise<T> {
+  if (!ready()) return Promise.reject(new Error("redis is not connected"));
+  return withTimeout(fn(), REDIS_CHECK_TIMEOUT_MS, "redis");
+}
+
+async function gatherHealth(s: Services, startedAt: number, redisReady: () => boolean) {
   const now = s.clock();
   const redis = await (async () => {
     const t0 = performance.now();
     try {
-      await s.pollState.isPaused();
+      await redisCall(redisReady, () => s.pollState.isPaused());
       return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
     } catch (err) {
       return { ok: false, error: (err as Error).message };
@@ -208,7 +278,7 @@ async function gatherHealth(s: Services, startedAt: number) {
     sqlite = { ok: false, error: (err as Error).message };
   }
   const [lastPollAt, pollingPaused] = redis.ok
-    ? await Promise.all([s.pollState.lastPollAt(), s.pollState.isPaused()])
+    ? await redisCall(redisReady, () => Promise.all([s.pollState.lastPollAt(), s.pollState.isPaused()])).catch(() => [null, false] as const)
     : [null, false];
   const counts = sqlite.ok ? s.users.counts() : { linked: 0, expired: 0 };
   return assessHealth({

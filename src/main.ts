@@ -36,25 +36,28 @@ async function main(): Promise<void> {
     config = loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
+      // exitCode, not exit(): on macOS a piped stderr is asynchronous and exit() could cut the message off.
       process.stderr.write(`${err.message}\n\nSee .env.example for every setting and its format.\n`);
-      process.exit(EX_CONFIG);
+      process.exitCode = EX_CONFIG;
+      return;
     }
     throw err;
   }
 
   const log = createLogger({ level: config.log.level, format: config.log.format, secrets: config.secrets });
-  let app: Awaited<ReturnType<typeof startApp>>;
-  try {
-    app = await startApp(config, { role: args.role, demo: args.demo, log });
-  } catch (err) {
-    log.fatal({ err }, `could not start: ${(err as Error).message}`);
-    process.exit(1);
-  }
 
-  let stopping = false;
+  // Signals are ours from here on, also while starting: a SIGTERM during startup must not kill
+  // the process before startApp has handed back what it opened (a private redis-server would
+  // be orphaned); the shutdown then runs as soon as the start finishes.
+  let app: Awaited<ReturnType<typeof startApp>> | undefined;
+  let stopping: string | undefined;
   const shutdown = (signal: string) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
+    if (!app) {
+      log.info({ signal }, "signal received while starting: shutting down once started");
+      return;
+    }
     log.info({ signal }, "shutting down: draining workers");
     const force = setTimeout(() => {
       log.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown took too long, exiting anyway");
@@ -74,6 +77,18 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+
+  try {
+    app = await startApp(config, { role: args.role, demo: args.demo, log });
+  } catch (err) {
+    log.fatal({ err }, `could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (stopping) {
+    const signal = stopping;
+    stopping = undefined;
+    shutdown(signal);
+  }
   // A bug in one handler must not take the bot down silently: log it and keep serving.
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 }

@@ -25,17 +25,30 @@ export function createMetrics(sources?: MetricSources) {
       registers: [registry],
       async collect() {
         if (!sources) return;
-        for (const [queue, counts] of Object.entries(await sources.queueCounts()))
-          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+        // Redis down must not turn /metrics into a 500: the series is left out of this scrape instead.
+        this.reset();
+        const counts = await sources.queueCounts().catch(() => undefined);
+        if (!counts) return void m.errors.inc({ where: "metrics" });
+        for (const [queue, byState] of Object.entries(counts))
+          for (const [state, n] of Object.entries(byState)) this.set({ queue, state }, n);
       },
     }),
     lastPollAge: new Gauge({
       name: "uab_last_poll_age_seconds",
-      help: "Seconds since the last successful market poll (-1 if none yet)",
+      help: "Seconds since the last successful market poll (-1 if none yet, NaN if Redis cannot be read)",
       registers: [registry],
       async collect() {
         if (!sources) return;
-        this.set((await sources.lastPollAgeSeconds()) ?? -1);
+        const age = await sources.lastPollAgeSeconds().then(
+          (v) => v ?? -1,
+          () => undefined,
+        );
+        if (age === undefined) {
+          // Unknown, not "just polled": a reset gauge would read 0.
+          this.set(Number.NaN);
+          return void m.errors.inc({ where: "metrics" });
+        }
+        this.set(age);
       },
     }),
   };

@@ -13,7 +13,7 @@ import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
 import type { Outbox } from "./notify/outbox.js";
 import type { TelegramSender } from "./notify/telegram.js";
-import type { Queues } from "./queue/queues.js";
+import type { DeliveryPolicy, Queues } from "./queue/queues.js";
 
 /** What jobs and handlers are handed by the composition root; nothing reaches for a global. */
 export interface Services {
@@ -31,6 +31,8 @@ export interface Services {
   pollState: PollState;
   metrics: Metrics;
   queues: Queues;
+  /** Retry policy of notify jobs (attempts and backoff), used wherever outbox rows are queued. */
+  delivery: DeliveryPolicy;
   email: EmailSender;
   telegram: TelegramSender;
   /** NSE holidays known so far (filled from the Upstox holidays API once connected). */

@@ -30,7 +30,7 @@ const int = (fallback: number, min: number, max: number, unit = "") =>
     .transform((v, ctx) => {
       if (v === undefined || v === "") return fallback;
       if (!/^-?\d+$/.test(v)) {
-        ctx.addIssue({ code: "custom", message: `must be a whole number${unit} (got "${v}")` });
+        ctx.addIssue({ code: "custom", message: `must be a whole number${unit ? ` of${unit}` : ""} (got "${v}")` });
         return z.NEVER;
       }
       const n = Number(v);

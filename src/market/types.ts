@@ -23,6 +23,8 @@ export interface InstrumentInfo {
   isin: string | null;
   lotSize: number;
   tickSize: number;
+  /** Derivatives: expiry, epoch ms (23:59:59 IST of the expiry day). */
+  expiry?: number | null;
 }
 
 /** Where quotes come from. Keys are Upstox instrument keys (`NSE_EQ|INE002A01018`). */

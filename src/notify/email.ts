@@ -20,6 +20,11 @@ export interface EmailSender {
 /**
  * SMTP (pooled) when SMTP_URL is set; otherwise every message is written as an .eml file,
  * so the demo and a fresh install show real, openable emails without a mail server.
+ *
+ * SMTP_URL forms: `smtp://[user:pass@]host[:port]` (port 587 by default; STARTTLS is used
+ * when the server offers it, plain SMTP otherwise, e.g. a local relay), `smtps://…` (TLS from
+ * the first byte, port 465 by default). User and password are percent-decoded. Query option:
+ * `?tls_reject_unauthorized=false` accepts a self-signed certificate (STARTTLS or smtps).
  */
 export function createEmailSender(opts: { smtpUrl: string | undefined; from: string; outDir: string }): EmailSender {
   if (opts.smtpUrl) {

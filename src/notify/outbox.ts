@@ -70,6 +70,7 @@ export class Outbox {
   private readonly markDeadStmt: Statement<[string, number, number]>;
   private readonly staleStmt: Statement<[number, number], { id: number }>;
   private readonly signalsSinceStmt: Statement<[number], { n: number }>;
+  private readonly ruleFireCountStmt: Statement<[number], { fire_count: number; status: string }>;
 
   constructor(private readonly db: Database, private readonly rules: AlertRuleRepository, private readonly now: () => number = Date.now) {
     this.insertSignal = db.prepare(
@@ -96,15 +97,23 @@ export class Outbox {
       "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
     );
     this.signalsSinceStmt = db.prepare("SELECT COUNT(*) AS n FROM signals WHERE created_at >= ?");
+    this.ruleFireCountStmt = db.prepare("SELECT fire_count, status FROM alert_rules WHERE id = ?");
   }
 
   /**
    * Writes the signal, the rule's new state and one notification row per channel in a
    * single transaction, and returns the ids of the rows to deliver. The dedup key is the
    * rule's firing number, so replaying the same evaluation cannot notify twice.
+   *
+   * Returns undefined, writing nothing, when the rule has changed since it was read: another
+   * poll (a second worker process, or a slow poll overlapping the next) already recorded
+   * this firing, or the rule is no longer active. Without this check both pollers would add
+   * a signal row and count the firing twice (their notifications shared a dedup key).
    */
-  recordFiring(f: Firing): { signalId: number; notificationIds: number[] } {
+  recordFiring(f: Firing): { signalId: number; notificationIds: number[] } | undefined {
     return this.db.transaction(() => {
+      const current = this.ruleFireCountStmt.get(f.rule.id);
+      if (!current || current.status !== "active" || current.fire_count !== f.rule.fireCount) return undefined;
       const signal = this.insertSignal.run({
         ruleId: f.rule.id,
         userId: f.rule.userId,

@@ -20,7 +20,18 @@ export function createQueues(connection: Redis, prefix: string): Queues {
 /** The job id of a notification's delivery: one queued job per outbox row at a time. */
 export const notifyJobId = (notificationId: number) => `n-${notificationId}`;
 
-export async function enqueueNotifications(queues: Queues, ids: readonly number[]): Promise<void> {
+/** How a notify job is retried: BullMQ attempts with exponential backoff starting at `backoffMs`. */
+export interface DeliveryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+export const DEFAULT_DELIVERY: DeliveryPolicy = { attempts: 6, backoffMs: 2000 };
+
+/** The delay BullMQ waits before the attempt after `attemptsMade` failed ones (exponential backoff). */
+export const retryDelayMs = (policy: DeliveryPolicy, attemptsMade: number) => policy.backoffMs * 2 ** Math.max(0, attemptsMade - 1);
+
+export async function enqueueNotifications(queues: Queues, ids: readonly number[], policy: DeliveryPolicy = DEFAULT_DELIVERY): Promise<void> {
   if (!ids.length) return;
   await queues.notify.addBulk(
     ids.map((id) => ({
@@ -28,8 +39,8 @@ export async function enqueueNotifications(queues: Queues, ids: readonly number[
       data: { notificationId: id },
       opts: {
         jobId: notifyJobId(id),
-        attempts: 6,
-        backoff: { type: "exponential", delay: 2000 },
+        attempts: policy.attempts,
+        backoff: { type: "exponential", delay: policy.backoffMs },
         // Completed ids must not linger, or a sweeper re-queue of the same row would be ignored.
         removeOnComplete: true,
         removeOnFail: true,

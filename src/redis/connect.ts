@@ -93,10 +93,14 @@ async function startPrivateRedis(bin: string, workDir: string): Promise<{ url: s
   const child: ChildProcess = spawn(
     bin,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // redis-server logs to stdout, including why it could not start ("Address already in
+    // use"): keep the tail of both streams for the error message, and keep draining them.
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  let output = "";
+  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   const spawnFailed = new Promise<never>((_, reject) => {
     child.once("error", (err: NodeJS.ErrnoException) => {
       reject(
@@ -109,7 +113,8 @@ async function startPrivateRedis(bin: string, workDir: string): Promise<{ url: s
         ),
       );
     });
-    child.once("exit", (code) => reject(new RedisUnavailableError(`redis-server exited at start (code ${code}): ${stderr.trim()}`)));
+    // "close", not "exit": the last output lines may arrive after the process has exited.
+    child.once("close", (code) => reject(new RedisUnavailableError(`redis-server exited at start (code ${code}): ${lastLines(output)}`)));
   });
   const url = `redis://127.0.0.1:${port}`;
   const ready = (async () => {
@@ -140,6 +145,16 @@ async function startPrivateRedis(bin: string, workDir: string): Promise<{ url: s
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** The last few log lines, without redis-server's "pid:role date time level" prefixes. */
+function lastLines(text: string, n = 3): string {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/^\d+:[A-Z] \d{2} \w{3} \d{4} [\d:.]+ [.\-*#] /, "").trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(" | ");
 }
 
 /** A connection BullMQ workers can share: blocking commands must not time out. */

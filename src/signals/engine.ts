@@ -60,7 +60,7 @@ export function evaluateQuotes(
         dayChangePct: Number(changePct(quote).toFixed(2)),
         firedAt: deps.now,
       };
-      const { signalId, notificationIds: ids } = deps.outbox.recordFiring({
+      const recorded = deps.outbox.recordFiring({
         rule,
         state: outcome.state,
         ...(outcome.finished ? { finished: outcome.finished } : {}),
@@ -69,6 +69,9 @@ export function evaluateQuotes(
         payload,
         channels: channelsFor(user),
       });
+      // Another poller recorded this firing first (or the rule just ended): nothing more to do.
+      if (!recorded) continue;
+      const { signalId, notificationIds: ids } = recorded;
       notificationIds.push(...ids);
       fired.push({ ruleId: rule.id, userId: rule.userId, symbol: quote.symbol, kind: rule.kind, price: quote.lastPrice, signalId });
     }

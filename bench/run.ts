@@ -1,0 +1,15 @@
+import { benchUpstoxQuotes } from "./upstox-quotes.js";
+import { meets, printResults, type BenchResult } from "./report.js";
+
+/** `npm run bench`: every performance figure, printed as a ratio against its limit. */
+async function main(): Promise<void> {
+  const all: BenchResult[] = [];
+  const upstox = await benchUpstoxQuotes(5000);
+  printResults("Upstox quotes: batching and parsing (5,000 instruments)", upstox);
+  all.push(...upstox);
+  const missed = all.filter((r) => !meets(r));
+  console.log(`\n${all.length - missed.length} of ${all.length} figures within target`);
+  process.exitCode = missed.length ? 1 : 0;
+}
+
+void main();

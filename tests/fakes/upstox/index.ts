@@ -1,0 +1,25 @@
+/**
+ * Fake Upstox API (api.upstox.com + api-hft.upstox.com) for tests and benchmarks.
+ *
+ *   const fake = await FakeUpstox.start({ now: () => clock });
+ *   const token = fake.issueToken({ userId: "AB1234" });
+ *   // point the client at fake.apiBase / fake.hftBase (and the instruments "assets" host at fake.apiBase)
+ *   await fake.close();
+ */
+export {
+  FakeUpstox,
+  DEFAULT_USER_ID,
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  DEFAULT_REDIRECT_URI,
+  MAX_QUOTE_KEYS,
+  type RecordedRequest,
+  type FakeUpstoxOptions,
+} from "./server.js";
+export { MAX_CANDLES, type Candle, type CandleUnit } from "./candles.js";
+export { errorBody, type UpstoxErrorBody, type UpstoxErrorItem } from "./errors.js";
+export { LIMITS as RATE_LIMITS, type LimitCategory } from "./rate-limit.js";
+export { TERMINAL_STATUSES, type FakeOrder, type FakeTrade } from "./orders.js";
+export type { InstrumentRecord } from "./instruments.js";
+export type { HolidayEntry, ExchangeSession } from "./calendar.js";
+export { istMs, isoIst, istDateString } from "./time.js";

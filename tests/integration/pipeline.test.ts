@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pollQuotes, type PollQuotesResult } from "../../jobs/poll-quotes.js";
+import type { RunningApp } from "../../src/app.js";
+import type { User } from "../../src/db/repositories/users.js";
+import { SIMULATED_INSTRUMENTS } from "../../src/market/simulator.js";
+import type { AlertRule } from "../../src/signals/rules.js";
+import { capturingLog, startTestApp, testConfig } from "../support/app.js";
+import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { ScriptedQuotes } from "../support/quotes.js";
+import { runJob, takeOverScheduler } from "../support/queues.js";
+import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+import { sleep, waitUntil } from "../support/wait.js";
+
+const RELIANCE = "NSE_EQ|INE002A01018";
+const FROM = "Alert Bot <alerts@bot.test>";
+
+interface NotificationRow {
+  id: number;
+  channel: string;
+  status: string;
+  attempts: number;
+  signal_id: number;
+  dedup_key: string;
+  last_error: string | null;
+}
+
+/**
+ * Quote → rule → signal + outbox rows → notify job → SMTP, over real Redis (BullMQ), real
+ * SQLite and a real SMTP server. Prices come from a scripted quote source.
+ */
+describe("alert pipeline end to end", () => {
+  let dataDir: string;
+  let prefix: string;
+  let smtp: SmtpCapture;
+  let app: RunningApp;
+  let quotes: ScriptedQuotes;
+  let now: number;
+  let user: User;
+  let rule: AlertRule;
+  let logLines: ReturnType<typeof capturingLog>["lines"];
+
+  beforeEach(async () => {
+    dataDir = tempDir();
+    prefix = uniquePrefix();
+    smtp = await startSmtpCapture();
+    now = Date.UTC(2025, 0, 6, 5, 0, 0); // 10:30 IST on a Monday
+    const clock = () => now;
+    quotes = new ScriptedQuotes(clock);
+    const config = testConfig({
+      dataDir,
+      prefix,
+      env: { SIMULATOR_ALWAYS_OPEN: "true", SMTP_URL: smtp.url, EMAIL_FROM: FROM },
+    });
+    const captured = capturingLog();
+    logLines = captured.lines;
+    app = await startTestApp(config, { clock, quoteSource: quotes, log: captured.log });
+    // The test drives every poll itself.
+    await takeOverScheduler(app.services.queues["poll-quotes"]);
+
+    const s = app.services;
+    s.instruments.upsertMany(SIMULATED_INSTRUMENTS);
+    user = s.users.create({ telegramId: 424242, displayName: "Asha", email: "asha@example.com", emailVerified: true, channels: "both" });
+    s.watchlists.add(user.id, RELIANCE);
+    rule = s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "cross_up", params: { level: 1420 }, frequency: "every", cooldownSeconds: 0 });
+  });
+
+  afterEach(async () => {
+    await app.stop();
+    await smtp.close();
+    await deletePrefix(prefix);
+    removeDir(dataDir);
+  });
+
+  const notifications = () => app.services.db.prepare("SELECT * FROM notifications ORDER BY id").all() as NotificationRow[];
+  const signals = () => app.services.db.prepare("SELECT * FROM signals ORDER BY id").all() as Array<{ id: number; rule_id: number; price: number; kind: string }>;
+  const poll = () => runJob<PollQuotesResult>(app.services.queues["poll-quotes"]);
+
+  it("a crossing becomes one signal, two outbox rows, one real email and a telegram message, all marked sent", async () => {
+    quotes.set(RELIANCE, 1415.5);
+    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 0 });
+    expect(signals()).toEqual([]);
+
+    now += 15_000;
+    quotes.set(RELIANCE, 1421.25);
+    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 1 });
+
+    const [mail] = await smtp.waitForMessages(1);
+    expect(mail!.envelopeTo).toEqual(["asha@example.com"]);
+    expect(mail!.envelopeFrom).toBe("alerts@bot.test");
+    const parsed = mail!.parsed;
+    expect(parsed.subject).toBe("RELIANCE crossed above ₹1,420.00 (₹1,421.25)");
+    expect(parsed.from?.text).toContain("alerts@bot.test");
+    expect(typeof parsed.html).toBe("string");
+    expect(parsed.html as string).toContain("<b>RELIANCE</b>");
+    expect(parsed.html as string).toContain("₹1,421.25");
+    expect(parsed.text).toContain("RELIANCE crossed above ₹1,420.00");
+    expect(parsed.text).toContain("Last price: Rs 1,421.25");
+    expect(parsed.text).toMatch(/Time: 2025-01-06 10:30:15 IST/);
+
+    const rows = await waitUntil(() => {
+      const r = notifications();
+      return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
+    }, { what: "both notification rows to be sent" });
+    const [signal] = signals();
+    expect(signals()).toHaveLength(1);
+    expect(signal).toMatchObject({ rule_id: rule.id, price: 1421.25, kind: "cross_up" });
+    expect(rows.map((n) => n.channel).sort()).toEqual(["email", "telegram"]);
+    for (const n of rows) {
+      expect(n.signal_id).toBe(signal!.id);
+      expect(n.attempts).toBe(1);
+      expect(n.last_error).toBeNull();
+      expect(n.dedup_key).toBe(`rule:${rule.id}:fire:1:${n.channel}`);
+    }
+    // No bot token: the Telegram message goes to the log, as plain text.
+    const telegram = logLines.filter((l) => l.msg.startsWith("📨 telegram"));
+    expect(telegram).toHaveLength(1);
+    expect(telegram[0]).toMatchObject({ chatId: 424242 });
+    expect(telegram[0]!.msg).toBe("📨 telegram → 🔔 RELIANCE crossed above ₹1,420.00 | Last price: ₹1,421.25 (+0.19% today) | 2025-01-06 10:30:15 IST");
+    expect(logLines.filter((l) => l.msg.startsWith("🔔 signal"))).toHaveLength(1);
+
+    const metrics = await app.services.metrics.registry.metrics();
+    expect(metrics).toMatch(/^uab_notifications_total\{channel="email",outcome="sent"\} 1$/m);
+    expect(metrics).toMatch(/^uab_notifications_total\{channel="telegram",outcome="sent"\} 1$/m);
+    expect(metrics).toMatch(/^uab_alerts_fired_total\{kind="cross_up"\} 1$/m);
+  });
+
+  it("processing the same poll job again (same clock, same prices) notifies nobody twice", async () => {
+    quotes.set(RELIANCE, 1415.5);
+    await poll();
+    now += 15_000;
+    quotes.set(RELIANCE, 1421.25);
+    const { job } = await poll();
+    await smtp.waitForMessages(1);
+    await waitUntil(() => notifications().every((n) => n.status === "sent") && notifications().length === 2, { what: "rows sent" });
+
+    // BullMQ delivers at least once: the very same job may run again, e.g. after a stall.
+    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0 });
+    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0 });
+    // And a sweep finds nothing left behind.
+    expect((await runJob(app.services.queues["sweep-outbox"])).result).toEqual({ requeued: 0 });
+
+    await sleep(1000);
+    expect(smtp.messages).toHaveLength(1);
+    expect(signals()).toHaveLength(1);
+    expect(notifications()).toHaveLength(2);
+    expect(await app.services.queues.notify.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
+  });
+
+  it("two pollers evaluating the same quote at once record the firing once", async () => {
+    quotes.set(RELIANCE, 1415.5);
+    await poll();
+    now += 15_000;
+    quotes.set(RELIANCE, 1421.25);
+    const s = app.services;
+
+    // Both read the rule while it is still armed, as two overlapping polls would.
+    const [snapshot] = s.rules.activeForInstrument(RELIANCE);
+    const firing = {
+      rule: snapshot!,
+      state: { armed: false, lastPrice: 1421.25 },
+      firedAt: now,
+      price: 1421.25,
+      payload: { symbol: "RELIANCE", instrumentKey: RELIANCE, ruleId: rule.id, ruleKind: "cross_up", price: 1421.25, level: 1420, dayChangePct: 0.18, firedAt: now },
+      channels: ["email" as const],
+    };
+    const first = s.outbox.recordFiring(firing);
+    const second = s.outbox.recordFiring(firing);
+    expect(first?.notificationIds).toHaveLength(1);
+    expect(second).toBeUndefined();
+    expect(signals()).toHaveLength(1);
+    expect((s.db.prepare("SELECT fire_count FROM alert_rules WHERE id = ?").get(rule.id) as { fire_count: number }).fire_count).toBe(1);
+  });
+
+  it("a user who wants email only gets no telegram row; crossing back and up again fires a second email", async () => {
+    const s = app.services;
+    s.db.prepare("UPDATE users SET channels = 'email' WHERE id = ?").run(user.id);
+
+    quotes.set(RELIANCE, 1415.5);
+    await poll();
+    now += 15_000;
+    quotes.set(RELIANCE, 1421.25);
+    await poll();
+    await smtp.waitForMessages(1);
+
+    // Back below the re-arm band (0.1 % under the level), then up through it again.
+    now += 15_000;
+    quotes.set(RELIANCE, 1417.5);
+    expect((await poll()).result).toMatchObject({ fired: 0 });
+    now += 15_000;
+    quotes.set(RELIANCE, 1422);
+    expect((await poll()).result).toMatchObject({ fired: 1 });
+
+    const mails = await smtp.waitForMessages(2);
+    expect(mails.map((m) => m.parsed.subject)).toEqual(["RELIANCE crossed above ₹1,420.00 (₹1,421.25)", "RELIANCE crossed above ₹1,420.00 (₹1,422.00)"]);
+    const rows = await waitUntil(() => {
+      const r = notifications();
+      return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
+    }, { what: "both email rows sent" });
+    expect(rows.map((n) => n.channel)).toEqual(["email", "email"]);
+    expect(rows.map((n) => n.dedup_key)).toEqual([`rule:${rule.id}:fire:1:email`, `rule:${rule.id}:fire:2:email`]);
+    expect(signals()).toHaveLength(2);
+  });
+});
