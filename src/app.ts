@@ -4,6 +4,7 @@ import path from "node:path";
 import { backupJob } from "../jobs/backup.js";
 import { deliverNotification, type NotifyJobData } from "../jobs/notify.js";
 import { pollQuotes } from "../jobs/poll-quotes.js";
+import { refreshInstrumentsJob } from "../jobs/refresh-instruments.js";
 import { sweepOutbox } from "../jobs/sweep-outbox.js";
 import type { Config } from "./config/load.js";
 import { AlertRuleRepository } from "./db/repositories/alert-rules.js";
@@ -24,9 +25,11 @@ import { createMetrics } from "./metrics.js";
 import { createEmailSender } from "./notify/email.js";
 import { Outbox } from "./notify/outbox.js";
 import { createTelegramSender } from "./notify/telegram.js";
-import { createQueues, createWorker, DEFAULT_DELIVERY, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
+import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import type { Services } from "./services.js";
+import { channelsFor } from "./signals/engine.js";
+import { createUpstox } from "./upstox/create.js";
 
 export type Role = "all" | "worker";
 
@@ -133,6 +136,28 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail") });
     cleanups.push({ name: "email", run: () => email.close() });
     const holidays = new Set<string>();
+    const outbox = new Outbox(db, rules, clock);
+    const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
+    const upstox = config.upstox.apiKey
+      ? createUpstox({
+          config,
+          db,
+          redis: connection,
+          log,
+          metrics,
+          clock,
+          // Told once per token: the user hears it the first time Upstox refuses their login.
+          onTokenExpired: (userId) => {
+            const user = users.get(userId);
+            if (!user) return;
+            const ids = channelsFor(user).map((channel) =>
+              outbox.enqueueRow({ userId, channel, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}:${channel}`, payload: {} }),
+            );
+            enqueueNotifications(queues, ids, delivery).catch((err: unknown) => log.error({ err, userId }, "could not queue the token-expired notice"));
+          },
+        })
+      : undefined;
+    if (upstox) cleanups.push({ name: "upstox client", run: () => upstox.client.close() });
     const services: Services = {
       config,
       log,
@@ -143,12 +168,13 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       watchlists: new WatchlistRepository(db, clock),
       rules,
       audit: new AuditLog(db, clock),
-      outbox: new Outbox(db, rules, clock),
-      quotes: opts.quoteSource ?? new MarketSimulator({ seed: config.simulator.seed, now: clock }),
+      outbox,
+      quotes: opts.quoteSource ?? upstox?.quoteSource ?? new MarketSimulator({ seed: config.simulator.seed, now: clock }),
       pollState,
       metrics,
       queues,
-      delivery: { ...DEFAULT_DELIVERY, ...opts.delivery },
+      delivery,
+      upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
       email,
       telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log }),
       holidays,
@@ -166,6 +192,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       notify: (job) => deliverNotification(job as Job<NotifyJobData>, services),
       "sweep-outbox": (job) => sweepOutbox(job, services),
       backup: (job) => backupJob(job, services),
+      "refresh-instruments": (job) => refreshInstrumentsJob(job, services),
     };
     const workers: Worker[] = QUEUE_NAMES.map((name) =>
       createWorker(
@@ -197,6 +224,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       await queues["poll-quotes"].upsertJobScheduler("poll-quotes", { every: config.pollIntervalSeconds * 1000 }, { name: "poll-quotes" });
       await queues["sweep-outbox"].upsertJobScheduler("sweep-outbox", { every: 60_000 }, { name: "sweep-outbox" });
       await queues.backup.upsertJobScheduler("backup", { pattern: config.backup.cron, tz: MARKET_TZ }, { name: "backup" });
+      if (upstox) {
+        // Upstox publishes the day's instruments around 06:00 IST.
+        await queues["refresh-instruments"].upsertJobScheduler("refresh-instruments", { pattern: "30 6 * * *", tz: MARKET_TZ }, { name: "refresh-instruments" });
+        if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });
+      }
 
       http = await startHttpServer({
         host: config.http.host,

@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   let args: { role: Role; demo: boolean };
   try {
     args = parseArgs(process.argv.slice(2));
-    const env = { ...(args.demo ? DEMO_DEFAULTS : {}), ...readEnvFile(), ...process.env };
+    // The demo's few defaults beat .env (a copied .env.example would otherwise turn the demo off at night) but not the real environment.
+    const env = { ...readEnvFile(), ...(args.demo ? DEMO_DEFAULTS : {}), ...process.env };
     config = loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {

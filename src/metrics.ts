@@ -17,6 +17,10 @@ export function createMetrics(sources?: MetricSources) {
     quotes: new Counter({ name: "uab_quotes_received_total", help: "Quotes received from the market data source", registers: [registry] }),
     alerts: new Counter({ name: "uab_alerts_fired_total", help: "Alert rules that fired, by rule kind", labelNames: ["kind"], registers: [registry] }),
     notifications: new Counter({ name: "uab_notifications_total", help: "Notification deliveries, by channel and outcome", labelNames: ["channel", "outcome"], registers: [registry] }),
+    upstoxRequests: new Counter({ name: "uab_upstox_requests_total", help: "Upstox API responses, by host and HTTP status", labelNames: ["host", "status"], registers: [registry] }),
+    upstoxThrottled: new Counter({ name: "uab_upstox_throttled_total", help: "429 answers from Upstox (each one backed off, never hammered)", labelNames: ["host"], registers: [registry] }),
+    upstoxRateLimitWaits: new Counter({ name: "uab_upstox_rate_limit_waits_total", help: "Times a call waited for our own Upstox rate limiter, by category", labelNames: ["category"], registers: [registry] }),
+    tokensExpired: new Counter({ name: "uab_upstox_tokens_expired_total", help: "Upstox tokens found expired or revoked (counted once per token)", registers: [registry] }),
     errors: new Counter({ name: "uab_errors_total", help: "Errors caught, by where they happened", labelNames: ["where"], registers: [registry] }),
     queueDepth: new Gauge({
       name: "uab_queue_depth",

@@ -14,6 +14,8 @@ import type { EmailSender } from "./notify/email.js";
 import type { Outbox } from "./notify/outbox.js";
 import type { TelegramSender } from "./notify/telegram.js";
 import type { DeliveryPolicy, Queues } from "./queue/queues.js";
+import type { UpstoxClient } from "./upstox/client.js";
+import type { TokenStore } from "./upstox/token-store.js";
 
 /** What jobs and handlers are handed by the composition root; nothing reaches for a global. */
 export interface Services {
@@ -35,6 +37,8 @@ export interface Services {
   delivery: DeliveryPolicy;
   email: EmailSender;
   telegram: TelegramSender;
+  /** Present when an Upstox app is configured (UPSTOX_API_KEY); absent in simulator mode. */
+  upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
   /** NSE holidays known so far (filled from the Upstox holidays API once connected). */
   holidays: HolidaySet;
   /** Whether the market counts as open now (the simulator can be told it always is). */

@@ -1,4 +1,5 @@
 import { priceAlert } from "./price-alert.js";
+import { tokenExpired } from "./token-expired.js";
 
 export interface MessageTemplate {
   /** Telegram HTML (parse_mode HTML). */
@@ -10,6 +11,7 @@ export interface MessageTemplate {
 
 export const TEMPLATES = {
   price_alert: priceAlert,
+  token_expired: tokenExpired,
 } as const satisfies Record<string, MessageTemplate>;
 
 export type TemplateKind = keyof typeof TEMPLATES;

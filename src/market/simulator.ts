@@ -1,3 +1,4 @@
+import { istInstant, istParts } from "./calendar.js";
 import type { InstrumentInfo, Quote, QuoteSource } from "./types.js";
 
 /**
@@ -77,21 +78,41 @@ export interface SimulatorOptions {
   volatility?: number;
 }
 
+/** FNV-1a over the seed and the day, so each IST day has its own reproducible walk. */
+function daySeed(seed: number, day: string): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < day.length; i++) h = Math.imul(h ^ day.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 export class MarketSimulator implements QuoteSource {
   readonly name = "simulator";
-  private readonly rand: () => number;
+  private rand: () => number = Math.random;
   private readonly states = new Map<string, State>();
   private readonly now: () => number;
+  private readonly seed: number;
   private readonly stepMs: number;
   private readonly volatility: number;
-  private clock: number;
+  private clock = 0;
+  private day = "";
 
   constructor(opts: SimulatorOptions) {
-    this.rand = seededRandom(opts.seed);
+    this.seed = opts.seed;
     this.now = opts.now ?? Date.now;
     this.stepMs = opts.stepMs ?? 1000;
     this.volatility = opts.volatility ?? 0.0006;
-    this.clock = this.now();
+    this.advance();
+  }
+
+  /**
+   * Each IST day's walk starts at that day's midnight from the day's seed, so every process
+   * (a `--role=worker` started later, say) sees the same price at the same moment.
+   */
+  private startDay(day: string): void {
+    this.day = day;
+    this.clock = istInstant(day, 0).getTime();
+    this.rand = seededRandom(daySeed(this.seed, day));
+    this.states.clear();
     for (const info of SIMULATED_SYMBOLS) {
       // The session opens a little away from the previous close, as real sessions do.
       const open = roundToTick(info.prevClose * (1 + gaussian(this.rand) * 0.004));
@@ -111,6 +132,8 @@ export class MarketSimulator implements QuoteSource {
   /** Moves every symbol forward to the simulated clock's current time. */
   advance(): void {
     const target = this.now();
+    const day = istParts(new Date(target)).date;
+    if (day !== this.day) this.startDay(day);
     while (this.clock + this.stepMs <= target) {
       this.clock += this.stepMs;
       for (const s of this.states.values()) this.step(s);

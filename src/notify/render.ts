@@ -40,6 +40,8 @@ function fill(template: string, values: Record<string, string>, escape: boolean)
 /** Turns a notification payload into the strings a template needs. */
 function view(kind: TemplateKind, p: Record<string, unknown>): Record<string, string> {
   switch (kind) {
+    case "token_expired":
+      return {};
     case "price_alert": {
       const price = Number(p.price);
       const level = p.level === undefined ? undefined : Number(p.level);

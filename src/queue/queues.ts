@@ -2,7 +2,7 @@ import { Queue, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 
 /** One queue per job name, one processor per queue (see jobs/). */
-export const QUEUE_NAMES = ["poll-quotes", "notify", "sweep-outbox", "backup"] as const;
+export const QUEUE_NAMES = ["poll-quotes", "notify", "sweep-outbox", "backup", "refresh-instruments"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type Queues = Record<QueueName, Queue>;

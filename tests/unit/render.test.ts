@@ -113,3 +113,14 @@ describe("escapeHtml", () => {
     expect(escapeHtml("&lt;")).toBe("&amp;lt;");
   });
 });
+
+describe("renderNotification: token_expired", () => {
+  it("tells the trader to /login in every channel, and needs no payload", () => {
+    const m = renderNotification("token_expired", {});
+    expect(m.telegramHtml).toContain("<b>Your Upstox login has expired</b>");
+    expect(m.telegramHtml).toContain("/login");
+    expect(m.email.subject).toBe("Your Upstox login has expired");
+    expect(m.email.text).toContain("3:30 AM IST");
+    expect(m.email.html).toContain("<b>/login</b>");
+  });
+});

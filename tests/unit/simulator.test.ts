@@ -129,6 +129,7 @@ describe("MarketSimulator", () => {
     for (let elapsed = 0; elapsed < weekMs; elapsed += sampleEvery) {
       s.advance(sampleEvery);
       const quotes = await s.quotes();
+      const prevTradeAt = lastTradeAt;
       expect(quotes.size).toBe(KEYS.length);
       for (const q of quotes.values()) {
         for (const p of [q.lastPrice, q.open, q.high, q.low]) {
@@ -140,13 +141,23 @@ describe("MarketSimulator", () => {
         expect(q.lastPrice).toBeGreaterThanOrEqual(q.low);
         expect(q.high).toBeGreaterThanOrEqual(q.open);
         expect(q.open).toBeGreaterThanOrEqual(q.low);
-        // Volume only grows.
-        expect(q.volume).toBeGreaterThan(lastVolume.get(q.instrumentKey) ?? 0);
+        // Volume only grows within a day; each IST day is a new session that starts from zero.
+        const sameDay = new Date(q.lastTradeAt + 330 * 60_000).toISOString().slice(0, 10) === new Date(prevTradeAt + 330 * 60_000).toISOString().slice(0, 10);
+        if (sameDay) expect(q.volume).toBeGreaterThan(lastVolume.get(q.instrumentKey) ?? 0);
         lastTradeAt = q.lastTradeAt;
       }
       lastVolume = new Map([...quotes.values()].map((q) => [q.instrumentKey, q.volume]));
     }
     expect(lastTradeAt).toBe(START + weekMs);
+  });
+
+  it("gives two simulators started at different times the same price at the same moment", async () => {
+    let t = START;
+    const early = new MarketSimulator({ seed: 7, now: () => t });
+    await early.getQuotes(KEYS);
+    t += 3 * 3600_000;
+    const late = new MarketSimulator({ seed: 7, now: () => t });
+    expect(await late.getQuotes(KEYS)).toEqual(await early.getQuotes(KEYS));
   });
 
   it("actually moves: prices change step to step and spread out over a day", async () => {

@@ -32,6 +32,7 @@ export class InstrumentRepository {
   private readonly byKey: Statement<[string], InstrumentRow>;
   private readonly bySymbol: Statement<[string], InstrumentRow>;
   private readonly prefixStmt: Statement<[string, number], InstrumentRow>;
+  private readonly countStmt: Statement<[], { n: number }>;
 
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
     this.upsertStmt = db.prepare(
@@ -43,6 +44,7 @@ export class InstrumentRepository {
          updated_at = excluded.updated_at`,
     );
     this.byKey = db.prepare("SELECT * FROM instruments WHERE instrument_key = ?");
+    this.countStmt = db.prepare("SELECT COUNT(*) AS n FROM instruments");
     this.prefixStmt = db.prepare(
       `SELECT * FROM instruments WHERE trading_symbol LIKE ? ESCAPE '\\'
        ORDER BY segment = 'NSE_EQ' DESC, segment = 'NSE_INDEX' DESC, length(trading_symbol), trading_symbol LIMIT ?`,
@@ -61,6 +63,10 @@ export class InstrumentRepository {
       for (const i of list) this.upsertStmt.run({ ...i, expiry: i.expiry ?? null, updatedAt });
     })();
     return updatedAt;
+  }
+
+  count(): number {
+    return this.countStmt.get()!.n;
   }
 
   /** Symbols starting with `prefix`, NSE equities first: for suggestions and autocomplete. */
