@@ -5,11 +5,12 @@ import { evaluateQuotes } from "../src/signals/engine.js";
 
 export type PollQuotesResult =
   | { skipped: "paused" | "market closed" | "nothing to poll" }
-  | { instruments: number; quotes: number; fired: number };
+  | { instruments: number; quotes: number; fired: number; stale: number };
 
 /**
- * One market poll: the distinct instruments any active user watches or alerts on, fetched
- * together, cached, and run through the alert rules.
+ * One market poll, only while NSE is open: the distinct instruments any active user
+ * watches or alerts on, fetched together (500 a call), cached in Redis, and run through
+ * the price rules. Quotes older than two poll intervals are not acted on.
  */
 export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResult> {
   const now = s.clock();
@@ -17,6 +18,7 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s.metrics.polls.inc({ outcome: "paused" });
     return { skipped: "paused" };
   }
+  await s.calendar.sync();
   if (!s.marketOpen(new Date(now))) {
     s.metrics.polls.inc({ outcome: "market_closed" });
     return { skipped: "market closed" };
@@ -27,16 +29,31 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s.metrics.polls.inc({ outcome: "empty" });
     return { skipped: "nothing to poll" };
   }
+  // The last poll's prices, whichever process made it: crossings are measured from them.
+  const previous = await s.pollState.latestQuotes(keys);
   const quotes = await s.quotes.getQuotes(keys);
   await s.pollState.recordPoll(now, quotes);
   s.metrics.polls.inc({ outcome: "ok" });
   s.metrics.quotes.inc(quotes.size);
 
-  const { fired, notificationIds } = evaluateQuotes(quotes, { rules: s.rules, users: s.users, outbox: s.outbox, now });
-  for (const f of fired) {
+  const previousPrices = new Map([...previous].map(([k, q]) => [k, q.lastPrice]));
+  const result = evaluateQuotes(quotes, previousPrices, {
+    db: s.db,
+    book: s.ruleBook,
+    rules: s.rules,
+    users: s.users,
+    outbox: s.outbox,
+    now,
+    staleAfterMs: 2 * s.config.pollIntervalSeconds * 1000,
+  });
+  for (const f of result.fired) {
     s.metrics.alerts.inc({ kind: f.kind });
-    s.log.info({ ruleId: f.ruleId, userId: f.userId, signalId: f.signalId }, `🔔 signal: ${f.symbol} ${f.kind.replace("_", " ")} at ₹${f.price}`);
+    s.log.info(
+      { ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined },
+      `🔔 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} at ₹${f.price}`,
+    );
   }
-  await enqueueNotifications(s.queues, notificationIds, s.delivery);
-  return { instruments: keys.length, quotes: quotes.size, fired: fired.length };
+  if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);
+  await enqueueNotifications(s.queues, result.notificationIds, s.delivery);
+  return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale };
 }

@@ -4,7 +4,11 @@ import path from "node:path";
 import { backupJob } from "../jobs/backup.js";
 import { deliverNotification, type NotifyJobData } from "../jobs/notify.js";
 import { pollQuotes } from "../jobs/poll-quotes.js";
+import { fetchCandles } from "../jobs/fetch-candles.js";
+import { pruneCandles } from "../jobs/prune-candles.js";
+import { refreshCalendarJob } from "../jobs/refresh-calendar.js";
 import { refreshInstrumentsJob } from "../jobs/refresh-instruments.js";
+import { warmUpCandles, type WarmUpData } from "../jobs/warm-up-candles.js";
 import { sweepOutbox } from "../jobs/sweep-outbox.js";
 import type { Config } from "./config/load.js";
 import { AlertRuleRepository } from "./db/repositories/alert-rules.js";
@@ -17,7 +21,7 @@ import { seedDemo } from "./demo/seed.js";
 import { assessHealth } from "./http/health.js";
 import { sendJson, startHttpServer, type HttpServer } from "./http/server.js";
 import type { Logger } from "./log/logger.js";
-import { isMarketOpen } from "./market/calendar.js";
+import { MarketCalendar } from "./market/market-calendar.js";
 import { PollState } from "./market/poll-state.js";
 import { MarketSimulator } from "./market/simulator.js";
 import type { QuoteSource } from "./market/types.js";
@@ -29,6 +33,11 @@ import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUE
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import type { Services } from "./services.js";
 import { channelsFor } from "./signals/engine.js";
+import { RuleBook } from "./signals/rule-book.js";
+import { IndicatorEngine } from "./signals/indicator-engine.js";
+import { CandleRepository } from "./db/repositories/candles.js";
+import { UpstoxCandleSource } from "./upstox/candle-source.js";
+import type { CandleSource } from "./market/types.js";
 import { createUpstox } from "./upstox/create.js";
 
 export type Role = "all" | "worker";
@@ -42,6 +51,8 @@ export interface AppOptions {
   defaultRedisUrl?: string;
   /** Market data instead of the seeded simulator (tests script prices with it). */
   quoteSource?: QuoteSource;
+  /** Closed candles instead of the simulator's or Upstox's (tests script them). */
+  candleSource?: CandleSource;
   /** Retry policy of notify jobs; defaults to 6 attempts, exponential backoff from 2 s. */
   delivery?: Partial<DeliveryPolicy>;
 }
@@ -135,7 +146,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     const rules = new AlertRuleRepository(db, clock);
     const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail") });
     cleanups.push({ name: "email", run: () => email.close() });
-    const holidays = new Set<string>();
+    const calendar = new MarketCalendar(connection, config.redis.prefix, { alwaysOpen: config.simulator.alwaysOpen, clock });
     const outbox = new Outbox(db, rules, clock);
     const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
     const upstox = config.upstox.apiKey
@@ -158,6 +169,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         })
       : undefined;
     if (upstox) cleanups.push({ name: "upstox client", run: () => upstox.client.close() });
+    const simulator = upstox ? undefined : new MarketSimulator({ seed: config.simulator.seed, now: clock });
+    const candles = new CandleRepository(db);
     const services: Services = {
       config,
       log,
@@ -169,7 +182,10 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       rules,
       audit: new AuditLog(db, clock),
       outbox,
-      quotes: opts.quoteSource ?? upstox?.quoteSource ?? new MarketSimulator({ seed: config.simulator.seed, now: clock }),
+      quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
+      candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock) : simulator!),
+      candles,
+      indicators: new IndicatorEngine(candles),
       pollState,
       metrics,
       queues,
@@ -177,8 +193,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
       email,
       telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log }),
-      holidays,
-      marketOpen: (at) => (config.simulator.alwaysOpen ? true : isMarketOpen(at, holidays)),
+      calendar,
+      marketOpen: (at) => calendar.isOpen(at),
+      ruleBook: new RuleBook(rules),
     };
 
     if (opts.demo) {
@@ -193,12 +210,16 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       "sweep-outbox": (job) => sweepOutbox(job, services),
       backup: (job) => backupJob(job, services),
       "refresh-instruments": (job) => refreshInstrumentsJob(job, services),
+      "fetch-candles": (job) => fetchCandles(job, services),
+      "warm-up-candles": (job) => warmUpCandles(job as Job<WarmUpData>, services),
+      "refresh-calendar": (job) => refreshCalendarJob(job, services),
+      "prune-candles": (job) => pruneCandles(job, services),
     };
     const workers: Worker[] = QUEUE_NAMES.map((name) =>
       createWorker(
         connection,
         config.redis.prefix,
-        { queue: name, processor: processors[name], concurrency: name === "notify" ? config.workerConcurrency : 1 },
+        { queue: name, processor: processors[name], concurrency: name === "notify" ? config.workerConcurrency : name === "warm-up-candles" ? 2 : 1 },
         (queue, job, err) => {
           metrics.jobs.inc({ queue, outcome: err ? "failed" : "completed" });
           if (err) {
@@ -224,7 +245,12 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       await queues["poll-quotes"].upsertJobScheduler("poll-quotes", { every: config.pollIntervalSeconds * 1000 }, { name: "poll-quotes" });
       await queues["sweep-outbox"].upsertJobScheduler("sweep-outbox", { every: 60_000 }, { name: "sweep-outbox" });
       await queues.backup.upsertJobScheduler("backup", { pattern: config.backup.cron, tz: MARKET_TZ }, { name: "backup" });
+      // Second 5 of every minute: the minute that just closed has its candle by then.
+      await queues["fetch-candles"].upsertJobScheduler("fetch-candles", { pattern: "5 * * * * *", tz: MARKET_TZ }, { name: "fetch-candles" });
+      await queues["prune-candles"].upsertJobScheduler("prune-candles", { pattern: "0 17 * * *", tz: MARKET_TZ }, { name: "prune-candles" });
       if (upstox) {
+        await queues["refresh-calendar"].upsertJobScheduler("refresh-calendar", { pattern: "0 6 * * *", tz: MARKET_TZ }, { name: "refresh-calendar" });
+        await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `start-${startedAt}` });
         // Upstox publishes the day's instruments around 06:00 IST.
         await queues["refresh-instruments"].upsertJobScheduler("refresh-instruments", { pattern: "30 6 * * *", tz: MARKET_TZ }, { name: "refresh-instruments" });
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });

@@ -6,9 +6,11 @@ import type { InstrumentRepository } from "./db/repositories/instruments.js";
 import type { UserRepository } from "./db/repositories/users.js";
 import type { WatchlistRepository } from "./db/repositories/watchlists.js";
 import type { Logger } from "./log/logger.js";
-import type { HolidaySet } from "./market/calendar.js";
+import type { MarketCalendar } from "./market/market-calendar.js";
 import type { PollState } from "./market/poll-state.js";
-import type { QuoteSource } from "./market/types.js";
+import type { CandleSource, QuoteSource } from "./market/types.js";
+import type { CandleRepository } from "./db/repositories/candles.js";
+import type { IndicatorEngine } from "./signals/indicator-engine.js";
 import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
 import type { Outbox } from "./notify/outbox.js";
@@ -16,6 +18,7 @@ import type { TelegramSender } from "./notify/telegram.js";
 import type { DeliveryPolicy, Queues } from "./queue/queues.js";
 import type { UpstoxClient } from "./upstox/client.js";
 import type { TokenStore } from "./upstox/token-store.js";
+import type { RuleBook } from "./signals/rule-book.js";
 
 /** What jobs and handlers are handed by the composition root; nothing reaches for a global. */
 export interface Services {
@@ -30,6 +33,11 @@ export interface Services {
   audit: AuditLog;
   outbox: Outbox;
   quotes: QuoteSource;
+  /** Closed one-minute candles: Upstox OHLC I1 (and history for warm-up) or the simulator. */
+  candleSource: CandleSource;
+  candles: CandleRepository;
+  /** Streaming indicator state of the instruments in use. */
+  indicators: IndicatorEngine;
   pollState: PollState;
   metrics: Metrics;
   queues: Queues;
@@ -39,8 +47,10 @@ export interface Services {
   telegram: TelegramSender;
   /** Present when an Upstox app is configured (UPSTOX_API_KEY); absent in simulator mode. */
   upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
-  /** NSE holidays known so far (filled from the Upstox holidays API once connected). */
-  holidays: HolidaySet;
-  /** Whether the market counts as open now (the simulator can be told it always is). */
+  /** The NSE calendar (Upstox's holidays and special sessions, shared through Redis). */
+  calendar: MarketCalendar;
+  /** Whether the market counts as open at `at` (SIMULATOR_ALWAYS_OPEN makes it always). */
   marketOpen(at: Date): boolean;
+  /** Active alert rules in memory, reloaded when they change. */
+  ruleBook: RuleBook;
 }

@@ -1,3 +1,4 @@
+import { indicatorAlert } from "./indicator-alert.js";
 import { priceAlert } from "./price-alert.js";
 import { tokenExpired } from "./token-expired.js";
 
@@ -11,6 +12,7 @@ export interface MessageTemplate {
 
 export const TEMPLATES = {
   price_alert: priceAlert,
+  indicator_alert: indicatorAlert,
   token_expired: tokenExpired,
 } as const satisfies Record<string, MessageTemplate>;
 

@@ -13,6 +13,7 @@ export interface Config {
   workerConcurrency: number;
   http: { host: string; port: number; publicUrl: string };
   pollIntervalSeconds: number;
+  candleRetentionDays: number;
   shutdownTimeoutMs: number;
   simulator: { seed: number; alwaysOpen: boolean };
   upstox: {
@@ -86,6 +87,7 @@ export function loadConfig(
     workerConcurrency: e.WORKER_CONCURRENCY,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL! },
     pollIntervalSeconds: e.POLL_INTERVAL,
+    candleRetentionDays: e.CANDLE_RETENTION_DAYS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
     simulator: { seed: e.SIMULATOR_SEED, alwaysOpen: e.SIMULATOR_ALWAYS_OPEN },
     upstox: {

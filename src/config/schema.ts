@@ -153,6 +153,7 @@ export const envSchema = z
     PUBLIC_URL: url("http://localhost:8080", ["http:", "https:"]),
 
     POLL_INTERVAL: int(15, 1, 3600, " seconds"),
+    CANDLE_RETENTION_DAYS: int(30, 1, 3650, " days"),
     SHUTDOWN_TIMEOUT: int(9, 1, 60, " seconds"),
     SIMULATOR_SEED: int(42, 0, 2 ** 31 - 1),
     SIMULATOR_ALWAYS_OPEN: bool(false),

@@ -67,3 +67,39 @@ interface HolidayEntry {
 export function nseHolidays(entries: readonly HolidayEntry[]): Set<string> {
   return new Set(entries.filter((e) => e.closed_exchanges?.includes("NSE")).map((e) => e.date));
 }
+
+/** A day whose NSE session differs from 09:15–15:30: a weekend special session, muhurat trading. */
+export interface SpecialSession {
+  date: string;
+  start: number;
+  end: number;
+}
+
+export interface ExchangeDay {
+  date: string;
+  closedExchanges: readonly string[];
+  openExchanges: readonly { exchange: string; start: number; end: number }[];
+}
+
+/**
+ * Reads Upstox's holiday list for NSE: a day with NSE among the closed exchanges is a
+ * holiday; a day listing NSE among the open ones runs exactly those hours (a Saturday
+ * special session, muhurat trading), whatever the weekday.
+ */
+export function nseCalendar(days: readonly ExchangeDay[]): { holidays: Set<string>; special: Map<string, SpecialSession> } {
+  const holidays = new Set<string>();
+  const special = new Map<string, SpecialSession>();
+  for (const d of days) {
+    const open = d.openExchanges.find((e) => e.exchange === "NSE");
+    if (open) special.set(d.date, { date: d.date, start: open.start, end: open.end });
+    else if (d.closedExchanges.includes("NSE")) holidays.add(d.date);
+  }
+  return { holidays, special };
+}
+
+/** Like isMarketOpen, but a special session's own hours replace the normal ones on its day. */
+export function isSessionOpen(at: Date, holidays: HolidaySet, special: ReadonlyMap<string, SpecialSession>): boolean {
+  const s = special.get(istParts(at).date);
+  if (s) return at.getTime() >= s.start && at.getTime() < s.end;
+  return isMarketOpen(at, holidays);
+}

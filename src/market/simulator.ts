@@ -1,5 +1,5 @@
 import { istInstant, istParts } from "./calendar.js";
-import type { InstrumentInfo, Quote, QuoteSource } from "./types.js";
+import type { CandleSource, InstrumentInfo, MarketCandle, Quote, QuoteSource } from "./types.js";
 
 /**
  * A deterministic market for running the bot without an Upstox account: a handful of
@@ -50,6 +50,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Box-Muller. Always takes exactly two draws (history replays count on it: see STEP_DRAWS). */
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), Number.EPSILON);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
@@ -67,6 +68,10 @@ interface State {
   low: number;
   volume: number;
   lastTradeAt: number;
+  /** The one-minute bar still being built (the minute of the latest step), if any. */
+  bar: MarketCandle | null;
+  /** The most recently closed one-minute bar. Never mutated once closed. */
+  lastClosed: MarketCandle | null;
 }
 
 export interface SimulatorOptions {
@@ -85,59 +90,101 @@ function daySeed(seed: number, day: string): number {
   return h >>> 0;
 }
 
-export class MarketSimulator implements QuoteSource {
-  readonly name = "simulator";
-  private rand: () => number = Math.random;
-  private readonly states = new Map<string, State>();
-  private readonly now: () => number;
-  private readonly seed: number;
-  private readonly stepMs: number;
-  private readonly volatility: number;
-  private clock = 0;
-  private day = "";
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
 
-  constructor(opts: SimulatorOptions) {
-    this.seed = opts.seed;
-    this.now = opts.now ?? Date.now;
-    this.stepMs = opts.stepMs ?? 1000;
-    this.volatility = opts.volatility ?? 0.0006;
-    this.advance();
-  }
+/** The longest span `getCandleHistory` replays in one call. */
+export const MAX_CANDLE_HISTORY_MS = 10 * DAY_MS;
+
+/** The start (epoch ms) of the IST day `day` (YYYY-MM-DD). IST has no DST, so every day is 24 h. */
+const dayStartOf = (day: string) => istInstant(day, 0).getTime();
+const shiftDay = (day: string, days: number) => istParts(new Date(dayStartOf(day) + days * DAY_MS)).date;
+/** IST is UTC+05:30, so IST minutes are epoch minutes and IST midnight is a minute boundary. */
+const minuteOf = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+
+/**
+ * Random draws one symbol takes from the day's shared stream: two (one gaussian) for the
+ * session's opening price, three (a gaussian and the volume draw) per step. A walker that
+ * follows only some symbols burns exactly these for the others, so the stream stays aligned.
+ */
+const OPEN_DRAWS = 2;
+const STEP_DRAWS = 3;
+
+/**
+ * One deterministic walk through IST days: the live market, or a throw-away replay for
+ * candle history. Both run this same code, so a replayed candle equals the live one.
+ */
+class Walker {
+  day = "";
+  private dayEnd = 0;
+  private clock = 0;
+  private rand: () => number = Math.random;
+  /** In SIMULATED_SYMBOLS order (the order draws are taken); null for symbols not followed. */
+  private slots: (State | null)[] = [];
+  readonly states = new Map<string, State>();
+
+  constructor(
+    private readonly seed: number,
+    private readonly stepMs: number,
+    private readonly volatility: number,
+    /** Follow only this instrument key (the others' draws are burnt); all when undefined. */
+    private readonly only?: string,
+    /** Called with every bar as it closes. */
+    private readonly onClose?: (key: string, bar: MarketCandle) => void,
+  ) {}
 
   /**
    * Each IST day's walk starts at that day's midnight from the day's seed, so every process
-   * (a `--role=worker` started later, say) sees the same price at the same moment.
+   * (a `--role=worker` started later, say) sees the same price at the same moment. The
+   * opening price is the first trade of the day's 00:00 bar.
    */
-  private startDay(day: string): void {
+  startDay(day: string): void {
     this.day = day;
-    this.clock = istInstant(day, 0).getTime();
+    this.clock = dayStartOf(day);
+    this.dayEnd = this.clock + DAY_MS;
     this.rand = seededRandom(daySeed(this.seed, day));
     this.states.clear();
+    this.slots = [];
     for (const info of SIMULATED_SYMBOLS) {
+      const key = `NSE_EQ|${info.isin}`;
+      if (this.only !== undefined && key !== this.only) {
+        for (let i = 0; i < OPEN_DRAWS; i++) this.rand();
+        this.slots.push(null);
+        continue;
+      }
       // The session opens a little away from the previous close, as real sessions do.
       const open = roundToTick(info.prevClose * (1 + gaussian(this.rand) * 0.004));
-      this.states.set(`NSE_EQ|${info.isin}`, {
+      const s: State = {
         info,
-        key: `NSE_EQ|${info.isin}`,
+        key,
         price: open,
         open,
         high: open,
         low: open,
         volume: 0,
         lastTradeAt: this.clock,
-      });
+        bar: { ts: minuteOf(this.clock), open, high: open, low: open, close: open, volume: 0 },
+        lastClosed: null,
+      };
+      this.states.set(key, s);
+      this.slots.push(s);
     }
   }
 
-  /** Moves every symbol forward to the simulated clock's current time. */
-  advance(): void {
-    const target = this.now();
-    const day = istParts(new Date(target)).date;
-    if (day !== this.day) this.startDay(day);
-    while (this.clock + this.stepMs <= target) {
+  /**
+   * Steps up to `target` without leaving the current day (a step at or past the next
+   * midnight belongs to the next day's walk), then closes every bar whose minute has ended
+   * by `target`.
+   */
+  runTo(target: number): void {
+    while (this.clock + this.stepMs <= target && this.clock + this.stepMs < this.dayEnd) {
       this.clock += this.stepMs;
-      for (const s of this.states.values()) this.step(s);
+      for (const s of this.slots) {
+        if (s) this.step(s);
+        else for (let i = 0; i < STEP_DRAWS; i++) this.rand();
+      }
     }
+    for (const s of this.slots) if (s?.bar && s.bar.ts + MINUTE_MS <= target) this.closeBar(s);
   }
 
   private step(s: State): void {
@@ -147,15 +194,112 @@ export class MarketSimulator implements QuoteSource {
     s.price = Math.max(0.05, next);
     s.high = Math.max(s.high, s.price);
     s.low = Math.min(s.low, s.price);
-    s.volume += Math.round(s.info.volumePerStep * (0.5 + this.rand()));
+    const traded = Math.round(s.info.volumePerStep * (0.5 + this.rand()));
+    s.volume += traded;
     s.lastTradeAt = this.clock;
+
+    // The step at `clock` is a trade in the minute containing `clock`.
+    const minute = minuteOf(this.clock);
+    if (s.bar && s.bar.ts !== minute) this.closeBar(s);
+    if (!s.bar) {
+      s.bar = { ts: minute, open: s.price, high: s.price, low: s.price, close: s.price, volume: traded };
+    } else {
+      const bar = s.bar;
+      if (s.price > bar.high) bar.high = s.price;
+      if (s.price < bar.low) bar.low = s.price;
+      bar.close = s.price;
+      bar.volume += traded;
+    }
+  }
+
+  private closeBar(s: State): void {
+    const bar = s.bar;
+    if (!bar) return;
+    s.lastClosed = bar;
+    s.bar = null;
+    this.onClose?.(s.key, bar);
+  }
+}
+
+/**
+ * The simulated market, as a quote source and as a one-minute candle source.
+ *
+ * Candles: each step at instant `t` is a trade in the wall-clock minute containing `t` (the
+ * day's opening price is the first trade of its 00:00 bar), so a bar holds exactly the prices
+ * `getQuotes` reports during that minute. A bar closes once the clock reaches the end of its
+ * minute. The simulator trades around the clock, every minute of every day; with `stepMs`
+ * above a minute some minutes hold no trade and have no bar.
+ */
+export class MarketSimulator implements QuoteSource, CandleSource {
+  readonly name = "simulator";
+  private readonly now: () => number;
+  private readonly seed: number;
+  private readonly stepMs: number;
+  private readonly volatility: number;
+  private readonly live: Walker;
+  /** The previous IST day, while it is needed for the last closed bar but was never walked. */
+  private unwalkedPrevDay: string | null = null;
+
+  constructor(opts: SimulatorOptions) {
+    this.seed = opts.seed;
+    this.now = opts.now ?? Date.now;
+    this.stepMs = opts.stepMs ?? 1000;
+    this.volatility = opts.volatility ?? 0.0006;
+    this.live = new Walker(this.seed, this.stepMs, this.volatility);
+    this.advance();
+  }
+
+  /** Moves every symbol forward to the simulated clock's current time. */
+  advance(): void {
+    const target = this.now();
+    const day = istParts(new Date(target)).date;
+    if (day !== this.live.day) this.changeDay(day, target);
+    this.live.runTo(target);
+  }
+
+  /**
+   * Starts the live walk on `day`. In the day's first minute no bar of the day has closed yet,
+   * so the last closed bar is the previous day's 23:59 bar: the live walk finishes the previous
+   * day when it was walking it; otherwise (the simulator started, or the clock jumped, into a
+   * day's first minute) `getLastClosedCandles` replays that day on demand. This keeps the last
+   * closed candle a function of the clock alone, however often the simulator is polled.
+   */
+  private changeDay(day: string, target: number): void {
+    const start = dayStartOf(day);
+    const prevDay = shiftDay(day, -1);
+    let carried: Map<string, MarketCandle | null> | undefined;
+    this.unwalkedPrevDay = null;
+    if (target < start + MINUTE_MS) {
+      if (this.live.day === prevDay) {
+        this.live.runTo(start);
+        carried = new Map([...this.live.states].map(([key, s]) => [key, s.lastClosed]));
+      } else {
+        this.unwalkedPrevDay = prevDay;
+      }
+    }
+    this.live.startDay(day);
+    if (carried) for (const s of this.live.states.values()) s.lastClosed = carried.get(s.key) ?? null;
+  }
+
+  /** Fills in the previous day's 23:59 bars when the live walk never walked that day (see changeDay). */
+  private fillFromUnwalkedPrevDay(): void {
+    const prevDay = this.unwalkedPrevDay;
+    if (prevDay === null) return;
+    this.unwalkedPrevDay = null;
+    const states = [...this.live.states.values()];
+    // Once the day's 00:00 bar has closed, the previous day no longer matters.
+    if (states.every((s) => s.lastClosed)) return;
+    const prev = new Walker(this.seed, this.stepMs, this.volatility);
+    prev.startDay(prevDay);
+    prev.runTo(dayStartOf(this.live.day));
+    for (const s of states) s.lastClosed ??= prev.states.get(s.key)?.lastClosed ?? null;
   }
 
   async getQuotes(instrumentKeys: readonly string[]): Promise<Map<string, Quote>> {
     this.advance();
     const out = new Map<string, Quote>();
     for (const key of instrumentKeys) {
-      const s = this.states.get(key);
+      const s = this.live.states.get(key);
       // Unknown keys are simply absent, as in Upstox's quote map.
       if (!s) continue;
       out.set(key, {
@@ -169,6 +313,56 @@ export class MarketSimulator implements QuoteSource {
         volume: s.volume,
         lastTradeAt: s.lastTradeAt,
       });
+    }
+    return out;
+  }
+
+  /**
+   * The most recently closed one-minute bar of each known key: normally the minute before the
+   * current one; in the first minute of an IST day, the previous day's 23:59 bar. Unknown keys
+   * are absent.
+   */
+  async getLastClosedCandles(instrumentKeys: readonly string[]): Promise<Map<string, MarketCandle>> {
+    this.advance();
+    this.fillFromUnwalkedPrevDay();
+    const out = new Map<string, MarketCandle>();
+    for (const key of instrumentKeys) {
+      const bar = this.live.states.get(key)?.lastClosed;
+      if (bar) out.set(key, { ...bar });
+    }
+    return out;
+  }
+
+  /**
+   * Closed one-minute candles of `instrumentKey` with `fromMs <= ts < toMs`, oldest first,
+   * replayed from each IST day's midnight by a separate walker (the live walk is untouched),
+   * so they equal what `getLastClosedCandles` gave as each minute closed. `toMs` is clamped
+   * to the current minute (bars not yet closed are left out); the clamped span may be at most
+   * MAX_CANDLE_HISTORY_MS (10 days), else this throws. Unknown keys give an empty array.
+   */
+  async getCandleHistory(instrumentKey: string, fromMs: number, toMs: number): Promise<MarketCandle[]> {
+    if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) {
+      throw new Error(`getCandleHistory: fromMs and toMs must be finite epoch ms (got ${fromMs}, ${toMs})`);
+    }
+    if (!SIMULATED_SYMBOLS.some((s) => `NSE_EQ|${s.isin}` === instrumentKey)) return [];
+    const end = Math.min(toMs, minuteOf(this.now()));
+    if (end <= fromMs) return [];
+    if (end - fromMs > MAX_CANDLE_HISTORY_MS) {
+      const days = (end - fromMs) / DAY_MS;
+      throw new Error(
+        `getCandleHistory: the simulator replays at most ${MAX_CANDLE_HISTORY_MS / DAY_MS} days of candles per call; ` +
+          `asked for ${days.toFixed(2)} days (${new Date(fromMs).toISOString()} to ${new Date(end).toISOString()})`,
+      );
+    }
+    const out: MarketCandle[] = [];
+    const walker = new Walker(this.seed, this.stepMs, this.volatility, instrumentKey, (_key, bar) => {
+      if (bar.ts >= fromMs && bar.ts < end) out.push(bar);
+    });
+    // Walk far enough to close the bar of the minute containing `end - 1`.
+    const until = minuteOf(end - 1) + MINUTE_MS;
+    for (let day = istParts(new Date(fromMs)).date; dayStartOf(day) < end; day = shiftDay(day, 1)) {
+      walker.startDay(day);
+      walker.runTo(Math.min(until, dayStartOf(day) + DAY_MS));
     }
     return out;
   }

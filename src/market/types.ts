@@ -32,3 +32,24 @@ export interface QuoteSource {
   readonly name: string;
   getQuotes(instrumentKeys: readonly string[]): Promise<Map<string, Quote>>;
 }
+
+/** A closed OHLCV candle; `ts` is the candle's start, epoch ms. */
+export interface MarketCandle {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/**
+ * Where closed candles come from: Upstox (OHLC v3 with interval I1, 500 keys a call, plus the
+ * historical API for warm-up) or the simulator. Only one-minute candles are used.
+ */
+export interface CandleSource {
+  /** The most recently closed one-minute candle of each key (absent when there is none yet). */
+  getLastClosedCandles(instrumentKeys: readonly string[]): Promise<Map<string, MarketCandle>>;
+  /** Closed one-minute candles of one instrument in [fromMs, toMs), oldest first. */
+  getCandleHistory(instrumentKey: string, fromMs: number, toMs: number): Promise<MarketCandle[]>;
+}

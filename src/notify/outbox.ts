@@ -51,8 +51,10 @@ const toNotification = (r: NotificationRow): Notification => ({
 
 export interface Firing {
   rule: AlertRule;
+  /** The notification kind (template): price_alert or indicator_alert. Defaults to price_alert. */
+  kind?: "price_alert" | "indicator_alert";
   state: RuleState;
-  finished?: "triggered" | "expired";
+  finished?: "triggered" | "expired" | "paused";
   firedAt: number;
   price: number;
   /** Stored with the signal and handed to the template. */
@@ -131,7 +133,7 @@ export class Outbox {
         this.enqueueRow({
           userId: f.rule.userId,
           channel,
-          kind: "price_alert",
+          kind: f.kind ?? "price_alert",
           dedupKey: `rule:${f.rule.id}:fire:${fireNo}:${channel}`,
           payload: { ...f.payload, signalId },
           signalId,

@@ -2,7 +2,17 @@ import { Queue, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 
 /** One queue per job name, one processor per queue (see jobs/). */
-export const QUEUE_NAMES = ["poll-quotes", "notify", "sweep-outbox", "backup", "refresh-instruments"] as const;
+export const QUEUE_NAMES = [
+  "poll-quotes",
+  "fetch-candles",
+  "warm-up-candles",
+  "notify",
+  "sweep-outbox",
+  "backup",
+  "refresh-instruments",
+  "refresh-calendar",
+  "prune-candles",
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type Queues = Record<QueueName, Queue>;

@@ -1,12 +1,40 @@
-import type { Quote } from "../market/types.js";
+import type { MarketCandle, Quote } from "../market/types.js";
 
 /**
- * Alert rules as pure functions: (rule, its state, a quote, the time) -> fire or not, and
- * the next state. Nothing here reads a clock, a database or the network.
+ * Alert rules as pure functions: (rule, its state, a quote or a closed candle with its
+ * indicator values, the time) -> fire or not, and the next state. Nothing here reads a
+ * clock, a database or the network.
  */
 
+/** Evaluated on every quote. */
 export type PriceRuleKind = "price_above" | "price_below" | "cross_up" | "cross_down" | "change_pct";
+/** Evaluated once per closed one-minute candle, on indicator values. */
+export type CandleRuleKind =
+  | "rsi_above"
+  | "rsi_below"
+  | "macd_cross_up"
+  | "macd_cross_down"
+  | "ma_cross_up"
+  | "ma_cross_down"
+  | "bb_break_up"
+  | "bb_break_down"
+  | "volume_spike";
+export type RuleKind = PriceRuleKind | CandleRuleKind;
 export type Frequency = "once" | "once_per_bar" | "every";
+
+export const PRICE_RULE_KINDS: readonly PriceRuleKind[] = ["price_above", "price_below", "cross_up", "cross_down", "change_pct"];
+export const CANDLE_RULE_KINDS: readonly CandleRuleKind[] = [
+  "rsi_above",
+  "rsi_below",
+  "macd_cross_up",
+  "macd_cross_down",
+  "ma_cross_up",
+  "ma_cross_down",
+  "bb_break_up",
+  "bb_break_down",
+  "volume_spike",
+];
+export const isCandleRule = (kind: RuleKind): kind is CandleRuleKind => (CANDLE_RULE_KINDS as readonly string[]).includes(kind);
 
 export interface PriceRuleParams {
   /** Price level in rupees (price_above/below, cross_up/down). */
@@ -21,41 +49,70 @@ export interface PriceRuleParams {
   rearmPct?: number;
 }
 
+export interface CandleRuleParams {
+  /** RSI level (rsi_above/below) — `level` is shared with price rules. */
+  level?: number;
+  /** Indicator period: RSI (14), Bollinger (20), volume average (20). */
+  period?: number;
+  /** Moving-average crossover: which average and its two periods (e.g. EMA 9 over EMA 21). */
+  ma?: "ema" | "sma";
+  fast?: number;
+  slow?: number;
+  /** MACD signal period (9); MACD uses fast/slow too (12/26). */
+  signal?: number;
+  /** Bollinger width in standard deviations (2). */
+  stdDev?: number;
+  /** Volume spike: this many times the average volume of the previous `period` candles (3). */
+  multiple?: number;
+}
+
+export type RuleParams = PriceRuleParams & CandleRuleParams;
+
 export interface RuleState {
   /** False after firing until price has moved back past the re-arm band. */
   armed: boolean;
   lastPrice?: number;
+  /** Times of the firings in the last AUTO_PAUSE_WINDOW_MS, to catch a rule that keeps firing. */
+  recentFires?: number[];
 }
 
 export interface AlertRule {
   id: number;
   userId: number;
   instrumentKey: string;
-  kind: PriceRuleKind;
-  params: PriceRuleParams;
+  kind: RuleKind;
+  params: RuleParams;
   frequency: Frequency;
   cooldownSeconds: number;
   expiresAt: number | null;
   lastFiredAt: number | null;
   fireCount: number;
   state: RuleState;
+  /** Snoozed rules are skipped until then (epoch ms). */
+  snoozedUntil?: number | null;
 }
 
 export interface RuleOutcome {
   fired: boolean;
   state: RuleState;
-  /** Set when the rule is finished for good: fired with frequency once, or expired. */
-  finished?: "triggered" | "expired";
+  /**
+   * Set when the rule stops: fired with frequency once (triggered), past its expiry
+   * (expired), or fired more than AUTO_PAUSE_MAX_FIRES times in AUTO_PAUSE_WINDOW_MS (paused).
+   */
+  finished?: "triggered" | "expired" | "paused";
   /** What a message needs to say why it fired. */
-  detail?: { price: number; level?: number; changePct?: number };
+  detail?: { price: number; level?: number; changePct?: number; values?: Record<string, number> };
 }
 
 export const DEFAULT_REARM_PCT = 0.1;
 const BAR_MS = 60_000;
+export const AUTO_PAUSE_MAX_FIRES = 15;
+export const AUTO_PAUSE_WINDOW_MS = 3 * 60_000;
 
 export const initialRuleState = (): RuleState => ({ armed: true });
 
 function conditionMet(rule: AlertRule, quote: Quote, lastPrice: number | undefined): boolean {
+  if (isCandleRule(rule.kind)) return false;
   const p = quote.lastPrice;
   const level = rule.params.level ?? NaN;
   switch (rule.kind) {
@@ -76,6 +133,7 @@ function conditionMet(rule: AlertRule, quote: Quote, lastPrice: number | undefin
 
 /** Whether price has gone back far enough that firing again would be news, not noise. */
 function backOutsideBand(rule: AlertRule, quote: Quote): boolean {
+  if (isCandleRule(rule.kind)) return true;
   const band = (rule.params.rearmPct ?? DEFAULT_REARM_PCT) / 100;
   const p = quote.lastPrice;
   const level = rule.params.level ?? NaN;
@@ -101,27 +159,141 @@ export function changePct(quote: Quote): number {
   return ((quote.lastPrice - quote.prevClose) / quote.prevClose) * 100;
 }
 
+/** Price rules, on each fresh quote. Candle rules never fire here (see evaluateCandleRule). */
 export function evaluateRule(rule: AlertRule, quote: Quote, now: number): RuleOutcome {
   const prev = rule.state;
   if (rule.expiresAt !== null && now >= rule.expiresAt) return { fired: false, state: prev, finished: "expired" };
+  if (isCandleRule(rule.kind)) return { fired: false, state: prev };
 
   let armed = prev.armed;
   if (!armed && backOutsideBand(rule, quote)) armed = true;
-  const state: RuleState = { armed, lastPrice: quote.lastPrice };
+  const state: RuleState = { ...prev, armed, lastPrice: quote.lastPrice };
 
   if (!armed || !conditionMet(rule, quote, prev.lastPrice)) return { fired: false, state };
-  if (rule.lastFiredAt !== null) {
-    if (rule.frequency === "every" && now - rule.lastFiredAt < rule.cooldownSeconds * 1000) return { fired: false, state };
-    if (rule.frequency === "once_per_bar" && Math.floor(now / BAR_MS) === Math.floor(rule.lastFiredAt / BAR_MS))
-      return { fired: false, state };
-  }
-  const detail: RuleOutcome["detail"] = { price: quote.lastPrice };
+  const detail: NonNullable<RuleOutcome["detail"]> = { price: quote.lastPrice };
   if (rule.params.level !== undefined) detail.level = rule.params.level;
   if (rule.kind === "change_pct") detail.changePct = Number(changePct(quote).toFixed(2));
+  return fire(rule, state, { ...state, armed: false }, now, detail);
+}
+
+/** Frequency, cooldown and the runaway guard, shared by price and candle rules. */
+function fire(rule: AlertRule, unfired: RuleState, state: RuleState, now: number, detail: NonNullable<RuleOutcome["detail"]>): RuleOutcome {
+  if (rule.lastFiredAt !== null) {
+    if (rule.frequency === "every" && now - rule.lastFiredAt < rule.cooldownSeconds * 1000) return { fired: false, state: unfired };
+    if (rule.frequency === "once_per_bar" && Math.floor(now / BAR_MS) === Math.floor(rule.lastFiredAt / BAR_MS)) return { fired: false, state: unfired };
+  }
+  const recentFires = [...(state.recentFires ?? []).filter((t) => now - t < AUTO_PAUSE_WINDOW_MS), now];
+  const runaway = recentFires.length > AUTO_PAUSE_MAX_FIRES;
+  const finished = runaway ? ("paused" as const) : rule.frequency === "once" ? ("triggered" as const) : undefined;
   return {
     fired: true,
-    state: { armed: false, lastPrice: quote.lastPrice },
+    state: { ...state, recentFires: recentFires.slice(-(AUTO_PAUSE_MAX_FIRES + 1)) },
     detail,
-    ...(rule.frequency === "once" ? { finished: "triggered" as const } : {}),
+    ...(finished ? { finished } : {}),
   };
+}
+
+/** Indicator values as the indicator engine reports them, keyed like "rsi:14" or "macd:12:26:9". */
+export type IndicatorReading = Record<string, number | { macd: number; signal: number; histogram: number } | { upper: number; middle: number; lower: number } | { value: number; direction: 1 | -1 } | undefined>;
+
+export interface CandleInputs {
+  candle: MarketCandle;
+  /** The candle before this one (for band breakouts). */
+  previousCandle: MarketCandle | undefined;
+  values: IndicatorReading;
+  previous: IndicatorReading;
+}
+
+/** The indicator keys a candle rule reads: the engine keeps these for its instrument. */
+export function indicatorKeysFor(rule: Pick<AlertRule, "kind" | "params">): string[] {
+  const p = rule.params;
+  switch (rule.kind) {
+    case "rsi_above":
+    case "rsi_below":
+      return [`rsi:${p.period ?? 14}`];
+    case "macd_cross_up":
+    case "macd_cross_down":
+      return [`macd:${p.fast ?? 12}:${p.slow ?? 26}:${p.signal ?? 9}`];
+    case "ma_cross_up":
+    case "ma_cross_down":
+      return [`${p.ma ?? "ema"}:${p.fast ?? 9}`, `${p.ma ?? "ema"}:${p.slow ?? 21}`];
+    case "bb_break_up":
+    case "bb_break_down":
+      return [`bb:${p.period ?? 20}:${p.stdDev ?? 2}`];
+    case "volume_spike":
+      return [`volume_sma:${p.period ?? 20}`];
+    default:
+      return [];
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+const field = (v: unknown, k: string): number | undefined => (v && typeof v === "object" ? num((v as Record<string, unknown>)[k]) : undefined);
+
+/** True crossing of a over b between the previous and this candle. */
+const crossedUp = (a0?: number, b0?: number, a1?: number, b1?: number) =>
+  a0 !== undefined && b0 !== undefined && a1 !== undefined && b1 !== undefined && a0 <= b0 && a1 > b1;
+const crossedDown = (a0?: number, b0?: number, a1?: number, b1?: number) =>
+  a0 !== undefined && b0 !== undefined && a1 !== undefined && b1 !== undefined && a0 >= b0 && a1 < b1;
+
+/**
+ * Candle rules, once per closed candle. Conditions are true crossings between the previous
+ * candle and this one, so "RSI below 30" fires when RSI goes below 30, not on every candle
+ * it stays there; volume spikes compare with the average of the candles before this one.
+ */
+export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: number): RuleOutcome {
+  const prev = rule.state;
+  if (rule.expiresAt !== null && now >= rule.expiresAt) return { fired: false, state: prev, finished: "expired" };
+  if (!isCandleRule(rule.kind)) return { fired: false, state: prev };
+  const p = rule.params;
+  const [k1, k2] = indicatorKeysFor(rule);
+  const v = input.values;
+  const pv = input.previous;
+  const c = input.candle;
+  let met = false;
+  const values: Record<string, number> = {};
+  switch (rule.kind) {
+    case "rsi_above":
+    case "rsi_below": {
+      const now1 = num(v[k1!]);
+      const before = num(pv[k1!]);
+      const level = p.level ?? (rule.kind === "rsi_above" ? 70 : 30);
+      met = rule.kind === "rsi_above" ? crossedUp(before, level, now1, level) : crossedDown(before, level, now1, level);
+      if (now1 !== undefined) values.rsi = now1;
+      break;
+    }
+    case "macd_cross_up":
+    case "macd_cross_down": {
+      const [m0, s0, m1, s1] = [field(pv[k1!], "macd"), field(pv[k1!], "signal"), field(v[k1!], "macd"), field(v[k1!], "signal")];
+      met = rule.kind === "macd_cross_up" ? crossedUp(m0, s0, m1, s1) : crossedDown(m0, s0, m1, s1);
+      if (m1 !== undefined && s1 !== undefined) Object.assign(values, { macd: m1, signal: s1 });
+      break;
+    }
+    case "ma_cross_up":
+    case "ma_cross_down": {
+      const [f0, s0, f1, s1] = [num(pv[k1!]), num(pv[k2!]), num(v[k1!]), num(v[k2!])];
+      met = rule.kind === "ma_cross_up" ? crossedUp(f0, s0, f1, s1) : crossedDown(f0, s0, f1, s1);
+      if (f1 !== undefined && s1 !== undefined) Object.assign(values, { fast: f1, slow: s1 });
+      break;
+    }
+    case "bb_break_up":
+    case "bb_break_down": {
+      const band = rule.kind === "bb_break_up" ? "upper" : "lower";
+      const [b0, b1] = [field(pv[k1!], band), field(v[k1!], band)];
+      const c0 = input.previousCandle?.close;
+      met = rule.kind === "bb_break_up" ? crossedUp(c0, b0, c.close, b1) : crossedDown(c0, b0, c.close, b1);
+      if (b1 !== undefined) values[band] = b1;
+      break;
+    }
+    case "volume_spike": {
+      // The average before this candle, so the spike itself does not raise its own bar.
+      const avg = num(pv[k1!]);
+      met = avg !== undefined && avg > 0 && c.volume >= (p.multiple ?? 3) * avg;
+      if (avg !== undefined) Object.assign(values, { volume: c.volume, averageVolume: avg });
+      break;
+    }
+  }
+  const state = { ...prev, armed: true };
+  if (!met) return { fired: false, state };
+  return fire(rule, state, state, now, { price: c.close, ...(p.level !== undefined ? { level: p.level } : {}), values });
 }

@@ -419,7 +419,12 @@ export class UpstoxClient {
   /** This year's exchange holidays. A session is optional: the endpoint is public. */
   async getHolidays(session?: UpstoxSession): Promise<Holiday[]> {
     const data = await this.transport.call<unknown>({ path: "/v2/market/holidays", ...(session ? { session, category: "standard" as const } : {}) });
-    return parse(S.holidaySchema.array(), data, "holidays").map((h) => ({ date: h.date, description: h.description, closedExchanges: h.closed_exchanges }));
+    return parse(S.holidaySchema.array(), data, "holidays").map((h) => ({
+      date: h.date,
+      description: h.description,
+      closedExchanges: h.closed_exchanges,
+      openExchanges: h.open_exchanges.map((e) => ({ exchange: e.exchange, start: e.start_time, end: e.end_time })),
+    }));
   }
 
   /** Exchange sessions on an IST date; empty on a closed day. */

@@ -150,6 +150,8 @@ export interface Holiday {
   date: string;
   description: string | undefined;
   closedExchanges: string[];
+  /** Exchanges that do trade that day, with their hours (epoch ms): special sessions. */
+  openExchanges: { exchange: string; start: number; end: number }[];
 }
 
 export interface MarketTiming {

@@ -77,12 +77,12 @@ describe("alert pipeline end to end", () => {
 
   it("a crossing becomes one signal, two outbox rows, one real email and a telegram message, all marked sent", async () => {
     quotes.set(RELIANCE, 1415.5);
-    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 0 });
+    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
     expect(signals()).toEqual([]);
 
     now += 15_000;
     quotes.set(RELIANCE, 1421.25);
-    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 1 });
+    expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 1, stale: 0 });
 
     const [mail] = await smtp.waitForMessages(1);
     expect(mail!.envelopeTo).toEqual(["asha@example.com"]);
@@ -134,8 +134,8 @@ describe("alert pipeline end to end", () => {
     await waitUntil(() => notifications().every((n) => n.status === "sent") && notifications().length === 2, { what: "rows sent" });
 
     // BullMQ delivers at least once: the very same job may run again, e.g. after a stall.
-    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0 });
-    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0 });
+    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
+    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
     // And a sweep finds nothing left behind.
     expect((await runJob(app.services.queues["sweep-outbox"])).result).toEqual({ requeued: 0 });
 

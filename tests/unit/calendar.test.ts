@@ -10,7 +10,7 @@ import {
   type HolidaySet,
 } from "../../src/market/calendar.js";
 
-const fixture = JSON.parse(readFileSync("/work/shared/upstox/fixtures/market_holidays.json", "utf8")) as {
+const fixture = JSON.parse(readFileSync(new URL("../fakes/upstox/fixtures/market_holidays.json", import.meta.url), "utf8")) as {
   data: { date: string; closed_exchanges?: string[] }[];
 };
 const HOLIDAYS = nseHolidays(fixture.data);

@@ -10,6 +10,7 @@ import { openDatabase } from "../../src/db/open.js";
 const LATEST = MIGRATIONS.at(-1)!.version;
 const TABLES = [
   "alert_rules",
+  "app_meta",
   "audit_log",
   "candles",
   "instruments",

@@ -84,7 +84,8 @@ describe("price_above / price_below", () => {
 
   it("disarms after firing and records the price seen", () => {
     const o = evaluateRule(rule("price_above"), quote(1001), T0);
-    expect(o.state).toEqual({ armed: false, lastPrice: 1001 });
+    expect(o.state).toMatchObject({ armed: false, lastPrice: 1001 });
+    expect(o.state.recentFires).toEqual([T0]);
     const quiet = evaluateRule(rule("price_above"), quote(990), T0);
     expect(quiet).toEqual({ fired: false, state: { armed: true, lastPrice: 990 } });
   });

@@ -1,6 +1,7 @@
 import { sql as usersAndMarket } from "./001_users_and_market.js";
 import { sql as signalsAndOutbox } from "./002_signals_and_outbox.js";
 import { sql as ordersAndAudit } from "./003_orders_and_audit.js";
+import { sql as rulesVersionAndMeta } from "./004_rules_version_and_meta.js";
 
 export interface Migration {
   version: number;
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "users_and_market", sql: usersAndMarket },
   { version: 2, name: "signals_and_outbox", sql: signalsAndOutbox },
   { version: 3, name: "orders_and_audit", sql: ordersAndAudit },
+  { version: 4, name: "rules_version_and_meta", sql: rulesVersionAndMeta },
 ];

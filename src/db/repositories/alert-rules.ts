@@ -1,11 +1,11 @@
 import type { Database, Statement } from "better-sqlite3";
-import { initialRuleState, type AlertRule, type Frequency, type PriceRuleKind, type PriceRuleParams, type RuleState } from "../../signals/rules.js";
+import { initialRuleState, type AlertRule, type Frequency, type RuleKind, type RuleParams, type RuleState } from "../../signals/rules.js";
 
 interface RuleRow {
   id: number;
   user_id: number;
   instrument_key: string;
-  kind: PriceRuleKind;
+  kind: RuleKind;
   params: string;
   frequency: Frequency;
   cooldown_s: number;
@@ -13,6 +13,7 @@ interface RuleRow {
   last_fired_at: number | null;
   fire_count: number;
   state: string | null;
+  snoozed_until: number | null;
 }
 
 const toRule = (r: RuleRow): AlertRule => ({
@@ -20,20 +21,21 @@ const toRule = (r: RuleRow): AlertRule => ({
   userId: r.user_id,
   instrumentKey: r.instrument_key,
   kind: r.kind,
-  params: JSON.parse(r.params) as PriceRuleParams,
+  params: JSON.parse(r.params) as RuleParams,
   frequency: r.frequency,
   cooldownSeconds: r.cooldown_s,
   expiresAt: r.expires_at,
   lastFiredAt: r.last_fired_at,
   fireCount: r.fire_count,
   state: r.state ? (JSON.parse(r.state) as RuleState) : initialRuleState(),
+  snoozedUntil: r.snoozed_until,
 });
 
 export interface NewRule {
   userId: number;
   instrumentKey: string;
-  kind: PriceRuleKind;
-  params: PriceRuleParams;
+  kind: RuleKind;
+  params: RuleParams;
   frequency?: Frequency;
   cooldownSeconds?: number;
   expiresAt?: number | null;
@@ -47,6 +49,8 @@ export class AlertRuleRepository {
   private readonly byId: Statement<[number | bigint], RuleRow>;
   private readonly finish: Statement<[string, number, number]>;
   private readonly countActive: Statement<[], { n: number }>;
+  private readonly allActiveStmt: Statement<[], RuleRow>;
+  private readonly versionStmt: Statement<[], { value: number }>;
 
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
     this.insertStmt = db.prepare(
@@ -64,6 +68,10 @@ export class AlertRuleRepository {
     this.finish = db.prepare("UPDATE alert_rules SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'");
     this.byId = db.prepare("SELECT * FROM alert_rules WHERE id = ?");
     this.countActive = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE status = 'active'");
+    this.allActiveStmt = db.prepare(
+      `SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
+    );
+    this.versionStmt = db.prepare("SELECT value FROM app_meta WHERE key = 'rules_version'");
   }
 
   create(r: NewRule): AlertRule {
@@ -93,7 +101,17 @@ export class AlertRuleRepository {
     this.markFired.run(JSON.stringify(state), firedAt, firedAt, ruleId);
   }
 
-  setFinished(ruleId: number, status: "triggered" | "expired"): void {
+  /** Every active rule of every active user: what a RuleBook keeps in memory. */
+  allActive(): AlertRule[] {
+    return this.allActiveStmt.all().map(toRule);
+  }
+
+  /** Moves whenever the set of active rules changes (triggers in migration 004). */
+  version(): number {
+    return this.versionStmt.get()?.value ?? 0;
+  }
+
+  setFinished(ruleId: number, status: "triggered" | "expired" | "paused"): void {
     this.finish.run(status, this.now(), ruleId);
   }
 

@@ -1,0 +1,65 @@
+import type { Job } from "bullmq";
+import type { MarketCandle } from "../src/market/types.js";
+import { enqueueNotifications } from "../src/queue/queues.js";
+import type { Services } from "../src/services.js";
+import { evaluateCandles } from "../src/signals/engine.js";
+import { specsFor } from "../src/signals/indicator-engine.js";
+import { candlesNeeded } from "../src/signals/indicators/index.js";
+import { isCandleRule, type CandleInputs } from "../src/signals/rules.js";
+
+const MINUTE = 60_000;
+/** A candle older than this when it arrives is history, not news: stored, never alerted on. */
+const STALE_CANDLE_MS = 5 * MINUTE;
+
+export type FetchCandlesResult =
+  | { skipped: "paused" | "market closed" | "nothing to fetch" }
+  | { candles: number; evaluated: number; fired: number; warmUps: number };
+
+export const warmUpJobId = (instrumentKey: string, day: string) => `warm-${instrumentKey.replace(/[^A-Za-z0-9]/g, "_")}-${day}`;
+
+/**
+ * At each one-minute close: the just-closed candle of every instrument in use (batched,
+ * 500 a call), stored in SQLite, fed to the streaming indicators, and run through the
+ * candle rules. Instruments without enough history get a warm-up job.
+ */
+export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandlesResult> {
+  const now = s.clock();
+  if (await s.pollState.isPaused()) return { skipped: "paused" };
+  await s.calendar.sync();
+  // The candle that just closed started a minute ago: it counts if the market was open then.
+  const closedMinute = Math.floor(now / MINUTE) * MINUTE - MINUTE;
+  if (!s.marketOpen(new Date(closedMinute))) return { skipped: "market closed" };
+  const keys = s.watchlists.instrumentKeysInUse();
+  s.indicators.retain(new Set(keys));
+  if (!keys.length) return { skipped: "nothing to fetch" };
+
+  const candles = await s.candleSource.getLastClosedCandles(keys);
+  s.candles.upsert("1m", candles);
+
+  s.ruleBook.refresh();
+  const inputs = new Map<string, CandleInputs & { symbol: string }>();
+  let warmUps = 0;
+  const today = new Date(now + 330 * MINUTE).toISOString().slice(0, 10);
+  for (const key of keys) {
+    const rules = s.ruleBook.forInstrument(key);
+    const specs = specsFor(rules);
+    const candle: MarketCandle | undefined = candles.get(key);
+    if (s.candles.stats(key, "1m").count < candlesNeeded(specs)) {
+      await s.queues["warm-up-candles"].add("warm-up-candles", { instrumentKey: key }, { jobId: warmUpJobId(key, today), removeOnComplete: true, removeOnFail: true });
+      warmUps++;
+    }
+    if (!candle || now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
+    const update = s.indicators.onCandle(key, candle, specs);
+    if (!update || !rules.some((r) => isCandleRule(r.kind))) continue;
+    const symbol = s.instruments.get(key)?.tradingSymbol ?? key;
+    inputs.set(key, { candle, previousCandle: update.previousCandle, values: update.values, previous: update.previous, symbol });
+  }
+
+  const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, outbox: s.outbox, now });
+  for (const f of result.fired) {
+    s.metrics.alerts.inc({ kind: f.kind });
+    s.log.info({ ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined }, `📈 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} (close ₹${f.price})`);
+  }
+  await enqueueNotifications(s.queues, result.notificationIds, s.delivery);
+  return { candles: candles.size, evaluated: inputs.size, fired: result.fired.length, warmUps };
+}

@@ -1,0 +1,26 @@
+import type { Job } from "bullmq";
+import type { Services } from "../src/services.js";
+
+/** How far back a warm-up reaches: enough one-minute candles for every indicator to settle. */
+export const WARM_UP_DAYS = 5;
+
+export interface WarmUpData {
+  instrumentKey: string;
+}
+
+/**
+ * Loads recent one-minute history of one instrument into SQLite, so its indicators start
+ * from real candles instead of waiting hours for enough closes. One job per instrument
+ * per day (job id), paced by the Upstox rate limiter like every other call.
+ */
+export async function warmUpCandles(job: Job<WarmUpData>, s: Services): Promise<{ stored: number }> {
+  const now = s.clock();
+  const to = Math.floor(now / 60_000) * 60_000;
+  const from = to - WARM_UP_DAYS * 86_400_000;
+  const history = await s.candleSource.getCandleHistory(job.data.instrumentKey, from, to);
+  const stored = s.candles.upsert("1m", history.map((c) => [job.data.instrumentKey, c] as const));
+  // Rebuilt from the stored history on the next candle.
+  s.indicators.forget(job.data.instrumentKey);
+  s.log.debug({ instrumentKey: job.data.instrumentKey, stored }, "candle history loaded");
+  return { stored };
+}

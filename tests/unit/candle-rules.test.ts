@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import type { MarketCandle, Quote } from "../../src/market/types.js";
+import {
+  AUTO_PAUSE_MAX_FIRES,
+  evaluateCandleRule,
+  evaluateRule,
+  indicatorKeysFor,
+  initialRuleState,
+  type AlertRule,
+  type CandleInputs,
+  type IndicatorReading,
+  type RuleKind,
+} from "../../src/signals/rules.js";
+
+const T0 = Date.UTC(2025, 0, 6, 4, 0, 0);
+
+function rule(kind: RuleKind, params: AlertRule["params"] = {}, overrides: Partial<AlertRule> = {}): AlertRule {
+  return {
+    id: 1,
+    userId: 1,
+    instrumentKey: "NSE_EQ|INE002A01018",
+    kind,
+    params,
+    frequency: "every",
+    cooldownSeconds: 0,
+    expiresAt: null,
+    lastFiredAt: null,
+    fireCount: 0,
+    state: initialRuleState(),
+    ...overrides,
+  };
+}
+
+const candle = (close: number, volume = 1000, ts = T0): MarketCandle => ({ ts, open: close, high: close, low: close, close, volume });
+const inputs = (previous: IndicatorReading, values: IndicatorReading, c = candle(100), previousCandle?: MarketCandle): CandleInputs => ({
+  candle: c,
+  previousCandle,
+  values,
+  previous,
+});
+
+describe("candle rules", () => {
+  it("reads the indicator keys the engine must keep", () => {
+    expect(indicatorKeysFor(rule("rsi_below", { level: 30 }))).toEqual(["rsi:14"]);
+    expect(indicatorKeysFor(rule("macd_cross_up"))).toEqual(["macd:12:26:9"]);
+    expect(indicatorKeysFor(rule("ma_cross_up", { ma: "sma", fast: 50, slow: 200 }))).toEqual(["sma:50", "sma:200"]);
+    expect(indicatorKeysFor(rule("bb_break_down", { period: 20, stdDev: 2.5 }))).toEqual(["bb:20:2.5"]);
+    expect(indicatorKeysFor(rule("volume_spike", { period: 10 }))).toEqual(["volume_sma:10"]);
+    expect(indicatorKeysFor(rule("price_above", { level: 1 }))).toEqual([]);
+  });
+
+  it("RSI below fires when RSI crosses under the level, not while it stays under", () => {
+    const r = rule("rsi_below", { level: 30 });
+    expect(evaluateCandleRule(r, inputs({ "rsi:14": 31 }, { "rsi:14": 29.5 }), T0)).toMatchObject({ fired: true, detail: { values: { rsi: 29.5 } } });
+    expect(evaluateCandleRule(r, inputs({ "rsi:14": 29.5 }, { "rsi:14": 28 }), T0).fired).toBe(false);
+    expect(evaluateCandleRule(r, inputs({ "rsi:14": undefined }, { "rsi:14": 20 }), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("rsi_above", { level: 70 }), inputs({ "rsi:14": 69 }, { "rsi:14": 71 }), T0).fired).toBe(true);
+  });
+
+  it("MACD crossing its signal line up and down", () => {
+    const k = "macd:12:26:9";
+    const up = inputs({ [k]: { macd: -0.2, signal: 0.1, histogram: -0.3 } }, { [k]: { macd: 0.3, signal: 0.1, histogram: 0.2 } });
+    expect(evaluateCandleRule(rule("macd_cross_up"), up, T0).fired).toBe(true);
+    expect(evaluateCandleRule(rule("macd_cross_down"), up, T0).fired).toBe(false);
+    const down = inputs({ [k]: { macd: 0.3, signal: 0.1, histogram: 0.2 } }, { [k]: { macd: 0.05, signal: 0.1, histogram: -0.05 } });
+    expect(evaluateCandleRule(rule("macd_cross_down"), down, T0).fired).toBe(true);
+  });
+
+  it("EMA/SMA crossover of the fast over the slow average", () => {
+    const r = rule("ma_cross_up", { ma: "ema", fast: 9, slow: 21 });
+    expect(evaluateCandleRule(r, inputs({ "ema:9": 99, "ema:21": 100 }, { "ema:9": 101, "ema:21": 100.2 }), T0)).toMatchObject({
+      fired: true,
+      detail: { values: { fast: 101, slow: 100.2 } },
+    });
+    expect(evaluateCandleRule(r, inputs({ "ema:9": 101, "ema:21": 100 }, { "ema:9": 102, "ema:21": 100.2 }), T0).fired).toBe(false);
+    const golden = rule("ma_cross_down", { ma: "sma", fast: 50, slow: 200 });
+    expect(evaluateCandleRule(golden, inputs({ "sma:50": 101, "sma:200": 100 }, { "sma:50": 99, "sma:200": 100 }), T0).fired).toBe(true);
+  });
+
+  it("Bollinger breakout needs the close to cross the band", () => {
+    const k = "bb:20:2";
+    const bands = (upper: number, lower: number) => ({ [k]: { upper, middle: (upper + lower) / 2, lower } });
+    const r = rule("bb_break_up");
+    expect(evaluateCandleRule(r, inputs(bands(105, 95), bands(105.5, 95), candle(106), candle(104)), T0).fired).toBe(true);
+    expect(evaluateCandleRule(r, inputs(bands(105, 95), bands(105.5, 95), candle(106), candle(105.2)), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("bb_break_down"), inputs(bands(105, 95), bands(105, 95.5), candle(94), candle(96)), T0).fired).toBe(true);
+  });
+
+  it("volume spike compares with the average before this candle", () => {
+    const r = rule("volume_spike", { multiple: 3, period: 20 });
+    expect(evaluateCandleRule(r, inputs({ "volume_sma:20": 1000 }, { "volume_sma:20": 1200 }, candle(100, 3200)), T0)).toMatchObject({
+      fired: true,
+      detail: { values: { volume: 3200, averageVolume: 1000 } },
+    });
+    expect(evaluateCandleRule(r, inputs({ "volume_sma:20": 1000 }, { "volume_sma:20": 1100 }, candle(100, 2500)), T0).fired).toBe(false);
+  });
+
+  it("candle rules honour frequency, cooldown and expiry", () => {
+    const cross = inputs({ "rsi:14": 31 }, { "rsi:14": 29 });
+    expect(evaluateCandleRule(rule("rsi_below", { level: 30 }, { frequency: "once" }), cross, T0).finished).toBe("triggered");
+    const cooled = rule("rsi_below", { level: 30 }, { cooldownSeconds: 600, lastFiredAt: T0 - 60_000 });
+    expect(evaluateCandleRule(cooled, cross, T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("rsi_below", { level: 30 }, { expiresAt: T0 }), cross, T0)).toMatchObject({ fired: false, finished: "expired" });
+  });
+
+  it("price rules do not fire on candles and candle rules do not fire on quotes", () => {
+    const q: Quote = { instrumentKey: "k", symbol: "X", lastPrice: 200, open: 1, high: 1, low: 1, prevClose: 100, volume: 1, lastTradeAt: T0 };
+    expect(evaluateRule(rule("rsi_below", { level: 30 }), q, T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("price_above", { level: 1 }), inputs({}, {}), T0).fired).toBe(false);
+  });
+});
+
+describe("runaway guard", () => {
+  it(`pauses a rule on its ${AUTO_PAUSE_MAX_FIRES + 1}th firing within 3 minutes`, () => {
+    let r = rule("cross_up", { level: 100, rearmPct: 0.1 });
+    let t = T0;
+    let firings = 0;
+    let finished: string | undefined;
+    // Price whipsaws across the level every 5 s: each up-cross fires.
+    for (let i = 0; i < 80 && !finished; i++) {
+      t += 5000;
+      const price = i % 2 === 0 ? 99.5 : 100.5;
+      const o = evaluateRule(r, { instrumentKey: "k", symbol: "X", lastPrice: price, open: 1, high: 1, low: 1, prevClose: 100, volume: 1, lastTradeAt: t }, t);
+      if (o.fired) {
+        firings++;
+        r = { ...r, lastFiredAt: t, fireCount: r.fireCount + 1 };
+      }
+      r = { ...r, state: o.state };
+      finished = o.finished;
+    }
+    expect(firings).toBe(AUTO_PAUSE_MAX_FIRES + 1);
+    expect(finished).toBe("paused");
+    expect(r.state.recentFires!.length).toBeLessThanOrEqual(AUTO_PAUSE_MAX_FIRES + 1);
+  });
+
+  it("does not pause a rule whose firings are spread out", () => {
+    let r = rule("cross_up", { level: 100 });
+    let t = T0;
+    for (let i = 0; i < 200; i++) {
+      t += 20_000;
+      const price = i % 2 === 0 ? 99 : 101;
+      const o = evaluateRule(r, { instrumentKey: "k", symbol: "X", lastPrice: price, open: 1, high: 1, low: 1, prevClose: 100, volume: 1, lastTradeAt: t }, t);
+      expect(o.finished).toBeUndefined();
+      r = { ...r, state: o.state, ...(o.fired ? { lastFiredAt: t, fireCount: r.fireCount + 1 } : {}) };
+    }
+    expect(r.fireCount).toBe(100);
+  });
+});
