@@ -1,3 +1,4 @@
+import { benchPipeline } from "./pipeline.js";
 import { benchUpstoxQuotes } from "./upstox-quotes.js";
 import { meets, printResults, type BenchResult } from "./report.js";
 
@@ -7,6 +8,9 @@ async function main(): Promise<void> {
   const upstox = await benchUpstoxQuotes(5000);
   printResults("Upstox quotes: batching and parsing (5,000 instruments)", upstox);
   all.push(...upstox);
+  const pipeline = await benchPipeline();
+  printResults("Signal engine: quote batch to outbox (2,000 instruments, 50,000 rules)", pipeline);
+  all.push(...pipeline);
   const missed = all.filter((r) => !meets(r));
   console.log(`\n${all.length - missed.length} of ${all.length} figures within target`);
   process.exitCode = missed.length ? 1 : 0;

@@ -1,3 +1,4 @@
+import type { CandleSource, MarketCandle } from "../../src/market/types.js";
 import type { Quote, QuoteSource } from "../../src/market/types.js";
 import { SIMULATED_SYMBOLS } from "../../src/market/simulator.js";
 
@@ -33,5 +34,30 @@ export class ScriptedQuotes implements QuoteSource {
       });
     }
     return out;
+  }
+}
+
+/** A candle source whose closed candles the test appends, minute by minute. */
+export class ScriptedCandles implements CandleSource {
+  private readonly series = new Map<string, MarketCandle[]>();
+
+  /** Appends a closed candle; history and "last closed" read from the same series. */
+  push(instrumentKey: string, candle: MarketCandle): void {
+    const list = this.series.get(instrumentKey) ?? [];
+    list.push(candle);
+    this.series.set(instrumentKey, list);
+  }
+
+  async getLastClosedCandles(keys: readonly string[]): Promise<Map<string, MarketCandle>> {
+    const out = new Map<string, MarketCandle>();
+    for (const k of keys) {
+      const last = this.series.get(k)?.at(-1);
+      if (last) out.set(k, last);
+    }
+    return out;
+  }
+
+  async getCandleHistory(key: string, fromMs: number, toMs: number): Promise<MarketCandle[]> {
+    return (this.series.get(key) ?? []).filter((c) => c.ts >= fromMs && c.ts < toMs);
   }
 }

@@ -138,7 +138,6 @@ export class InstrumentIndicators {
   private seen = 0;
 
   constructor(specs: readonly IndicatorSpec[], opts?: InstrumentIndicatorsOptions) {
-    this.states = [];
     for (const spec of specs) this.addState(spec);
     const w = opts?.window;
     if (w !== undefined && (!Number.isSafeInteger(w) || w < 1)) {

@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunningApp } from "../../src/app.js";
+import { SIMULATED_INSTRUMENTS } from "../../src/market/simulator.js";
+import type { MarketCandle } from "../../src/market/types.js";
+import { specsFor } from "../../src/signals/indicator-engine.js";
+import { candlesNeeded, computeFull } from "../../src/signals/indicators/index.js";
+import { startTestApp, testConfig } from "../support/app.js";
+import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { runJob, takeOverScheduler } from "../support/queues.js";
+import { ScriptedCandles, ScriptedQuotes } from "../support/quotes.js";
+import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+
+const RELIANCE = "NSE_EQ|INE002A01018";
+const MIN = 60_000;
+const OPEN = Date.parse("2025-01-15T09:15:00+05:30");
+
+/**
+ * Candle rules end to end: closed candles -> SQLite -> streaming indicators -> candle
+ * rules -> signal + outbox -> a real email with the values that triggered it.
+ */
+describe("indicator alerts on closed candles", () => {
+  let app: RunningApp;
+  let smtp: SmtpCapture;
+  let candles: ScriptedCandles;
+  let dataDir: string;
+  let prefix: string;
+  let now: number;
+  let ts: number;
+  let price: number;
+
+  const next = (move: number, volume = 1000): MarketCandle => {
+    const open = price;
+    price = Math.round((price + move) * 100) / 100;
+    const c = { ts, open, high: Math.max(open, price) + 0.5, low: Math.min(open, price) - 0.5, close: price, volume };
+    candles.push(RELIANCE, c);
+    ts += MIN;
+    now = ts + 5000;
+    return c;
+  };
+  const fetch = async () => (await runJob<Record<string, number>>(app.services.queues["fetch-candles"])).result;
+
+  beforeEach(async () => {
+    smtp = await startSmtpCapture();
+    dataDir = tempDir();
+    prefix = uniquePrefix();
+    candles = new ScriptedCandles();
+    ts = OPEN;
+    now = OPEN;
+    price = 1400;
+    const clock = () => now;
+    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), {
+      clock,
+      quoteSource: new ScriptedQuotes(clock),
+      candleSource: candles,
+    });
+    for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
+    app.services.instruments.upsertMany(SIMULATED_INSTRUMENTS);
+  });
+
+  afterEach(async () => {
+    await app.stop();
+    await smtp.close();
+    await deletePrefix(prefix);
+    removeDir(dataDir);
+  });
+
+  it("fires 'RSI below 30' once when RSI crosses under, with the RSI in the message", async () => {
+    const s = app.services;
+    const user = s.users.create({ telegramId: 1, email: "rsi@example.com", emailVerified: true, channels: "email" });
+    s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "rsi_below", params: { level: 30 }, frequency: "every" });
+    // History first (the warm-up reads it), gently rising: RSI well above 30.
+    for (let i = 0; i < 120; i++) next(i % 3 === 0 ? -0.4 : 0.5);
+    await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
+    let fired = 0;
+    let firstFireAt = -1;
+    for (let i = 0; i < 30; i++) {
+      next(-3);
+      const r = await fetch();
+      if (r.fired) {
+        fired += r.fired;
+        if (firstFireAt < 0) firstFireAt = i;
+      }
+    }
+    // RSI went below 30 during the slide and stayed there: exactly one alert.
+    expect(fired).toBe(1);
+    expect(firstFireAt).toBeGreaterThanOrEqual(0);
+    const [mail] = await smtp.waitForMessages(1);
+    expect(mail!.parsed.subject).toBe("RELIANCE: RSI(14) fell below 30");
+    expect(mail!.parsed.text).toMatch(/RSI \d+\.\d\d/);
+    const payload = JSON.parse((s.db.prepare("SELECT payload FROM signals").get() as { payload: string }).payload) as { values: { rsi: number } };
+    expect(payload.values.rsi).toBeLessThan(30);
+  });
+
+  it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {
+    const s = app.services;
+    const user = s.users.create({ telegramId: 2, email: "ma@example.com", emailVerified: true, channels: "email" });
+    s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "ma_cross_up", params: { ma: "ema", fast: 5, slow: 13 }, frequency: "every" });
+    const specs = specsFor(s.rules.allActive());
+    const window = candlesNeeded(specs);
+    // History from before the open, so the live candles fall inside market hours.
+    ts = OPEN - 400 * MIN;
+    for (let i = 0; i < 400; i++) next(Math.sin(i / 7) * 2);
+    await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
+    for (let i = 0; i < 20; i++) {
+      next(Math.sin(i / 3) * 2);
+      expect(await fetch()).toMatchObject({ candles: 1 });
+    }
+    const stored = s.candles.recent(RELIANCE, "1m", 10_000);
+    expect(stored).toHaveLength(420);
+    const streamed = s.indicators.valuesOf(RELIANCE)!;
+    // Rebuilt from the last `window` stored candles at the first close, streamed since: the same
+    // as recomputing everything over exactly those candles.
+    const full = computeFull(specs, stored.slice(-(window + 20)));
+    for (const key of ["rsi:14", "ema:20", "sma:50", "ema:5", "ema:13", "atr:14", "vwap"]) expect(streamed[key], key).toBeCloseTo(full[key] as number, 9);
+    expect(streamed["macd:12:26:9"]).toEqual(full["macd:12:26:9"]);
+
+    // A fresh process (restart) rebuilds from SQLite and carries on from the same candles.
+    await app.stop();
+    const clock = () => now;
+    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), { clock, quoteSource: new ScriptedQuotes(clock), candleSource: candles });
+    for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
+    next(1);
+    await fetch();
+    const after = app.services.indicators.valuesOf(RELIANCE)!;
+    const expected = computeFull(specs, app.services.candles.recent(RELIANCE, "1m", window + 1));
+    for (const key of ["rsi:14", "ema:20", "sma:50", "ema:5", "ema:13"]) expect(after[key], key).toBeCloseTo(expected[key] as number, 9);
+    const signalsCount = (app.services.db.prepare("SELECT COUNT(*) AS n FROM signals").get() as { n: number }).n;
+    const crossings = (app.services.db.prepare("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'indicator_alert'").get() as { n: number }).n;
+    expect(crossings).toBe(signalsCount);
+  });
+});
