@@ -1,3 +1,4 @@
+import { benchIndicators } from "./indicators.js";
 import { benchPipeline } from "./pipeline.js";
 import { benchUpstoxQuotes } from "./upstox-quotes.js";
 import { meets, printResults, type BenchResult } from "./report.js";
@@ -8,6 +9,9 @@ async function main(): Promise<void> {
   const upstox = await benchUpstoxQuotes(5000);
   printResults("Upstox quotes: batching and parsing (5,000 instruments)", upstox);
   all.push(...upstox);
+  const indicators = await benchIndicators();
+  printResults("Indicators: streaming vs full recompute, memory over a week (2,000 instruments)", indicators);
+  all.push(...indicators);
   const pipeline = await benchPipeline();
   printResults("Signal engine: quote batch to outbox (2,000 instruments, 50,000 rules)", pipeline);
   all.push(...pipeline);
