@@ -4,8 +4,8 @@ import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { evaluateCandles } from "../src/signals/engine.js";
 import { specsFor } from "../src/signals/indicator-engine.js";
-import { candlesNeeded } from "../src/signals/indicators/index.js";
 import { isCandleRule, type CandleInputs } from "../src/signals/rules.js";
+import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
 const MINUTE = 60_000;
 /** A candle older than this when it arrives is history, not news: stored, never alerted on. */
@@ -14,8 +14,6 @@ const STALE_CANDLE_MS = 5 * MINUTE;
 export type FetchCandlesResult =
   | { skipped: "paused" | "market closed" | "nothing to fetch" }
   | { candles: number; evaluated: number; fired: number; warmUps: number };
-
-export const warmUpJobId = (instrumentKey: string, day: string) => `warm-${instrumentKey.replace(/[^A-Za-z0-9]/g, "_")}-${day}`;
 
 /**
  * At each one-minute close: the just-closed candle of every instrument in use (batched,
@@ -39,15 +37,11 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   s.ruleBook.refresh();
   const inputs = new Map<string, CandleInputs & { symbol: string }>();
   let warmUps = 0;
-  const today = new Date(now + 330 * MINUTE).toISOString().slice(0, 10);
   for (const key of keys) {
     const rules = s.ruleBook.forInstrument(key);
     const specs = specsFor(rules);
     const candle: MarketCandle | undefined = candles.get(key);
-    if (s.candles.stats(key, "1m").count < candlesNeeded(specs)) {
-      await s.queues["warm-up-candles"].add("warm-up-candles", { instrumentKey: key }, { jobId: warmUpJobId(key, today), removeOnComplete: true, removeOnFail: true });
-      warmUps++;
-    }
+    if (await queueWarmUpIfNeeded(s, key)) warmUps++;
     if (!candle || now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
     const update = s.indicators.onCandle(key, candle, specs);
     if (!update || !rules.some((r) => isCandleRule(r.kind))) continue;

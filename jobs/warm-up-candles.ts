@@ -1,5 +1,7 @@
 import type { Job } from "bullmq";
 import type { Services } from "../src/services.js";
+import { specsFor } from "../src/signals/indicator-engine.js";
+import { candlesNeeded } from "../src/signals/indicators/index.js";
 
 /** How far back a warm-up reaches: enough one-minute candles for every indicator to settle. */
 export const WARM_UP_DAYS = 5;
@@ -23,4 +25,17 @@ export async function warmUpCandles(job: Job<WarmUpData>, s: Services): Promise<
   s.indicators.forget(job.data.instrumentKey);
   s.log.debug({ instrumentKey: job.data.instrumentKey, stored }, "candle history loaded");
   return { stored };
+}
+
+export const warmUpJobId = (instrumentKey: string, day: string) => `warm-${instrumentKey.replace(/[^A-Za-z0-9]/g, "_")}-${day}`;
+
+/**
+ * Queues a warm-up for an instrument whose stored history is too short for its indicators.
+ * The job id carries the IST date, so an instrument is warmed up at most once a day.
+ */
+export async function queueWarmUpIfNeeded(s: Services, instrumentKey: string): Promise<boolean> {
+  if (s.candles.stats(instrumentKey, "1m").count >= candlesNeeded(specsFor(s.ruleBook.forInstrument(instrumentKey)))) return false;
+  const day = new Date(s.clock() + 330 * 60_000).toISOString().slice(0, 10);
+  await s.queues["warm-up-candles"].add("warm-up-candles", { instrumentKey }, { jobId: warmUpJobId(instrumentKey, day), removeOnComplete: true, removeOnFail: true });
+  return true;
 }

@@ -8,7 +8,7 @@ import { fetchCandles } from "../jobs/fetch-candles.js";
 import { pruneCandles } from "../jobs/prune-candles.js";
 import { refreshCalendarJob } from "../jobs/refresh-calendar.js";
 import { refreshInstrumentsJob } from "../jobs/refresh-instruments.js";
-import { warmUpCandles, type WarmUpData } from "../jobs/warm-up-candles.js";
+import { queueWarmUpIfNeeded, warmUpCandles, type WarmUpData } from "../jobs/warm-up-candles.js";
 import { sweepOutbox } from "../jobs/sweep-outbox.js";
 import type { Config } from "./config/load.js";
 import { AlertRuleRepository } from "./db/repositories/alert-rules.js";
@@ -242,7 +242,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
 
     let http: HttpServer | undefined;
     if (opts.role === "all") {
-      await queues["poll-quotes"].upsertJobScheduler("poll-quotes", { every: config.pollIntervalSeconds * 1000 }, { name: "poll-quotes" });
+      await queues["poll-quotes"].upsertJobScheduler("poll-quotes", pollSchedule(config.pollIntervalSeconds, config.simulator.alwaysOpen), { name: "poll-quotes" });
       await queues["sweep-outbox"].upsertJobScheduler("sweep-outbox", { every: 60_000 }, { name: "sweep-outbox" });
       await queues.backup.upsertJobScheduler("backup", { pattern: config.backup.cron, tz: MARKET_TZ }, { name: "backup" });
       // Second 5 of every minute: the minute that just closed has its candle by then.
@@ -277,6 +277,12 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       log.info({ port: http.port, host: config.http.host }, `HTTP on http://${config.http.host}:${http.port} (/healthz, /metrics)`);
     }
 
+    if (opts.role === "all") {
+      // Warm-up from history on start: indicators are ready at the first close, not hours later.
+      const queued = await queueWarmUps(services);
+      if (queued) log.info({ instruments: queued }, "loading candle history for instruments in use");
+    }
+
     log.info(
       { role: opts.role, source: services.quotes.name, pollEvery: config.pollIntervalSeconds, redis: redis.url.replace(/\/\/.*@/, "//***@"), db: config.databasePath },
       "bot started",
@@ -286,6 +292,24 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     await stop().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * When to poll, in IST: every N seconds from 09:00 to 15:59 on weekdays when N divides a
+ * minute (the job itself checks 09:15-15:30, holidays and special sessions), so nights and
+ * weekends run no jobs at all; otherwise, or when the simulator trades around the clock,
+ * a plain every-N-seconds schedule.
+ */
+export function pollSchedule(seconds: number, alwaysOpen: boolean): { pattern: string; tz: string } | { every: number } {
+  if (seconds < 60 && 60 % seconds === 0) return { pattern: `*/${seconds} * ${alwaysOpen ? "*" : "9-15"} * * ${alwaysOpen ? "*" : "1-6"}`, tz: MARKET_TZ };
+  return { every: seconds * 1000 };
+}
+
+async function queueWarmUps(s: Services): Promise<number> {
+  s.ruleBook.refresh();
+  let queued = 0;
+  for (const key of s.watchlists.instrumentKeysInUse()) if (await queueWarmUpIfNeeded(s, key)) queued++;
+  return queued;
 }
 
 interface Cleanup {

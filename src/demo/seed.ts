@@ -43,5 +43,10 @@ export async function seedDemo(deps: {
     rules += 2;
   }
   deps.rules.create({ userId: user.id, instrumentKey: keys[0]!, kind: "change_pct", params: { pct: 1 }, frequency: "once" });
-  return { created: true, rules: rules + 1 };
+  // Indicator alerts on one-minute candles: fast EMA crossovers happen every few minutes.
+  for (const key of keys.slice(0, 3)) {
+    deps.rules.create({ userId: user.id, instrumentKey: key, kind: "ma_cross_up", params: { ma: "ema", fast: 5, slow: 13 }, frequency: "every" });
+    deps.rules.create({ userId: user.id, instrumentKey: key, kind: "ma_cross_down", params: { ma: "ema", fast: 5, slow: 13 }, frequency: "every" });
+  }
+  return { created: true, rules: rules + 7 };
 }
