@@ -37,6 +37,7 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   s.ruleBook.refresh();
   const inputs = new Map<string, CandleInputs & { symbol: string }>();
   let warmUps = 0;
+  const latest = new Map<string, { ts: number; values: Record<string, unknown> }>();
   for (const key of keys) {
     const rules = s.ruleBook.forInstrument(key);
     const specs = specsFor(rules);
@@ -44,11 +45,14 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
     if (await queueWarmUpIfNeeded(s, key)) warmUps++;
     if (!candle || now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
     const update = s.indicators.onCandle(key, candle, specs);
-    if (!update || !rules.some((r) => isCandleRule(r.kind))) continue;
+    if (!update) continue;
+    latest.set(key, { ts: candle.ts, values: update.values });
+    if (!rules.some((r) => isCandleRule(r.kind))) continue;
     const symbol = s.instruments.get(key)?.tradingSymbol ?? key;
     inputs.set(key, { candle, previousCandle: update.previousCandle, values: update.values, previous: update.previous, symbol });
   }
 
+  await s.pollState.recordIndicators(latest);
   const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, outbox: s.outbox, now });
   for (const f of result.fired) {
     s.metrics.alerts.inc({ kind: f.kind });

@@ -1,4 +1,5 @@
 import type { Job } from "bullmq";
+import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
 import { retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
@@ -29,7 +30,7 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services):
   try {
     const msg = renderNotification(n.kind, n.payload);
     if (n.channel === "telegram") {
-      await s.telegram.sendHtml(Number(recipient), msg.telegramHtml);
+      await s.telegram.sendHtml(Number(recipient), msg.telegramHtml, { silent: deliverSilently(user, n.kind, s.clock()) });
     } else {
       const sent = await s.email.send({ to: String(recipient), ...msg.email });
       s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${recipient}: ${msg.email.subject}`);

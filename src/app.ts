@@ -19,7 +19,7 @@ import { WatchlistRepository } from "./db/repositories/watchlists.js";
 import { openDatabase } from "./db/open.js";
 import { seedDemo } from "./demo/seed.js";
 import { assessHealth } from "./http/health.js";
-import { sendJson, startHttpServer, type HttpServer } from "./http/server.js";
+import { sendJson, startHttpServer, type HttpServer, type RouteHandler } from "./http/server.js";
 import type { Logger } from "./log/logger.js";
 import { MarketCalendar } from "./market/market-calendar.js";
 import { PollState } from "./market/poll-state.js";
@@ -32,6 +32,10 @@ import { createTelegramSender } from "./notify/telegram.js";
 import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import type { Services } from "./services.js";
+import { createBot } from "./bot/create-bot.js";
+import { OAuthStates } from "./bot/oauth.js";
+import { startBot, WEBHOOK_PATH, type RunningBot } from "./bot/start-bot.js";
+import { handleUpstoxCallback, UPSTOX_CALLBACK_PATH } from "./http/upstox-callback.js";
 import { channelsFor } from "./signals/engine.js";
 import { RuleBook } from "./signals/rule-book.js";
 import { IndicatorEngine } from "./signals/indicator-engine.js";
@@ -161,7 +165,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           onTokenExpired: (userId) => {
             const user = users.get(userId);
             if (!user) return;
-            const ids = channelsFor(user).map((channel) =>
+            const ids = channelsFor(user, "token_expired", clock()).map((channel) =>
               outbox.enqueueRow({ userId, channel, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}:${channel}`, payload: {} }),
             );
             enqueueNotifications(queues, ids, delivery).catch((err: unknown) => log.error({ err, userId }, "could not queue the token-expired notice"));
@@ -187,6 +191,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       candles,
       indicators: new IndicatorEngine(candles),
       pollState,
+      redis: connection,
       metrics,
       queues,
       delivery,
@@ -196,6 +201,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       calendar,
       marketOpen: (at) => calendar.isOpen(at),
       ruleBook: new RuleBook(rules),
+      health: () => gatherHealth(services, startedAt, redisReady),
     };
 
     if (opts.demo) {
@@ -241,6 +247,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     });
 
     let http: HttpServer | undefined;
+    let bot: RunningBot | undefined;
     if (opts.role === "all") {
       await queues["poll-quotes"].upsertJobScheduler("poll-quotes", pollSchedule(config.pollIntervalSeconds, config.simulator.alwaysOpen), { name: "poll-quotes" });
       await queues["sweep-outbox"].upsertJobScheduler("sweep-outbox", { every: 60_000 }, { name: "sweep-outbox" });
@@ -256,12 +263,30 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });
       }
 
+      const oauth = new OAuthStates(connection, config.redis.prefix);
+      const chatBot = config.telegram.botToken ? createBot(services, oauth, config.telegram.botToken) : undefined;
+      const routes: Record<string, RouteHandler> = {};
+      if (chatBot) {
+        bot = await startBot(chatBot, services);
+        cleanups.push({ name: "telegram bot", run: () => bot!.stop() });
+        if (bot.webhook) {
+          const webhook = bot.webhook;
+          routes[WEBHOOK_PATH] = (req, res) => webhook(req, res);
+        }
+      }
+      if (upstox) {
+        routes[UPSTOX_CALLBACK_PATH] = (_req, res, url) =>
+          handleUpstoxCallback(url, res, services, oauth, async (chatId, html) => {
+            await (chatBot?.api ?? undefined)?.sendMessage(chatId, html, { parse_mode: "HTML" });
+          });
+      }
       http = await startHttpServer({
         host: config.http.host,
         port: config.http.port,
         log,
         onError: () => metrics.errors.inc({ where: "http" }),
         routes: {
+          ...routes,
           "/healthz": async (_req, res) => {
             const report = await gatherHealth(services, startedAt, redisReady);
             sendJson(res, report.status === "ok" ? 200 : 503, report);

@@ -1,10 +1,12 @@
 import type { Database } from "better-sqlite3";
+import type { Redis } from "ioredis";
 import type { Config } from "./config/load.js";
 import type { AlertRuleRepository } from "./db/repositories/alert-rules.js";
 import type { AuditLog } from "./db/repositories/audit.js";
 import type { InstrumentRepository } from "./db/repositories/instruments.js";
 import type { UserRepository } from "./db/repositories/users.js";
 import type { WatchlistRepository } from "./db/repositories/watchlists.js";
+import type { HealthReport } from "./http/health.js";
 import type { Logger } from "./log/logger.js";
 import type { MarketCalendar } from "./market/market-calendar.js";
 import type { PollState } from "./market/poll-state.js";
@@ -39,6 +41,8 @@ export interface Services {
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
   pollState: PollState;
+  /** The shared Redis connection (small shared state: OAuth states, broadcast drafts). */
+  redis: Redis;
   metrics: Metrics;
   queues: Queues;
   /** Retry policy of notify jobs (attempts and backoff), used wherever outbox rows are queued. */
@@ -51,6 +55,8 @@ export interface Services {
   calendar: MarketCalendar;
   /** Whether the market counts as open at `at` (SIMULATOR_ALWAYS_OPEN makes it always). */
   marketOpen(at: Date): boolean;
+  /** The same report /healthz serves. */
+  health(): Promise<HealthReport>;
   /** Active alert rules in memory, reloaded when they change. */
   ruleBook: RuleBook;
 }

@@ -26,7 +26,7 @@ export interface Config {
     redirectUri: string | undefined;
     tokenEncryptionKey: Buffer | undefined;
   };
-  telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[] };
+  telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[]; mode: "polling" | "webhook"; webhookSecret: string | undefined };
   email: { smtpUrl: string | undefined; from: string };
   /** Values that must never reach a log line, even inside an error message. */
   secrets: string[];
@@ -70,6 +70,7 @@ export function loadConfig(
   const dataDir = path.resolve(e.DATA_DIR);
   const secrets = [
     e.TELEGRAM_BOT_TOKEN,
+    e.TELEGRAM_WEBHOOK_SECRET,
     e.UPSTOX_API_SECRET,
     e.TOKEN_ENCRYPTION_KEY?.toString("hex"),
     e.TOKEN_ENCRYPTION_KEY?.toString("base64"),
@@ -100,7 +101,13 @@ export function loadConfig(
       redirectUri: e.UPSTOX_REDIRECT_URI,
       tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
     },
-    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT!, adminIds: e.ADMIN_TELEGRAM_IDS },
+    telegram: {
+      botToken: e.TELEGRAM_BOT_TOKEN,
+      apiRoot: e.TELEGRAM_API_ROOT!,
+      adminIds: e.ADMIN_TELEGRAM_IDS,
+      mode: e.TELEGRAM_MODE,
+      webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+    },
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     secrets,
   };

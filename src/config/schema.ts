@@ -194,6 +194,19 @@ export const envSchema = z
       }),
     TELEGRAM_API_ROOT: url("https://api.telegram.org", ["https:", "http:"]),
     ADMIN_TELEGRAM_IDS: adminIds,
+    TELEGRAM_MODE: z.enum(["polling", "webhook"], { message: "must be polling or webhook" }).default("polling"),
+    TELEGRAM_WEBHOOK_SECRET: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === "") return undefined;
+        if (!/^[A-Za-z0-9_-]{16,256}$/.test(v)) {
+          ctx.addIssue({ code: "custom", message: "must be 16-256 letters, digits, '_' or '-' (Telegram's secret_token rules)" });
+          return z.NEVER;
+        }
+        return v;
+      }),
 
     SMTP_URL: url(undefined, ["smtp:", "smtps:"]),
     EMAIL_FROM: z.string().trim().min(3).default("Upstox Alert Bot <alerts@localhost>"),
@@ -213,6 +226,12 @@ export const envSchema = z
             message: "is required when any of UPSTOX_API_KEY, UPSTOX_API_SECRET, UPSTOX_REDIRECT_URI is set",
           });
       }
+    }
+    if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: "custom", path: ["TELEGRAM_WEBHOOK_SECRET"], message: "is required when TELEGRAM_MODE=webhook, so only Telegram can post updates to the bot" });
+    }
+    if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_BOT_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["TELEGRAM_BOT_TOKEN"], message: "is required when TELEGRAM_MODE=webhook" });
     }
     if (env.UPSTOX_API_KEY && !env.TOKEN_ENCRYPTION_KEY) {
       ctx.addIssue({

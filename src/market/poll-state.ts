@@ -6,14 +6,18 @@ import type { Quote } from "./types.js";
  * whether an admin paused polling, and the latest quote of each instrument.
  */
 export class PollState {
+
   private readonly lastPollKey: string;
   private readonly pausedKey: string;
   private readonly quotesKey: string;
+  private readonly indicatorsKey: string;
 
   constructor(private readonly redis: Redis, prefix: string) {
+
     this.lastPollKey = `${prefix}:state:last-poll`;
     this.pausedKey = `${prefix}:state:polling-paused`;
     this.quotesKey = `${prefix}:quotes`;
+    this.indicatorsKey = `${prefix}:indicators`;
   }
 
   async recordPoll(at: number, quotes: ReadonlyMap<string, Quote>): Promise<void> {
@@ -37,6 +41,19 @@ export class PollState {
     const values = await this.redis.hmget(this.quotesKey, ...keys);
     values.forEach((v, i) => v && out.set(keys[i]!, JSON.parse(v) as Quote));
     return out;
+  }
+
+  /** Latest indicator values per instrument (for /quote in any process), with the candle they are at. */
+  async recordIndicators(values: ReadonlyMap<string, { ts: number; values: Record<string, unknown> }>): Promise<void> {
+    if (!values.size) return;
+    const fields: string[] = [];
+    for (const [key, v] of values) fields.push(key, JSON.stringify(v));
+    await this.redis.hset(this.indicatorsKey, ...fields);
+  }
+
+  async latestIndicators(key: string): Promise<{ ts: number; values: Record<string, unknown> } | undefined> {
+    const v = await this.redis.hget(this.indicatorsKey, key);
+    return v ? (JSON.parse(v) as { ts: number; values: Record<string, unknown> }) : undefined;
   }
 
   async isPaused(): Promise<boolean> {

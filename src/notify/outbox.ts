@@ -72,6 +72,8 @@ export class Outbox {
   private readonly markDeadStmt: Statement<[string, number, number]>;
   private readonly staleStmt: Statement<[number, number], { id: number }>;
   private readonly signalsSinceStmt: Statement<[number], { n: number }>;
+  private readonly userSignalsStmt: Statement<[number, number]>;
+  private readonly userSignalsForKeyStmt: Statement<[number, string, number]>;
   private readonly ruleFireCountStmt: Statement<[number], { fire_count: number; status: string }>;
 
   constructor(private readonly db: Database, private readonly rules: AlertRuleRepository, private readonly now: () => number = Date.now) {
@@ -99,6 +101,8 @@ export class Outbox {
       "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
     );
     this.signalsSinceStmt = db.prepare("SELECT COUNT(*) AS n FROM signals WHERE created_at >= ?");
+    this.userSignalsStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?");
+    this.userSignalsForKeyStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? AND instrument_key = ? ORDER BY created_at DESC, id DESC LIMIT ?");
     this.ruleFireCountStmt = db.prepare("SELECT fire_count, status FROM alert_rules WHERE id = ?");
   }
 
@@ -178,6 +182,19 @@ export class Outbox {
   /** Pending rows whose retry time has passed: what a crash or a lost job left behind. */
   duePending(olderThan: number, limit = 500): number[] {
     return this.staleStmt.all(olderThan, limit).map((r) => r.id);
+  }
+
+  /** A user's latest signals, newest first, optionally for one instrument. */
+  recentSignals(userId: number, instrumentKey: string | undefined, limit = 10): Array<{ id: number; instrumentKey: string; kind: string; price: number | null; payload: Record<string, unknown>; createdAt: number }> {
+    const rows = (instrumentKey ? this.userSignalsForKeyStmt.all(userId, instrumentKey, limit) : this.userSignalsStmt.all(userId, limit)) as Array<{
+      id: number;
+      instrument_key: string;
+      kind: string;
+      price: number | null;
+      payload: string;
+      created_at: number;
+    }>;
+    return rows.map((r) => ({ id: r.id, instrumentKey: r.instrument_key, kind: r.kind, price: r.price, payload: JSON.parse(r.payload) as Record<string, unknown>, createdAt: r.created_at }));
   }
 
   signalsSince(ts: number): number {

@@ -42,6 +42,8 @@ function view(kind: TemplateKind, p: Record<string, unknown>): Record<string, st
   switch (kind) {
     case "token_expired":
       return {};
+    case "broadcast":
+      return { text: String(p.text ?? "") };
     case "price_alert": {
       const price = Number(p.price);
       const level = p.level === undefined ? undefined : Number(p.level);

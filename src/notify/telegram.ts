@@ -3,7 +3,7 @@ import type { Logger } from "../log/logger.js";
 
 export interface TelegramSender {
   readonly target: string;
-  sendHtml(chatId: number, html: string): Promise<void>;
+  sendHtml(chatId: number, html: string, opts?: { silent?: boolean }): Promise<void>;
 }
 
 /** The Bot API when a bot token is configured; otherwise messages are shown in the log (demo). */
@@ -12,8 +12,8 @@ export function createTelegramSender(opts: { botToken: string | undefined; apiRo
     const api = new Api(opts.botToken, { apiRoot: opts.apiRoot });
     return {
       target: opts.apiRoot,
-      async sendHtml(chatId, html) {
-        await api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
+      async sendHtml(chatId, html, opts) {
+        await api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: opts?.silent ?? false });
       },
     };
   }

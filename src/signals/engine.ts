@@ -2,7 +2,8 @@ import type { Database } from "better-sqlite3";
 import type { AlertRuleRepository } from "../db/repositories/alert-rules.js";
 import type { User, UserRepository } from "../db/repositories/users.js";
 import type { Quote } from "../market/types.js";
-import type { Channel, Outbox } from "../notify/outbox.js";
+import type { Outbox } from "../notify/outbox.js";
+import { channelsFor } from "../notify/preferences.js";
 import type { RuleBook } from "./rule-book.js";
 import { changePct, evaluateCandleRule, evaluateRule, isCandleRule, type AlertRule, type CandleInputs, type RuleOutcome } from "./rules.js";
 
@@ -32,13 +33,7 @@ export interface EngineDeps {
   now: number;
 }
 
-/** Where a user wants alerts: only channels they can actually be reached on. */
-export function channelsFor(user: User): Channel[] {
-  const out: Channel[] = [];
-  if ((user.channels === "telegram" || user.channels === "both") && user.telegramId !== null) out.push("telegram");
-  if ((user.channels === "email" || user.channels === "both") && user.email && user.emailVerified) out.push("email");
-  return out;
-}
+export { channelsFor };
 
 interface Decision {
   rule: AlertRule;
@@ -166,7 +161,7 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
         firedAt: deps.now,
         price: outcome.detail?.price ?? Number(payload.price),
         payload: { ...payload, ...(autoPaused ? { autoPaused: true } : {}) },
-        channels: channelsFor(user),
+        channels: channelsFor(user, kind, deps.now),
       });
       if (!recorded) {
         // Another process recorded this firing (or changed the rule) first.

@@ -32,7 +32,7 @@ describe("loadConfig defaults", () => {
     expect(c.upstox.apiSecret).toBeUndefined();
     expect(c.upstox.redirectUri).toBeUndefined();
     expect(c.upstox.tokenEncryptionKey).toBeUndefined();
-    expect(c.telegram).toEqual({ botToken: undefined, apiRoot: "https://api.telegram.org", adminIds: [] });
+    expect(c.telegram).toEqual({ botToken: undefined, apiRoot: "https://api.telegram.org", adminIds: [], mode: "polling", webhookSecret: undefined });
     expect(c.pollIntervalSeconds).toBe(15);
     expect(c.shutdownTimeoutMs).toBe(9000);
     expect(c.workerConcurrency).toBe(4);

@@ -2,6 +2,7 @@ import { sql as usersAndMarket } from "./001_users_and_market.js";
 import { sql as signalsAndOutbox } from "./002_signals_and_outbox.js";
 import { sql as ordersAndAudit } from "./003_orders_and_audit.js";
 import { sql as rulesVersionAndMeta } from "./004_rules_version_and_meta.js";
+import { sql as userSettings } from "./005_user_settings.js";
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "signals_and_outbox", sql: signalsAndOutbox },
   { version: 3, name: "orders_and_audit", sql: ordersAndAudit },
   { version: 4, name: "rules_version_and_meta", sql: rulesVersionAndMeta },
+  { version: 5, name: "user_settings", sql: userSettings },
 ];

@@ -50,6 +50,11 @@ export class AlertRuleRepository {
   private readonly finish: Statement<[string, number, number]>;
   private readonly countActive: Statement<[], { n: number }>;
   private readonly allActiveStmt: Statement<[], RuleRow>;
+  private readonly forUserStmt: Statement<[number], RuleRow & { status: string }>;
+  private readonly ownedStmt: Statement<[number, number], RuleRow & { status: string }>;
+  private readonly deleteStmt: Statement<[number, number, number]>;
+  private readonly snoozeStmt: Statement<[number | null, number, number, number]>;
+  private readonly resumeStmt: Statement<[string, number, number, number]>;
   private readonly versionStmt: Statement<[], { value: number }>;
 
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
@@ -72,6 +77,13 @@ export class AlertRuleRepository {
       `SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
     );
     this.versionStmt = db.prepare("SELECT value FROM app_meta WHERE key = 'rules_version'");
+    this.forUserStmt = db.prepare("SELECT * FROM alert_rules WHERE user_id = ? AND status IN ('active', 'paused') ORDER BY id");
+    this.ownedStmt = db.prepare("SELECT * FROM alert_rules WHERE id = ? AND user_id = ? AND status != 'deleted'");
+    this.deleteStmt = db.prepare("UPDATE alert_rules SET status = 'deleted', updated_at = ? WHERE id = ? AND user_id = ? AND status != 'deleted'");
+    this.snoozeStmt = db.prepare("UPDATE alert_rules SET snoozed_until = ?, updated_at = ? WHERE id = ? AND user_id = ? AND status != 'deleted'");
+    this.resumeStmt = db.prepare(
+      "UPDATE alert_rules SET status = 'active', state = ?, snoozed_until = NULL, updated_at = ? WHERE id = ? AND user_id = ? AND status = 'paused'",
+    );
   }
 
   create(r: NewRule): AlertRule {
@@ -99,6 +111,30 @@ export class AlertRuleRepository {
 
   recordFired(ruleId: number, state: RuleState, firedAt: number): void {
     this.markFired.run(JSON.stringify(state), firedAt, firedAt, ruleId);
+  }
+
+  /** A user's live rules (active or paused), oldest first. Every lookup below is owner-scoped. */
+  forUser(userId: number): Array<AlertRule & { status: string }> {
+    return this.forUserStmt.all(userId).map((r) => ({ ...toRule(r), status: r.status }));
+  }
+
+  /** The rule if, and only if, it belongs to `userId`. */
+  owned(ruleId: number, userId: number): (AlertRule & { status: string }) | undefined {
+    const r = this.ownedStmt.get(ruleId, userId);
+    return r && { ...toRule(r), status: r.status };
+  }
+
+  delete(ruleId: number, userId: number): boolean {
+    return this.deleteStmt.run(this.now(), ruleId, userId).changes === 1;
+  }
+
+  snooze(ruleId: number, userId: number, until: number | null): boolean {
+    return this.snoozeStmt.run(until, this.now(), ruleId, userId).changes === 1;
+  }
+
+  /** Re-activates a paused rule, armed afresh. */
+  resume(ruleId: number, userId: number): boolean {
+    return this.resumeStmt.run(JSON.stringify(initialRuleState()), this.now(), ruleId, userId).changes === 1;
   }
 
   /** Every active rule of every active user: what a RuleBook keeps in memory. */

@@ -3,9 +3,13 @@ import type { Database, Statement } from "better-sqlite3";
 export class WatchlistRepository {
   private readonly addStmt: Statement<[number, string, number]>;
   private readonly keysInUse: Statement<[], { instrument_key: string }>;
+  private readonly removeStmt: Statement<[number, string]>;
+  private readonly forUserStmt: Statement<[number], { instrument_key: string }>;
 
   constructor(db: Database, private readonly now: () => number = Date.now) {
     this.addStmt = db.prepare("INSERT OR IGNORE INTO watchlists (user_id, instrument_key, created_at) VALUES (?, ?, ?)");
+    this.removeStmt = db.prepare("DELETE FROM watchlists WHERE user_id = ? AND instrument_key = ?");
+    this.forUserStmt = db.prepare("SELECT instrument_key FROM watchlists WHERE user_id = ? ORDER BY created_at, instrument_key");
     // Coalescing: every key any active user watches or alerts on, once, however many users share it.
     this.keysInUse = db.prepare(
       `SELECT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active'
@@ -14,8 +18,17 @@ export class WatchlistRepository {
     );
   }
 
-  add(userId: number, instrumentKey: string): void {
-    this.addStmt.run(userId, instrumentKey, this.now());
+  /** True if it was not already on the list. */
+  add(userId: number, instrumentKey: string): boolean {
+    return this.addStmt.run(userId, instrumentKey, this.now()).changes === 1;
+  }
+
+  remove(userId: number, instrumentKey: string): boolean {
+    return this.removeStmt.run(userId, instrumentKey).changes === 1;
+  }
+
+  forUser(userId: number): string[] {
+    return this.forUserStmt.all(userId).map((r) => r.instrument_key);
   }
 
   /** The distinct instruments the bot must poll. */

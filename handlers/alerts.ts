@@ -1,0 +1,120 @@
+import { Composer, InlineKeyboard } from "grammy";
+import type { BotContext } from "../src/bot/context.js";
+import { parseAlert } from "../src/bot/parse-alert.js";
+import { replyHtml, replyUsage } from "../src/bot/reply.js";
+import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
+import { escapeHtml, rupees } from "../src/bot/text.js";
+import { formatIstTime } from "../src/notify/render.js";
+import type { AlertRule, RuleKind } from "../src/signals/rules.js";
+
+/** /alert, /alerts (with delete, snooze and resume buttons), /delalert. */
+export const alertHandlers = new Composer<BotContext>();
+const pm = alertHandlers.chatType("private");
+
+const MAX_RULES_PER_USER = 200;
+const SNOOZE_MINUTES = [60, 24 * 60];
+
+/** One line describing a rule, as the trader would say it. */
+export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">): string {
+  const p = r.params;
+  const what: Record<RuleKind, string> = {
+    price_above: `price at or above ${rupees(p.level ?? 0)}`,
+    price_below: `price at or below ${rupees(p.level ?? 0)}`,
+    cross_up: `crosses above ${rupees(p.level ?? 0)}`,
+    cross_down: `crosses below ${rupees(p.level ?? 0)}`,
+    change_pct: `moves ${p.pct}% from the previous close`,
+    rsi_above: `RSI(${p.period ?? 14}) rises above ${p.level}`,
+    rsi_below: `RSI(${p.period ?? 14}) falls below ${p.level}`,
+    macd_cross_up: "MACD crosses above its signal",
+    macd_cross_down: "MACD crosses below its signal",
+    ma_cross_up: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses above ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
+    ma_cross_down: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses below ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
+    bb_break_up: "closes above the upper Bollinger band",
+    bb_break_down: "closes below the lower Bollinger band",
+    volume_spike: `volume ${p.multiple}× the average`,
+  };
+  const freq = r.frequency === "once" ? "once" : r.frequency === "once_per_bar" ? "once per candle" : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
+  return `${what[r.kind]}, ${freq}`;
+}
+
+pm.command("alert", async (ctx) => {
+  const s = ctx.services;
+  const parsed = parseAlert(ctx.match);
+  if (!parsed.ok) return replyUsage(ctx, "alert", parsed.error);
+  const req = parsed.value;
+  const sym = resolveSymbol(s.instruments, req.symbol);
+  if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
+  const user = ctx.account!;
+  if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER) return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
+  const key = sym.instrument.instrumentKey;
+  let kind = req.kind;
+  const last = (await s.pollState.latestQuotes([key])).get(key);
+  if (kind === "cross") {
+    if (!last) return replyUsage(ctx, "alert", `I have no price for ${sym.instrument.tradingSymbol} yet, so say "cross up" or "cross down".`);
+    kind = (req.params.level ?? 0) > last.lastPrice ? "cross_up" : "cross_down";
+  }
+  const rule = s.rules.create({
+    userId: user.id,
+    instrumentKey: key,
+    kind,
+    params: req.params,
+    frequency: req.frequency,
+    cooldownSeconds: req.cooldownSeconds,
+    expiresAt: req.expiresInMs ? s.clock() + req.expiresInMs : null,
+  });
+  // Alerted instruments are polled: keep them on the watchlist too, so /watchlist shows them.
+  s.watchlists.add(user.id, key);
+  const now = last ? ` Now ${rupees(last.lastPrice)}.` : "";
+  const expiry = rule.expiresAt ? ` Expires ${formatIstTime(rule.expiresAt).slice(0, 16)} IST.` : "";
+  await replyHtml(ctx, `✅ Alert #${rule.id}: <b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(describeRule(rule))}.${now}${expiry}`);
+});
+
+async function showAlerts(ctx: BotContext): Promise<void> {
+  const s = ctx.services;
+  const rules = s.rules.forUser(ctx.account!.id);
+  if (!rules.length) return replyHtml(ctx, "You have no alerts. Set one with <code>/alert RELIANCE above 1500</code>.");
+  const kb = new InlineKeyboard();
+  const lines = rules.map((r) => {
+    const sym = escapeHtml(s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey);
+    const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstTime(r.snoozedUntil).slice(11, 16)}` : "";
+    kb.text(`🗑 #${r.id}`, `a:del:${r.id}`);
+    if (r.status === "paused") kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
+    else kb.text(`😴 #${r.id} 1h`, `a:snz:${r.id}:60`);
+    kb.row();
+    return `#${r.id} <b>${sym}</b> ${escapeHtml(describeRule(r))}${state}`;
+  });
+  // Telegram allows at most 100 buttons; beyond that, /delalert ID still works.
+  await replyHtml(ctx, `<b>Your alerts</b>\n${lines.join("\n")}`, rules.length <= 50 ? kb : undefined);
+}
+
+pm.command("alerts", showAlerts);
+
+pm.command("delalert", async (ctx) => {
+  const arg = ctx.match.trim().replace(/^#/, "");
+  if (!/^\d{1,9}$/.test(arg)) return replyUsage(ctx, "delalert", "Give the alert's number from /alerts.");
+  const ok = ctx.services.rules.delete(Number(arg), ctx.account!.id);
+  await replyHtml(ctx, ok ? `🗑 Alert #${arg} deleted.` : `You have no alert #${arg}. See /alerts.`);
+});
+
+// Callback data is untrusted: a strict shape, and every action scoped to the presser's own rules.
+alertHandlers.callbackQuery(/^a:(del|snz|res):(\d{1,9})(?::(\d{1,5}))?$/, async (ctx) => {
+  const [, action, idText, minutesText] = ctx.match;
+  const s = ctx.services;
+  const user = ctx.account;
+  const id = Number(idText);
+  if (!user) return ctx.answerCallbackQuery({ text: "Open a private chat with the bot to manage alerts." });
+  const rule = s.rules.owned(id, user.id);
+  if (!rule) return ctx.answerCallbackQuery({ text: "That alert is not yours or no longer exists." });
+  if (action === "del") {
+    s.rules.delete(id, user.id);
+    return ctx.answerCallbackQuery({ text: `Alert #${id} deleted.` });
+  }
+  if (action === "res") {
+    const ok = s.rules.resume(id, user.id);
+    return ctx.answerCallbackQuery({ text: ok ? `Alert #${id} resumed.` : `Alert #${id} is not paused.` });
+  }
+  const minutes = Number(minutesText ?? 60);
+  if (!SNOOZE_MINUTES.includes(minutes)) return ctx.answerCallbackQuery({ text: "That button is not valid." });
+  s.rules.snooze(id, user.id, s.clock() + minutes * 60_000);
+  return ctx.answerCallbackQuery({ text: `Alert #${id} snoozed for ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}.` });
+});

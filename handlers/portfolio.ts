@@ -1,0 +1,83 @@
+import { Composer } from "grammy";
+import type { BotContext } from "../src/bot/context.js";
+import { replyHtml } from "../src/bot/reply.js";
+import { escapeHtml, rupees, signedPct, signedRupees } from "../src/bot/text.js";
+import { traderMessage } from "../src/upstox/errors.js";
+import type { UpstoxSession } from "../src/upstox/token-store.js";
+
+/** /portfolio, /funds, /orders: the trader's own Upstox account, through their own token. */
+export const portfolioHandlers = new Composer<BotContext>();
+const pm = portfolioHandlers.chatType("private");
+
+/** The user's session, or a reply saying how to get one. */
+async function sessionOf(ctx: BotContext): Promise<UpstoxSession | undefined> {
+  const s = ctx.services;
+  if (!s.upstox) {
+    await replyHtml(ctx, "This bot runs on the built-in market simulator: there is no Upstox account behind it.");
+    return undefined;
+  }
+  const session = s.upstox.tokens.session(ctx.account!.id);
+  if (!session) {
+    const state = s.upstox.tokens.state(ctx.account!.id).state;
+    await replyHtml(ctx, state === "expired" ? "Your Upstox login has expired (logins end at 3:30 AM IST). Send /login to link it again." : "Link your Upstox account first: send /login.");
+  }
+  return session;
+}
+
+async function withUpstox(ctx: BotContext, work: (session: UpstoxSession) => Promise<string>): Promise<void> {
+  const session = await sessionOf(ctx);
+  if (!session) return;
+  try {
+    await replyHtml(ctx, await work(session));
+  } catch (err) {
+    ctx.services.log.warn({ err: (err as Error).message, userId: ctx.account!.id }, "Upstox call from chat failed");
+    await replyHtml(ctx, escapeHtml(traderMessage(err)));
+  }
+}
+
+pm.command("portfolio", (ctx) =>
+  withUpstox(ctx, async (session) => {
+    const { client } = ctx.services.upstox!;
+    const [holdings, positions] = await Promise.all([client.getHoldings(session), client.getPositions(session)]);
+    const lines = ["<b>Holdings</b>"];
+    if (!holdings.length) lines.push("none");
+    let dayPnl = 0;
+    for (const h of holdings) {
+      const dayChange = (h.lastPrice - h.closePrice) * h.quantity;
+      dayPnl += dayChange;
+      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&L ${signedRupees(h.pnl)} · today ${signedRupees(dayChange)}`);
+    }
+    lines.push("", "<b>Positions</b>");
+    const open = positions.filter((p) => p.quantity !== 0 || p.realised !== 0);
+    if (!open.length) lines.push("none");
+    for (const p of open) {
+      dayPnl += p.pnl;
+      lines.push(`${escapeHtml(p.symbol)} ${p.quantity > 0 ? "+" : ""}${p.quantity} (${escapeHtml(p.product)}) · P&L ${signedRupees(p.pnl)}`);
+    }
+    const value = holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0);
+    const prev = holdings.reduce((a, h) => a + h.closePrice * h.quantity, 0);
+    lines.push("", `<b>Day P&L: ${signedRupees(dayPnl)}</b>${prev > 0 ? ` (holdings ${signedPct(((value - prev) / prev) * 100)})` : ""}`);
+    return lines.join("\n");
+  }),
+);
+
+pm.command("funds", (ctx) =>
+  withUpstox(ctx, async (session) => {
+    const f = await ctx.services.upstox!.client.getFunds(session);
+    const seg = (name: string, x: typeof f.equity) => (x ? `<b>${name}</b>: available ${rupees(x.availableMargin)}, used ${rupees(x.usedMargin)}` : undefined);
+    return [seg("Equity", f.equity), seg("Commodity", f.commodity)].filter(Boolean).join("\n") || "Upstox reported no funds.";
+  }),
+);
+
+pm.command("orders", (ctx) =>
+  withUpstox(ctx, async (session) => {
+    const orders = await ctx.services.upstox!.client.getOrderBook(session);
+    if (!orders.length) return "No orders today.";
+    const lines = orders.slice(-30).map((o) => {
+      const price = o.averagePrice ? rupees(o.averagePrice) : o.price ? rupees(o.price) : o.orderType;
+      const why = o.status === "rejected" && o.statusMessage ? ` — ${escapeHtml(o.statusMessage)}` : "";
+      return `${escapeHtml(o.transactionType)} ${escapeHtml(o.symbol)} ×${o.quantity} ${price} · <b>${escapeHtml(o.status)}</b>${o.filledQuantity && o.filledQuantity < o.quantity ? ` (${o.filledQuantity} filled)` : ""}${why}`;
+    });
+    return `<b>Today's orders</b>\n${lines.join("\n")}`;
+  }),
+);

@@ -1,0 +1,63 @@
+/**
+ * Every chat command, once: its usage line (sent back on a malformed command), its
+ * description (for /help and Telegram's command menu), and whether only admins may use it.
+ */
+export interface CommandSpec {
+  command: string;
+  usage: string;
+  description: string;
+  admin?: boolean;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  { command: "start", usage: "/start", description: "Register and see what the bot does" },
+  { command: "help", usage: "/help", description: "All commands" },
+  { command: "login", usage: "/login", description: "Link your Upstox account" },
+  { command: "watch", usage: "/watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS", description: "Add symbols to your watchlist" },
+  { command: "unwatch", usage: "/unwatch SYMBOL [SYMBOL...]", description: "Remove symbols from your watchlist" },
+  { command: "watchlist", usage: "/watchlist", description: "Your watchlist with live prices" },
+  { command: "quote", usage: "/quote SYMBOL   e.g. /quote INFY", description: "Price, day range and indicators" },
+  {
+    command: "alert",
+    usage:
+      "/alert SYMBOL above|below|cross PRICE · /alert SYMBOL change 3% · /alert SYMBOL rsi below 30 · /alert SYMBOL macd up|down · /alert SYMBOL ema 9 21 up|down · /alert SYMBOL bb up|down · /alert SYMBOL volume 3x   (add: once | every 5m | bar · expires 2d)",
+    description: "Set a price or indicator alert",
+  },
+  { command: "alerts", usage: "/alerts", description: "Your alerts, with delete and snooze buttons" },
+  { command: "delalert", usage: "/delalert ID   e.g. /delalert 12", description: "Delete an alert" },
+  { command: "signals", usage: "/signals [SYMBOL]", description: "Your latest signals" },
+  { command: "portfolio", usage: "/portfolio", description: "Holdings, positions and day P&L" },
+  { command: "funds", usage: "/funds", description: "Available and used margin" },
+  { command: "orders", usage: "/orders", description: "Today's orders" },
+  {
+    command: "settings",
+    usage:
+      "/settings · /settings channels telegram|email|both · /settings email you@example.com · /settings quiet 22:00-07:00|off · /settings price|indicator|portfolio|orders on|silent|off",
+    description: "Channels, email, quiet hours, alert kinds",
+  },
+  { command: "verify", usage: "/verify CODE   (the 6-digit code we emailed you)", description: "Confirm your email address" },
+  { command: "mute", usage: "/mute [30m|2h|1d]", description: "Pause all alerts for a while (default 1h)" },
+  { command: "unmute", usage: "/unmute", description: "Resume alerts" },
+  { command: "stats", usage: "/stats", description: "Users, rules, signals today, queues, last poll", admin: true },
+  { command: "health", usage: "/health", description: "Service health", admin: true },
+  { command: "pause", usage: "/pause", description: "Pause market polling", admin: true },
+  { command: "resume", usage: "/resume", description: "Resume market polling", admin: true },
+  { command: "broadcast", usage: "/broadcast TEXT", description: "Message every user (asks to confirm)", admin: true },
+  { command: "users", usage: "/users [PAGE]", description: "List users", admin: true },
+  { command: "ban", usage: "/ban TELEGRAM_ID", description: "Ban a user", admin: true },
+  { command: "unban", usage: "/unban TELEGRAM_ID", description: "Unban a user", admin: true },
+  { command: "backup", usage: "/backup", description: "Back up the database and send the file", admin: true },
+  { command: "loglevel", usage: "/loglevel fatal|error|warn|info|debug|trace", description: "Change the log level", admin: true },
+  { command: "audit", usage: "/audit [N]", description: "Latest admin actions", admin: true },
+];
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.command, c]));
+
+export function usageOf(command: string): string {
+  const c = BY_NAME.get(command);
+  if (!c) throw new Error(`no such command: ${command}`);
+  return c.usage;
+}
+
+export const traderCommands = () => COMMANDS.filter((c) => !c.admin);
+export const adminCommands = () => COMMANDS.filter((c) => c.admin);

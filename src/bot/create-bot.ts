@@ -1,0 +1,94 @@
+import { autoRetry } from "@grammyjs/auto-retry";
+import { sequentialize } from "@grammyjs/runner";
+import { Bot, GrammyError, HttpError } from "grammy";
+import { adminHandlers } from "../../handlers/admin.js";
+import { alertHandlers } from "../../handlers/alerts.js";
+import { marketHandlers } from "../../handlers/market.js";
+import { portfolioHandlers } from "../../handlers/portfolio.js";
+import { startHandlers } from "../../handlers/start.js";
+import { watchlistHandlers } from "../../handlers/watchlist.js";
+import type { Services } from "../services.js";
+import { adminCommands, COMMANDS, traderCommands } from "./commands.js";
+import type { BotContext } from "./context.js";
+import type { OAuthStates } from "./oauth.js";
+import { replyHtml } from "./reply.js";
+import { escapeHtml } from "./text.js";
+
+/**
+ * The grammY bot: per-chat ordering, the sender's account on every update, the command
+ * Composers in handlers/, and one place where errors are caught and answered.
+ */
+export function createBot(services: Services, oauth: OAuthStates, token: string): Bot<BotContext> {
+  const { config, log } = services;
+  const bot = new Bot<BotContext>(token, { client: { apiRoot: config.telegram.apiRoot } });
+  // Honour 429 retry_after on our replies; give up rather than wait longer than a minute.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+
+  // Updates of one chat are handled in order; different chats in parallel.
+  bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
+  bot.use(async (ctx, next) => {
+    ctx.services = services;
+    ctx.oauth = oauth;
+    ctx.isAdmin = ctx.from !== undefined && config.telegram.adminIds.includes(ctx.from.id);
+    ctx.account = undefined;
+    const from = ctx.from;
+    if (from && !from.is_bot && ctx.chat?.type === "private") {
+      const name = [from.first_name, from.last_name].filter(Boolean).join(" ") || null;
+      const existing = services.users.findByTelegramId(from.id);
+      ctx.account = existing
+        ? existing.telegramUsername !== (from.username ?? null) || existing.displayName !== name
+          ? services.users.update(existing.id, { username: from.username ?? null, name })
+          : existing
+        : services.users.create({ telegramId: from.id, telegramUsername: from.username ?? null, displayName: name });
+      if (ctx.account?.status === "inactive") ctx.account = services.users.update(ctx.account.id, { status: "active" });
+    }
+    if (ctx.account?.status === "banned" && !ctx.isAdmin) {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: "This bot is not available to you." });
+      else if (ctx.message) await ctx.reply("This bot is not available to you.");
+      return;
+    }
+    await next();
+  });
+
+  bot.use(startHandlers, watchlistHandlers, alertHandlers, marketHandlers, portfolioHandlers, adminHandlers);
+
+  // Anything no Composer took.
+  bot.on("message:text", async (ctx) => {
+    const text = ctx.message.text.trim();
+    if (text.startsWith("/")) {
+      const name = text.slice(1).split(/[\s@]/)[0] ?? "";
+      const known = COMMANDS.find((c) => c.command === name.toLowerCase());
+      if (known?.admin) return replyHtml(ctx, "That command is for admins only.");
+      const close = COMMANDS.filter((c) => !c.admin && (c.command.startsWith(name.slice(0, 3).toLowerCase()) || name.toLowerCase().startsWith(c.command)));
+      const hint = close.length ? ` Did you mean ${close.slice(0, 3).map((c) => `/${c.command}`).join(", ")}?` : "";
+      return replyHtml(ctx, `I don't know <code>/${escapeHtml(name.slice(0, 40))}</code>.${hint} Send /help for the list.`);
+    }
+    return replyHtml(ctx, "I understand commands: send /help to see them.");
+  });
+  bot.on("callback_query:data", (ctx) => ctx.answerCallbackQuery({ text: "That button has expired." }));
+
+  bot.catch(async (err) => {
+    const ctx = err.ctx;
+    services.metrics.errors.inc({ where: "bot" });
+    const e = err.error;
+    if (e instanceof GrammyError) log.error({ updateId: ctx.update.update_id, code: e.error_code, description: e.description, method: e.method }, "Telegram refused a call");
+    else if (e instanceof HttpError) log.error({ updateId: ctx.update.update_id, err: e.error }, "could not reach Telegram");
+    else log.error({ updateId: ctx.update.update_id, err: e }, "handler failed");
+    try {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: "Sorry, something went wrong. Please try again." });
+      else if (ctx.chat) await ctx.reply("Sorry, something went wrong on our side. Please try again in a minute.");
+    } catch {
+      // Telegram itself is failing: the log above is all we can do.
+    }
+  });
+  return bot;
+}
+
+/** The command menus: traders see theirs; each admin also sees the admin commands. */
+export async function publishCommands(bot: Bot<BotContext>, adminIds: readonly number[]): Promise<void> {
+  const toMenu = (list: typeof COMMANDS) => list.map((c) => ({ command: c.command, description: c.description }));
+  await bot.api.setMyCommands(toMenu(traderCommands()), { scope: { type: "all_private_chats" } });
+  for (const id of adminIds) {
+    await bot.api.setMyCommands([...toMenu(traderCommands()), ...toMenu(adminCommands())], { scope: { type: "chat", chat_id: id } });
+  }
+}

@@ -1,0 +1,24 @@
+import { InlineKeyboard } from "grammy";
+import { usageOf } from "./commands.js";
+import type { BotContext } from "./context.js";
+import { escapeHtml, splitMessage } from "./text.js";
+
+/** Sends HTML, split under Telegram's limit; buttons go on the last part. */
+export async function replyHtml(ctx: BotContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
+  const parts = splitMessage(html);
+  for (let i = 0; i < parts.length; i++) {
+    await ctx.reply(parts[i]!, {
+      parse_mode: "HTML",
+      link_preview_options: { is_disabled: true },
+      ...(keyboard && i === parts.length - 1 ? { reply_markup: keyboard } : {}),
+    });
+  }
+}
+
+/** The answer to a malformed command: what was wrong, and the command's usage line. */
+export async function replyUsage(ctx: BotContext, command: string, problem?: string): Promise<void> {
+  const why = problem ? `⚠️ ${escapeHtml(problem)}\n` : "";
+  await replyHtml(ctx, `${why}Usage: <code>${escapeHtml(usageOf(command))}</code>`);
+}
+
+export { InlineKeyboard };
