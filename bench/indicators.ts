@@ -12,6 +12,7 @@
  *    day 2, when the candle rings have reached their window) to the end of day 5.
  *    The week runs first, so its RSS is not inflated by part 1's candle arrays.
  */
+import { seededRandom } from "../src/market/simulator.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import {
@@ -43,16 +44,7 @@ export const FIVE_SPECS: IndicatorSpec[] = [
   { kind: "bb", period: 20, stdDev: 2 },
 ];
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 /** Candle `index` of a continuous one-minute series (375 a day), random walk from `price`. */
 function candle(rnd: () => number, index: number, price: number): CandleInput {

@@ -55,6 +55,11 @@ export function createBot(services: Services, oauth: OAuthStates, token: string)
   // Anything no Composer took.
   bot.on("message:text", async (ctx) => {
     const text = ctx.message.text.trim();
+    if (ctx.chat.type !== "private") {
+      // Alerts and accounts are personal: groups get a pointer, not a conversation.
+      if (text.startsWith("/")) await ctx.reply(`Please message me privately${ctx.me.username ? `: @${ctx.me.username}` : ""}.`);
+      return;
+    }
     if (text.startsWith("/")) {
       const name = text.slice(1).split(/[\s@]/)[0] ?? "";
       const known = COMMANDS.find((c) => c.command === name.toLowerCase());

@@ -1,18 +1,10 @@
 /** Deterministic synthetic candles and value comparison for the indicator tests. */
 import { expect } from "vitest";
+import { seededRandom } from "../../src/market/simulator.js";
 import type { CandleInput, IndicatorValue, IndicatorValues } from "../../src/signals/indicators/index.js";
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded PRNG (mulberry32), uniform in [0, 1). */
+export const prng = seededRandom;
 
 export const MINUTE = 60_000;
 export const SESSION = 375; // 09:15..15:29 IST one-minute candles

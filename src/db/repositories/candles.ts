@@ -3,14 +3,7 @@ import type { MarketCandle } from "../../market/types.js";
 
 export type CandleInterval = "1m";
 
-interface CandleRow {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+type CandleRow = MarketCandle;
 
 /** Closed candles by instrument and interval; upserts are idempotent on (instrument, interval, ts). */
 export class CandleRepository {

@@ -3,16 +3,10 @@
  * ("rsi:14", "macd:12:26:9", ...) and how many candles each needs to warm up.
  * Pure: no I/O.
  */
+import type { MarketCandle } from "../../market/types.js";
 
-export interface CandleInput {
-  /** Candle open time, epoch milliseconds. */
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** A closed candle (ts = its open time, epoch ms): the same shape the market layer stores. */
+export type CandleInput = MarketCandle;
 
 export type IndicatorSpec =
   | { kind: "rsi"; period: number }
