@@ -45,18 +45,18 @@ pm.command("portfolio", (ctx) =>
     for (const h of holdings) {
       const dayChange = (h.lastPrice - h.closePrice) * h.quantity;
       dayPnl += dayChange;
-      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&L ${signedRupees(h.pnl)} · today ${signedRupees(dayChange)}`);
+      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&amp;L ${signedRupees(h.pnl)} · today ${signedRupees(dayChange)}`);
     }
     lines.push("", "<b>Positions</b>");
     const open = positions.filter((p) => p.quantity !== 0 || p.realised !== 0);
     if (!open.length) lines.push("none");
     for (const p of open) {
       dayPnl += p.pnl;
-      lines.push(`${escapeHtml(p.symbol)} ${p.quantity > 0 ? "+" : ""}${p.quantity} (${escapeHtml(p.product)}) · P&L ${signedRupees(p.pnl)}`);
+      lines.push(`${escapeHtml(p.symbol)} ${p.quantity > 0 ? "+" : ""}${p.quantity} (${escapeHtml(p.product)}) · P&amp;L ${signedRupees(p.pnl)}`);
     }
     const value = holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0);
     const prev = holdings.reduce((a, h) => a + h.closePrice * h.quantity, 0);
-    lines.push("", `<b>Day P&L: ${signedRupees(dayPnl)}</b>${prev > 0 ? ` (holdings ${signedPct(((value - prev) / prev) * 100)})` : ""}`);
+    lines.push("", `<b>Day P&amp;L: ${signedRupees(dayPnl)}</b>${prev > 0 ? ` (holdings ${signedPct(((value - prev) / prev) * 100)})` : ""}`);
     return lines.join("\n");
   }),
 );

@@ -1,23 +1,35 @@
-import type { Job } from "bullmq";
+import { DelayedError, type Job } from "bullmq";
+import { GrammyError } from "grammy";
+import type { User } from "../src/db/repositories/users.js";
+import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
-import { retryDelayMs } from "../src/queue/queues.js";
+import { enqueueNotifications, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
+import { TELEGRAM_LIMIT } from "../src/bot/text.js";
 
 export interface NotifyJobData {
   notificationId: number;
 }
 
-export type NotifyResult = { sent: true; channel: string } | { skipped: "not pending" | "no recipient" };
+export type NotifyResult =
+  | { sent: true; channel: string; grouped: number }
+  | { skipped: "not pending" | "no recipient" | "blocked" }
+  | { delayed: "chat busy" | "rate limited" };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const SEPARATOR = "\n\n";
+/** While another worker holds the chat, check back this soon: it will probably have sent our row. */
+const CHAT_BUSY_RETRY_MS = 400;
 
 /**
- * Delivers one outbox row. The row is marked sent only after the send succeeded; a failure
- * is recorded on the row and rethrown so BullMQ retries with backoff, and the last failed
- * attempt marks the row dead with its error kept.
+ * Delivers one outbox row (and, on Telegram, every other pending row of the same chat as
+ * one message). A row is marked sent only after the send succeeded. Failures are recorded
+ * and retried with backoff; the last one marks the row dead and falls back to email. A
+ * 429 waits exactly as long as Telegram asks, without using up an attempt; a 403 (bot
+ * blocked) marks the user inactive.
  */
-export async function deliverNotification(job: Job<NotifyJobData>, s: Services): Promise<NotifyResult> {
+export async function deliverNotification(job: Job<NotifyJobData>, s: Services, token?: string): Promise<NotifyResult> {
   const n = s.outbox.get(job.data.notificationId);
   if (!n || n.status !== "pending") return { skipped: "not pending" };
   const user = n.userId === null ? undefined : s.users.get(n.userId);
@@ -27,28 +39,103 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services):
     s.metrics.notifications.inc({ channel: n.channel, outcome: "dropped" });
     return { skipped: "no recipient" };
   }
+  if (n.channel === "email") return deliverEmail(job, s, n, user, String(recipient));
+  return deliverTelegram(job, s, n, user, Number(recipient), token);
+}
+
+async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, to: string): Promise<NotifyResult> {
   try {
-    const msg = renderNotification(n.kind, n.payload);
-    if (n.channel === "telegram") {
-      await s.telegram.sendHtml(Number(recipient), msg.telegramHtml, { silent: deliverSilently(user, n.kind, s.clock()) });
-    } else {
-      const sent = await s.email.send({ to: String(recipient), ...msg.email });
-      s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${recipient}: ${msg.email.subject}`);
-    }
+    const msg = renderNotification(n.kind, n.payload, s.unsubscribe ? { unsubscribeUrl: s.unsubscribe.url(user.id) } : undefined);
+    const headers = s.unsubscribe ? s.unsubscribe.headers(user.id) : undefined;
+    const sent = await s.email.send({ to, ...msg.email, ...(headers ? { headers } : {}) });
+    s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${to}: ${msg.email.subject}`);
   } catch (err) {
-    const attempts = job.opts.attempts ?? 1;
-    const last = job.attemptsMade + 1 >= attempts;
-    if (last) s.outbox.markDead(n.id, errorText(err));
-    // Due again when BullMQ's backoff brings the next attempt; the sweeper only acts a grace period later.
-    else {
-      const b = job.opts.backoff;
-      const backoffMs = typeof b === "number" ? b : (b?.delay ?? 0);
-      s.outbox.markFailed(n.id, errorText(err), s.clock() + retryDelayMs({ attempts, backoffMs }, job.attemptsMade + 1));
-    }
-    s.metrics.notifications.inc({ channel: n.channel, outcome: last ? "dead" : "retry" });
+    failed(job, s, [n], err);
     throw err;
   }
   s.outbox.markSent(n.id);
-  s.metrics.notifications.inc({ channel: n.channel, outcome: "sent" });
-  return { sent: true, channel: n.channel };
+  s.metrics.notifications.inc({ channel: "email", outcome: "sent" });
+  return { sent: true, channel: "email", grouped: 1 };
+}
+
+async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, chatId: number, token?: string): Promise<NotifyResult> {
+  const release = await s.chatLocks.acquire(chatId);
+  if (!release) return delay(job, token, CHAT_BUSY_RETRY_MS, "chat busy");
+  let batch: Notification[] = [];
+  try {
+    // This row first, then whatever else is waiting for the chat, as long as it fits one message.
+    const rendered: string[] = [];
+    let length = 0;
+    for (const row of [n, ...s.outbox.pendingFor(user.id, "telegram", 20).filter((r) => r.id !== n.id)]) {
+      let html: string;
+      try {
+        html = renderNotification(row.kind, row.payload).telegramHtml;
+      } catch (err) {
+        if (row.id === n.id) throw err;
+        continue;
+      }
+      if (batch.length && length + SEPARATOR.length + html.length > TELEGRAM_LIMIT) break;
+      batch.push(row);
+      rendered.push(html);
+      length += html.length + (batch.length > 1 ? SEPARATOR.length : 0);
+    }
+    // ~30 messages a second overall and one a second into this chat, shared by all processes.
+    await s.telegramLimiter.acquire("all", "global");
+    await s.telegramLimiter.acquire(String(chatId), "chat");
+    await s.telegram.sendHtml(chatId, rendered.join(SEPARATOR), { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
+  } catch (err) {
+    if (err instanceof GrammyError && err.error_code === 429) {
+      const retryAfter = (err.parameters.retry_after ?? 1) * 1000;
+      s.metrics.notifications.inc({ channel: "telegram", outcome: "throttled" });
+      s.log.warn({ chatId, retryAfterMs: retryAfter }, "Telegram asked us to slow down");
+      await release();
+      return delay(job, token, retryAfter, "rate limited");
+    }
+    if (err instanceof GrammyError && err.error_code === 403) {
+      await release();
+      s.users.update(user.id, { status: "inactive" });
+      const rows = batch.length ? batch : [n];
+      for (const row of rows) s.outbox.markDead(row.id, `Telegram refused: ${err.description}`);
+      s.metrics.notifications.inc({ channel: "telegram", outcome: "blocked" }, rows.length);
+      s.log.warn({ userId: user.id }, "user blocked the bot: marked inactive, Telegram delivery stopped");
+      await fallBackToEmail(s, user, rows);
+      return { skipped: "blocked" };
+    }
+    await release();
+    const rows = batch.length ? batch : [n];
+    if (failed(job, s, rows, err)) await fallBackToEmail(s, user, rows);
+    throw err;
+  }
+  for (const row of batch) s.outbox.markSent(row.id);
+  await release();
+  s.metrics.notifications.inc({ channel: "telegram", outcome: "sent" }, batch.length);
+  return { sent: true, channel: "telegram", grouped: batch.length };
+}
+
+/** Records a failed attempt on the rows. Returns true when it was the last one (rows now dead). */
+function failed(job: Job<NotifyJobData>, s: Services, rows: readonly Notification[], err: unknown): boolean {
+  const attempts = job.opts.attempts ?? 1;
+  const last = job.attemptsMade + 1 >= attempts;
+  for (const row of rows) {
+    if (last) s.outbox.markDead(row.id, errorText(err));
+    // Due when BullMQ will retry; the sweeper's grace period keeps it from re-queuing meanwhile.
+    else s.outbox.markFailed(row.id, errorText(err), s.clock() + retryDelayMs(s.delivery, job.attemptsMade + 1));
+  }
+  s.metrics.notifications.inc({ channel: rows[0]?.channel ?? "telegram", outcome: last ? "dead" : "retry" }, rows.length);
+  return last;
+}
+
+/** Telegram gave up on these rows: the same messages go by email if the user has a verified address. */
+async function fallBackToEmail(s: Services, user: User, rows: readonly Notification[]): Promise<void> {
+  if (!user.email || !user.emailVerified || rows[0]?.channel !== "telegram") return;
+  const ids = rows.map((r) => s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: r.kind, dedupKey: `${r.dedupKey}:fallback-email`, payload: r.payload }));
+  await enqueueNotifications(s.queues, ids, s.delivery);
+  s.log.info({ userId: user.id, count: ids.length }, "Telegram delivery failed: sent by email instead");
+}
+
+/** Puts the job back for later without counting an attempt (the row stays pending). */
+async function delay(job: Job<NotifyJobData>, token: string | undefined, ms: number, why: "chat busy" | "rate limited"): Promise<NotifyResult> {
+  if (!token) throw new Error(`notify job needs its worker token to wait (${why})`);
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
 }

@@ -29,6 +29,10 @@ import { createMetrics } from "./metrics.js";
 import { createEmailSender } from "./notify/email.js";
 import { Outbox } from "./notify/outbox.js";
 import { createTelegramSender } from "./notify/telegram.js";
+import { ChatLocks } from "./notify/chat-lock.js";
+import { UnsubscribeLinks } from "./notify/unsubscribe.js";
+import { RateLimiter } from "./upstox/rate-limit.js";
+import { handleUnsubscribe, UNSUBSCRIBE_PATH } from "./http/unsubscribe-route.js";
 import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import type { Services } from "./services.js";
@@ -70,6 +74,8 @@ export interface RunningApp {
 }
 
 const MARKET_TZ = "Asia/Kolkata";
+/** Telegram's documented ceiling for a bot: about 30 messages a second across all chats. */
+const TELEGRAM_GLOBAL_PER_SECOND = 30;
 
 /** The composition root: builds every service from validated config, and tears them down in order. */
 export async function startApp(config: Config, opts: AppOptions): Promise<RunningApp> {
@@ -198,6 +204,15 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
       email,
       telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log }),
+      telegramLimiter: new RateLimiter<"global" | "chat">({
+        redis: connection,
+        prefix: `${config.redis.prefix}:telegram`,
+        limits: { global: [{ ms: 1000, limit: TELEGRAM_GLOBAL_PER_SECOND }], chat: [{ ms: 1000, limit: 1 }] },
+        safetyFraction: 0.01,
+        minSafetyMs: 20,
+      }),
+      chatLocks: new ChatLocks(connection, config.redis.prefix),
+      unsubscribe: new UnsubscribeLinks(db, config.http.publicUrl),
       calendar,
       marketOpen: (at) => calendar.isOpen(at),
       ruleBook: new RuleBook(rules),
@@ -210,9 +225,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     }
 
     // Workers: every role runs them; more `--role=worker` processes add capacity.
-    const processors: Record<QueueName, (job: Job) => Promise<unknown>> = {
+    const processors: Record<QueueName, (job: Job, token?: string) => Promise<unknown>> = {
       "poll-quotes": (job) => pollQuotes(job, services),
-      notify: (job) => deliverNotification(job as Job<NotifyJobData>, services),
+      notify: (job, token) => deliverNotification(job as Job<NotifyJobData>, services, token),
       "sweep-outbox": (job) => sweepOutbox(job, services),
       backup: (job) => backupJob(job, services),
       "refresh-instruments": (job) => refreshInstrumentsJob(job, services),
@@ -265,7 +280,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
 
       const oauth = new OAuthStates(connection, config.redis.prefix);
       const chatBot = config.telegram.botToken ? createBot(services, oauth, config.telegram.botToken) : undefined;
-      const routes: Record<string, RouteHandler> = {};
+      const routes: Record<string, RouteHandler> = {
+        [UNSUBSCRIBE_PATH]: (req, res, url) => handleUnsubscribe(req, res, url, services),
+      };
       if (chatBot) {
         bot = await startBot(chatBot, services);
         cleanups.push({ name: "telegram bot", run: () => bot!.stop() });

@@ -17,6 +17,9 @@ import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
 import type { Outbox } from "./notify/outbox.js";
 import type { TelegramSender } from "./notify/telegram.js";
+import type { ChatLocks } from "./notify/chat-lock.js";
+import type { UnsubscribeLinks } from "./notify/unsubscribe.js";
+import type { RateLimiter } from "./upstox/rate-limit.js";
 import type { DeliveryPolicy, Queues } from "./queue/queues.js";
 import type { UpstoxClient } from "./upstox/client.js";
 import type { TokenStore } from "./upstox/token-store.js";
@@ -49,6 +52,11 @@ export interface Services {
   delivery: DeliveryPolicy;
   email: EmailSender;
   telegram: TelegramSender;
+  /** Telegram's ceilings, shared by every process: ~30 messages a second overall, 1 a second per chat. */
+  telegramLimiter: RateLimiter<"global" | "chat">;
+  chatLocks: ChatLocks;
+  /** Signed one-click unsubscribe links for emails. */
+  unsubscribe: UnsubscribeLinks | undefined;
   /** Present when an Upstox app is configured (UPSTOX_API_KEY); absent in simulator mode. */
   upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
   /** The NSE calendar (Upstox's holidays and special sessions, shared through Redis). */

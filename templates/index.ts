@@ -1,8 +1,23 @@
 import { broadcast } from "./broadcast.js";
+import { holdingMove } from "./holding-move.js";
 import { indicatorAlert } from "./indicator-alert.js";
+import { orderCancelled, orderFilled, orderPartiallyFilled, orderPlaced, orderRejected } from "./orders.js";
+import { portfolioDigest } from "./portfolio-digest.js";
 import { priceAlert } from "./price-alert.js";
+import { rulePaused } from "./rule-paused.js";
 import { tokenExpired } from "./token-expired.js";
+import { tokenExpiring } from "./token-expiring.js";
 
+/**
+ * One message in every variant. Syntax (filled by src/notify/render.ts):
+ * - `{{name}}`: a value, HTML-escaped in `telegram` and `html`, as is in `subject` and `text`.
+ * - `{{#name}}…{{/name}}`: kept when the value is non-empty; repeated once per item when it
+ *   is a list (the item's fields are then in scope).
+ * - `{{^name}}…{{/name}}`: kept only when the value is empty (or an empty list).
+ * Every email variant ends with the `{{#unsubscribeUrl}}` footer; render leaves it out when
+ * it has no link for the recipient. The `telegram` variant may use only the tags Telegram
+ * accepts (b, i, u, s, a, code, pre) and must write `&amp;` for a literal ampersand.
+ */
 export interface MessageTemplate {
   /** Telegram HTML (parse_mode HTML). */
   telegram: string;
@@ -16,6 +31,15 @@ export const TEMPLATES = {
   indicator_alert: indicatorAlert,
   token_expired: tokenExpired,
   broadcast,
+  order_placed: orderPlaced,
+  order_partially_filled: orderPartiallyFilled,
+  order_filled: orderFilled,
+  order_rejected: orderRejected,
+  order_cancelled: orderCancelled,
+  portfolio_digest: portfolioDigest,
+  holding_move: holdingMove,
+  token_expiring: tokenExpiring,
+  rule_paused: rulePaused,
 } as const satisfies Record<string, MessageTemplate>;
 
 export type TemplateKind = keyof typeof TEMPLATES;

@@ -71,6 +71,7 @@ export class Outbox {
   private readonly markFailedStmt: Statement<[string, number | null, number, number]>;
   private readonly markDeadStmt: Statement<[string, number, number]>;
   private readonly staleStmt: Statement<[number, number], { id: number }>;
+  private readonly pendingForUserStmt: Statement<[number, string, number], NotificationRow>;
   private readonly signalsSinceStmt: Statement<[number], { n: number }>;
   private readonly userSignalsStmt: Statement<[number, number]>;
   private readonly userSignalsForKeyStmt: Statement<[number, string, number]>;
@@ -96,6 +97,9 @@ export class Outbox {
     );
     this.markDeadStmt = db.prepare(
       "UPDATE notifications SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+    );
+    this.pendingForUserStmt = db.prepare(
+      "SELECT * FROM notifications WHERE user_id = ? AND channel = ? AND status = 'pending' ORDER BY id LIMIT ?",
     );
     this.staleStmt = db.prepare(
       "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
@@ -177,6 +181,11 @@ export class Outbox {
 
   markDead(id: number, error: string): void {
     this.markDeadStmt.run(error.slice(0, 1000), this.now(), id);
+  }
+
+  /** A user's pending rows on one channel, oldest first: what one grouped message can carry. */
+  pendingFor(userId: number, channel: Channel, limit = 20): Notification[] {
+    return this.pendingForUserStmt.all(userId, channel, limit).map(toNotification);
   }
 
   /** Pending rows whose retry time has passed: what a crash or a lost job left behind. */

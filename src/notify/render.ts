@@ -29,17 +29,117 @@ const signed = (pct: number) => {
   return `${sign}${shown}%`;
 };
 
-function fill(template: string, values: Record<string, string>, escape: boolean): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-    const v = values[name];
-    if (v === undefined) throw new Error(`template needs {{${name}}}, which the view does not provide`);
+/** "₹1,450.00"; a loss is "−₹452.00" (a real minus sign); `plus` adds "+" to gains. Rounds-to-zero is "₹0.00". */
+export function formatRupees(n: number, plus = false): string {
+  const shown = formatPrice(Math.abs(n));
+  const sign = shown === "0.00" ? "" : n < 0 ? "−" : plus ? "+" : "";
+  return `${sign}₹${shown}`;
+}
+
+const counts = new Intl.NumberFormat("en-IN", { maximumFractionDigits: 2 });
+/** Share counts: "10", "1,500", "1,00,000". */
+const qty = (n: number) => counts.format(n);
+
+/** Upstox product codes in words; anything else is shown as Upstox sent it. */
+const PRODUCTS: Record<string, string> = { I: "intraday", D: "delivery", MTF: "MTF" };
+const product = (code: unknown) => PRODUCTS[String(code)] ?? String(code ?? "");
+
+/** An epoch-ms payload field as IST wall-clock time, without letting a bad value throw a RangeError. */
+const istTime = (v: unknown) => (Number.isFinite(Number(v)) && v !== null ? formatIstTime(Number(v)) : "(time unknown)");
+
+/** Links we put in href: only http(s), so a bad value cannot become a javascript: link. "" for none. */
+const httpUrl = (v: unknown) => (typeof v === "string" && /^https?:\/\/\S+$/i.test(v) ? v : "");
+
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** "2025-01-06" → "Mon, 6 Jan 2025"; anything else is shown as given. */
+function formatDate(d: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d);
+  if (!m) return d;
+  const t = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  if (t.toISOString().slice(0, 10) !== d) return d;
+  return `${WEEKDAYS[t.getUTCDay()]}, ${t.getUTCDate()} ${MONTHS[t.getUTCMonth()]} ${t.getUTCFullYear()}`;
+}
+
+/** Most digest rows Telegram shows (holdings; positions get half); fewer if the message would not fit. */
+const DIGEST_TELEGRAM_ROWS = [30, 20, 12, 6, 0];
+const TELEGRAM_LIMIT = 4096;
+
+/** A view value: a string, or a list of items for a `{{#name}}…{{/name}}` section to repeat. */
+type ViewValue = string | readonly Record<string, string>[];
+type View = Record<string, ViewValue>;
+
+const SECTION = /\{\{([#^])(\w+)\}\}([\s\S]*?)\{\{\/\2\}\}/g;
+const STRAY_SECTION_TAG = /\{\{[#^/]\w+\}\}/;
+
+function lookup(scope: View, name: string): ViewValue {
+  const v = scope[name];
+  if (v === undefined) throw new Error(`template needs {{${name}}}, which the view does not provide`);
+  return v;
+}
+
+/**
+ * Fills a template (syntax in templates/index.ts). Only template text is ever scanned for
+ * placeholders: a value that contains "{{…}}" is inserted as is, never expanded.
+ */
+function fill(template: string, scope: View, escape: boolean): string {
+  let out = "";
+  let last = 0;
+  for (const m of template.matchAll(SECTION)) {
+    out += substitute(template.slice(last, m.index), scope, escape);
+    const [, op, name, body] = m as unknown as [string, "#" | "^", string, string];
+    const v = lookup(scope, name);
+    const empty = v.length === 0;
+    if (op === "^") {
+      if (empty) out += fill(body, scope, escape);
+    } else if (typeof v !== "string") {
+      for (const item of v) out += fill(body, { ...scope, ...item }, escape);
+    } else if (!empty) out += fill(body, scope, escape);
+    last = m.index + m[0].length;
+  }
+  return out + substitute(template.slice(last), scope, escape);
+}
+
+function substitute(text: string, scope: View, escape: boolean): string {
+  const stray = STRAY_SECTION_TAG.exec(text);
+  if (stray) throw new Error(`template has an unmatched section tag ${stray[0]}`);
+  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const v = lookup(scope, name);
+    if (typeof v !== "string") throw new Error(`{{${name}}} is a list: use it as a {{#${name}}}…{{/${name}}} section`);
     return escape ? escapeHtml(v) : v;
   });
 }
 
 /** Turns a notification payload into the strings a template needs. */
-function view(kind: TemplateKind, p: Record<string, unknown>): Record<string, string> {
+function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIGEST_TELEGRAM_ROWS[0]!): View {
   switch (kind) {
+    case "order_placed":
+    case "order_partially_filled":
+    case "order_filled":
+    case "order_rejected":
+    case "order_cancelled":
+      return orderView(p);
+    case "portfolio_digest":
+      return digestView(p, telegramRows);
+    case "holding_move": {
+      const changePct = Number(p.changePct);
+      const down = changePct < 0;
+      return {
+        emoji: down ? "📉" : "📈",
+        symbol: String(p.symbol),
+        quantity: qty(Number(p.quantity)),
+        direction: down ? "down" : "up",
+        changePct: Math.abs(changePct).toFixed(1),
+        lastPrice: formatPrice(Number(p.lastPrice)),
+        closePrice: formatPrice(Number(p.closePrice)),
+        dayChange: formatRupees(Number(p.dayChange), true),
+        thresholdPct: String(Number(Math.abs(Number(p.thresholdPct)).toFixed(2))),
+      };
+    }
+    case "token_expiring":
+      return { loginUrl: httpUrl(p.loginUrl), expiredAt: istTime(p.expiresAt).slice(0, 16) };
+    case "rule_paused":
+      return { ruleId: String(p.ruleId), symbol: String(p.symbol), description: String(p.description ?? "") };
     case "token_expired":
       return {};
     case "broadcast":
@@ -109,15 +209,121 @@ function pausedNote(p: Record<string, unknown>): string {
   return p.autoPaused ? " — This alert fired more than 15 times in 3 minutes, so it is now paused. Use /alerts to resume it." : "";
 }
 
-/** Pure: the same kind and payload always render the same message. */
-export function renderNotification(kind: string, payload: Record<string, unknown>): RenderedMessage {
+/** Every order kind gets the same values; each template uses the ones its wording needs. */
+function orderView(p: Record<string, unknown>): View {
+  const side = String(p.transactionType ?? "");
+  const quantity = Number(p.quantity);
+  const filledQuantity = Number(p.filledQuantity ?? 0) || 0;
+  const orderType = String(p.orderType ?? "");
+  const price = Number(p.price);
+  const atMarket = orderType === "MARKET" || orderType === "SL-M" || !(price > 0);
+  const avg = typeof p.averagePrice === "number" && p.averagePrice > 0 ? p.averagePrice : null;
+  // A fill reports what traded; before any fill, the whole order.
+  const filled = filledQuantity > 0 ? filledQuantity : quantity;
+  const statusMessage = typeof p.statusMessage === "string" ? p.statusMessage.trim() : "";
+  return {
+    orderId: String(p.orderId ?? ""),
+    symbol: String(p.symbol),
+    side,
+    quantity: qty(quantity),
+    filled: qty(filled),
+    pending: qty(Math.max(0, quantity - filledQuantity)),
+    partFilled: filledQuantity > 0 ? qty(filledQuantity) : "",
+    orderType,
+    product: product(p.product),
+    priceText: atMarket ? "at market" : `@ ${formatRupees(price)}`,
+    avgPrice: avg === null ? "" : formatRupees(avg),
+    value: avg === null ? "" : formatRupees(avg * filled),
+    verb: side === "SELL" ? "sold" : side === "BUY" ? "bought" : "traded",
+    statusMessage,
+    reason: statusMessage || "no reason given by Upstox",
+    time: istTime(p.at),
+  };
+}
+
+const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === "object" && x !== null) : []);
+
+/**
+ * Morning or evening digest. Holdings are shown biggest (by current value) first and
+ * positions biggest P&L first, so a Telegram list cut at `telegramRows` keeps what matters.
+ */
+function digestView(p: Record<string, unknown>, telegramRows: number): View {
+  const open = p.when === "open";
+  const holdings = list(p.holdings)
+    .map((h) => ({ h, value: Number(h.quantity) * Number(h.lastPrice) || 0 }))
+    .sort((a, b) => b.value - a.value)
+    .map(({ h }) => {
+      const last = Number(h.lastPrice);
+      const close = Number(h.closePrice);
+      return {
+        symbol: String(h.symbol),
+        quantity: qty(Number(h.quantity)),
+        averagePrice: formatPrice(Number(h.averagePrice)),
+        lastPrice: formatPrice(last),
+        pnl: formatRupees(Number(h.pnl), true),
+        dayChange: formatRupees(Number(h.dayChange), true),
+        dayChangePct: close > 0 && Number.isFinite(last) ? signed(((last - close) / close) * 100) : "",
+      };
+    });
+  const positions = list(p.positions)
+    .map((x) => ({ x, pnl: Math.abs(Number(x.pnl)) || 0 }))
+    .sort((a, b) => b.pnl - a.pnl)
+    .map(({ x }) => {
+      const q = Number(x.quantity);
+      return {
+        symbol: String(x.symbol),
+        product: product(x.product),
+        side: q > 0 ? `long ${qty(q)}` : q < 0 ? `short ${qty(-q)}` : "closed",
+        pnl: formatRupees(Number(x.pnl), true),
+      };
+    });
+  const positionRows = Math.ceil(telegramRows / 2);
+  const more = (all: readonly unknown[], shown: number) => (all.length > shown ? String(all.length - shown) : "");
+  return {
+    emoji: open ? "🌅" : "🌆",
+    title: open ? "before open" : "after close",
+    date: formatDate(String(p.date ?? "")),
+    dayPnlLabel: open ? "Last session's P&L" : "Day P&L",
+    dayLabel: open ? "last session" : "today",
+    dayLabelCap: open ? "Last session" : "Today",
+    dayPnl: formatRupees(Number(p.dayPnl), true),
+    totalValue: formatPrice(Number(p.totalValue)),
+    totalPnl: formatRupees(Number(p.totalPnl), true),
+    holdingsCount: holdings.length ? String(holdings.length) : "",
+    holdings,
+    tgHoldings: holdings.slice(0, telegramRows),
+    tgHoldingsMore: more(holdings, telegramRows),
+    positionsCount: positions.length ? String(positions.length) : "",
+    positions,
+    tgPositions: positions.slice(0, positionRows),
+    tgPositionsMore: more(positions, positionRows),
+  };
+}
+
+export interface RenderExtras {
+  /** The recipient's one-click unsubscribe link; without it, emails carry no unsubscribe footer. */
+  unsubscribeUrl?: string | undefined;
+}
+
+/** Pure: the same kind, payload and extras always render the same message. */
+export function renderNotification(kind: string, payload: Record<string, unknown>, extras: RenderExtras = {}): RenderedMessage {
   // Own keys only: `"toString" in TEMPLATES` is true, and would crash instead of saying why.
   if (!Object.hasOwn(TEMPLATES, kind)) throw new Error(`no template for notification kind "${kind}"`);
   const k = kind as TemplateKind;
   const t: MessageTemplate = TEMPLATES[k];
-  const values = view(k, payload);
+  const footer = { unsubscribeUrl: httpUrl(extras.unsubscribeUrl) };
+  let values: View = { ...view(k, payload), ...footer };
+  let telegramHtml = fill(t.telegram, values, true);
+  // Only the digest has lists to shorten; the email variants list everything either way.
+  if (k === "portfolio_digest") {
+    for (const rows of DIGEST_TELEGRAM_ROWS.slice(1)) {
+      if (telegramHtml.length <= TELEGRAM_LIMIT) break;
+      values = { ...view(k, payload, rows), ...footer };
+      telegramHtml = fill(t.telegram, values, true);
+    }
+  }
   return {
-    telegramHtml: fill(t.telegram, values, true),
+    telegramHtml,
     email: { subject: fill(t.subject, values, false), text: fill(t.text, values, false), html: fill(t.html, values, true) },
   };
 }

@@ -52,39 +52,42 @@ end
 return 0
 `;
 
-export interface RateLimiterOptions {
+export interface RateLimiterOptions<C extends string = LimitCategory> {
   redis: Redis;
   prefix: string;
-  limits?: Record<LimitCategory, readonly Window[]>;
+  limits?: Record<C, readonly Window[]>;
   /**
    * Extra length given to each window, as a fraction of it (min 50 ms): requests granted a
    * second apart here can arrive at Upstox a little closer together.
    */
   safetyFraction?: number;
+  /** The smallest margin, in ms (default 50). */
+  minSafetyMs?: number;
   /** Called with the wait each time a caller has to queue behind the limit (for metrics). */
-  onWait?: (category: LimitCategory, ms: number) => void;
+  onWait?: (category: C, ms: number) => void;
 }
 
-export class RateLimiter {
-  private readonly limits: Record<LimitCategory, readonly Window[]>;
+/** Shared sliding-window limits per (subject, category): Upstox's by default, any others on request. */
+export class RateLimiter<C extends string = LimitCategory> {
+  private readonly limits: Record<C, readonly Window[]>;
 
-  constructor(private readonly opts: RateLimiterOptions) {
-    this.limits = opts.limits ?? UPSTOX_LIMITS;
+  constructor(private readonly opts: RateLimiterOptions<C>) {
+    this.limits = opts.limits ?? (UPSTOX_LIMITS as unknown as Record<C, readonly Window[]>);
     opts.redis.defineCommand("uabRateAcquire", { lua: ACQUIRE });
   }
 
   /** Tries once: 0 if a slot was taken, else how long to wait before trying again. */
-  async tryAcquire(subject: string, category: LimitCategory): Promise<number> {
+  async tryAcquire(subject: string, category: C): Promise<number> {
     const windows = this.limits[category];
     const keys = windows.map((w) => `${this.opts.prefix}:ratelimit:${category}:${subject}:${w.ms}`);
-    const margin = (ms: number) => Math.max(50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
+    const margin = (ms: number) => Math.max(this.opts.minSafetyMs ?? 50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
     const args = [randomUUID(), ...windows.flatMap((w) => [w.ms + margin(w.ms), w.limit])];
     const redis = this.opts.redis as Redis & { uabRateAcquire(n: number, ...a: (string | number)[]): Promise<number> };
     return Number(await redis.uabRateAcquire(keys.length, ...keys, ...args));
   }
 
   /** Waits for a slot. Gives up (throws) only if the wait would exceed `maxWaitMs`. */
-  async acquire(subject: string, category: LimitCategory, maxWaitMs = 60_000): Promise<void> {
+  async acquire(subject: string, category: C, maxWaitMs = 60_000): Promise<void> {
     let waited = 0;
     for (;;) {
       const wait = await this.tryAcquire(subject, category);
@@ -99,7 +102,7 @@ export class RateLimiter {
 
 export class RateLimitWaitTooLongError extends Error {
   override name = "RateLimitWaitTooLongError";
-  constructor(readonly category: LimitCategory, readonly waitMs: number) {
-    super(`Upstox ${category} rate limit: next slot in ${Math.ceil(waitMs / 1000)} s`);
+  constructor(readonly category: string, readonly waitMs: number) {
+    super(`${category} rate limit: next slot in ${Math.ceil(waitMs / 1000)} s`);
   }
 }

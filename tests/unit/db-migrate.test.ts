@@ -11,6 +11,7 @@ const LATEST = MIGRATIONS.at(-1)!.version;
 const TABLES = [
   "alert_rules",
   "app_meta",
+  "app_secrets",
   "audit_log",
   "candles",
   "instruments",

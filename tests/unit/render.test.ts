@@ -124,3 +124,49 @@ describe("renderNotification: token_expired", () => {
     expect(m.email.html).toContain("<b>/login</b>");
   });
 });
+
+describe("renderNotification: unsubscribe footer on the existing kinds", () => {
+  const URL = "https://alerts.example.in/unsubscribe?u=7&t=abc";
+
+  it("price_alert: a last text line and a link in the small print, only with a link", () => {
+    const m = renderNotification("price_alert", payload(), { unsubscribeUrl: URL });
+    expect(m.email.text).toBe(
+      "RELIANCE is at or above ₹1,23,000.00\n" +
+        "Last price: Rs 1,23,456.50 (+1.25% today)\n" +
+        "Time: 2025-01-06 09:30:07 IST\n\n" +
+        "You get this because of an alert you set. Manage alerts with /alerts in the bot.\n" +
+        `Unsubscribe: ${URL}\n`,
+    );
+    expect(m.email.html).toContain(
+      'Manage alerts with /alerts in the bot.<br><a href="https://alerts.example.in/unsubscribe?u=7&amp;t=abc" style="color:#666">Unsubscribe from these emails</a></p></div>',
+    );
+    expect(m.telegramHtml).toBe(renderNotification("price_alert", payload()).telegramHtml);
+    const without = renderNotification("price_alert", payload());
+    expect(without.email.html).toContain("Manage alerts with /alerts in the bot.</p></div>");
+    expect(without.email.text).not.toContain("Unsubscribe");
+  });
+
+  it("broadcast and token_expired: the footer follows a blank line, and is gone without a link", () => {
+    expect(renderNotification("broadcast", { text: "Hi" }, { unsubscribeUrl: URL }).email.text).toBe(`Hi\n\nUnsubscribe: ${URL}\n`);
+    expect(renderNotification("broadcast", { text: "Hi" }).email.text).toBe("Hi\n");
+    expect(renderNotification("broadcast", { text: "Hi" }, {}).email.html).toBe(
+      '<div style="font-family:system-ui,sans-serif;font-size:15px"><p>📣 <b>Message from the admin</b></p><p style="white-space:pre-wrap">Hi</p></div>',
+    );
+    const t = renderNotification("token_expired", {}, { unsubscribeUrl: URL });
+    expect(t.email.text.endsWith(`Send /login to the bot to link your account.\n\nUnsubscribe: ${URL}\n`)).toBe(true);
+    expect(renderNotification("token_expired", {}).email.text.endsWith("Send /login to the bot to link your account.\n")).toBe(true);
+  });
+
+  it("indicator_alert: same footer as price_alert", () => {
+    const p = { symbol: "TCS", ruleKind: "rsi_below", params: {}, values: { rsi: 28.5 }, price: 4100, firedAt: FIRED_AT };
+    expect(renderNotification("indicator_alert", p, { unsubscribeUrl: URL }).email.text.endsWith(`/alerts in the bot.\nUnsubscribe: ${URL}\n`)).toBe(true);
+    expect(renderNotification("indicator_alert", p).email.text.endsWith("/alerts in the bot.\n")).toBe(true);
+  });
+
+  it("section and placeholder syntax arriving inside a value stays literal", () => {
+    const text = "{{#unsubscribeUrl}}x{{/unsubscribeUrl}} {{^text}}y{{/text}} {{text}}";
+    const m = renderNotification("broadcast", { text }, { unsubscribeUrl: URL });
+    expect(m.email.text).toBe(`${text}\n\nUnsubscribe: ${URL}\n`);
+    expect(m.telegramHtml).toBe(`📣 <b>Message from the admin</b>\n${text}`);
+  });
+});

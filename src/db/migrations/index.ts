@@ -3,6 +3,8 @@ import { sql as signalsAndOutbox } from "./002_signals_and_outbox.js";
 import { sql as ordersAndAudit } from "./003_orders_and_audit.js";
 import { sql as rulesVersionAndMeta } from "./004_rules_version_and_meta.js";
 import { sql as userSettings } from "./005_user_settings.js";
+import { sql as orderTracking } from "./006_order_tracking.js";
+import { sql as appSecrets } from "./007_app_secrets.js";
 
 export interface Migration {
   version: number;
@@ -17,4 +19,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "orders_and_audit", sql: ordersAndAudit },
   { version: 4, name: "rules_version_and_meta", sql: rulesVersionAndMeta },
   { version: 5, name: "user_settings", sql: userSettings },
+  { version: 6, name: "order_tracking", sql: orderTracking },
+  { version: 7, name: "app_secrets", sql: appSecrets },
 ];

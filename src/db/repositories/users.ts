@@ -78,6 +78,7 @@ const MAX_CODE_ATTEMPTS = 5;
 export class UserRepository {
   private readonly byId: Statement<[number], UserRow>;
   private readonly byTelegram: Statement<[number], UserRow>;
+  private readonly byUpstoxUser: Statement<[string], UserRow>;
   private readonly insertStmt: Statement<[number | null, string | null, string | null, string | null, number, Channels, number, number]>;
   private readonly countStmt: Statement<[number], { total: number; active: number; linked: number; expired: number }>;
   private readonly updateStmt: Statement<Record<string, unknown>>;
@@ -91,6 +92,11 @@ export class UserRepository {
   constructor(db: Database, private readonly now: () => number = Date.now) {
     this.byId = db.prepare("SELECT * FROM users WHERE id = ?");
     this.byTelegram = db.prepare("SELECT * FROM users WHERE telegram_id = ?");
+    // Several chats may have linked one Upstox account: the one with the newest token wins.
+    this.byUpstoxUser = db.prepare(
+      `SELECT * FROM users WHERE upstox_user_id = ?
+       ORDER BY (upstox_token_enc IS NOT NULL) DESC, upstox_token_expires_at DESC, id DESC LIMIT 1`,
+    );
     this.insertStmt = db.prepare(
       `INSERT INTO users (telegram_id, telegram_username, display_name, email, email_verified, channels, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -136,6 +142,12 @@ export class UserRepository {
 
   findByTelegramId(telegramId: number): User | undefined {
     const r = this.byTelegram.get(telegramId);
+    return r && toUser(r);
+  }
+
+  /** The user linked to an Upstox account (order-update webhooks name the account, not our user). */
+  findByUpstoxUserId(upstoxUserId: string): User | undefined {
+    const r = this.byUpstoxUser.get(upstoxUserId);
     return r && toUser(r);
   }
 

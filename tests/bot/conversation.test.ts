@@ -1,0 +1,240 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunningApp } from "../../src/app.js";
+import { COMMANDS } from "../../src/bot/commands.js";
+import { seededRandom } from "../../src/market/simulator.js";
+import { FakeTelegram } from "../fakes/telegram/index.js";
+import { FakeUpstox } from "../fakes/upstox/index.js";
+import { startTestApp, testConfig } from "../support/app.js";
+import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { runJob, takeOverScheduler } from "../support/queues.js";
+import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+import { waitUntil } from "../support/wait.js";
+
+const RELIANCE = "NSE_EQ|INE002A01018";
+const ADMIN = { id: 999, username: "boss", first_name: "Admin" };
+const TRADER = { id: 1001, username: "trader", first_name: "Asha" };
+const OTHER = { id: 1002, username: "other", first_name: "Ravi" };
+
+/**
+ * Whole conversations through the fake Telegram Bot API (long polling) and the fake Upstox,
+ * with real Redis, SQLite and SMTP: what a trader and an admin actually see.
+ */
+describe("chat with the bot", () => {
+  let tg: FakeTelegram;
+  let upstox: FakeUpstox;
+  let smtp: SmtpCapture;
+  let app: RunningApp;
+  let dataDir: string;
+  let prefix: string;
+  let now: number;
+
+  /** Sends a message and waits for the next reply in that chat. */
+  const say = async (from: { id: number; username?: string; first_name?: string }, text: string) => {
+    const before = tg.sentTo(from.id).length;
+    await tg.sendText(from, text);
+    const msgs = await tg.waitForMessages(from.id, before + 1, 10_000);
+    return msgs[before]!;
+  };
+
+  const start = async (extra: Record<string, string> = {}, floodLimits = true) => {
+    tg = await FakeTelegram.start({ floodLimits });
+    const config = testConfig({
+      dataDir,
+      prefix,
+      env: {
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        ADMIN_TELEGRAM_IDS: String(ADMIN.id),
+        UPSTOX_API_BASE: upstox.apiBase,
+        UPSTOX_HFT_BASE: upstox.hftBase,
+        UPSTOX_ASSETS_BASE: upstox.apiBase,
+        UPSTOX_API_KEY: upstox.clientId,
+        UPSTOX_API_SECRET: upstox.clientSecret,
+        UPSTOX_REDIRECT_URI: upstox.redirectUri,
+        TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+        INSTRUMENT_FILES: "NSE",
+        SMTP_URL: smtp.url,
+        ...extra,
+      },
+    });
+    app = await startTestApp(config, { clock: () => now, delivery: { attempts: 3, backoffMs: 50 } });
+    for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
+    await waitUntil(() => app.services.instruments.findBySymbol("RELIANCE"), { what: "instruments loaded" });
+  };
+
+  beforeEach(async () => {
+    now = Date.parse("2025-01-15T10:30:00+05:30");
+    upstox = await FakeUpstox.start({ now: () => now });
+    smtp = await startSmtpCapture();
+    dataDir = tempDir();
+    prefix = uniquePrefix();
+  });
+
+  afterEach(async () => {
+    await app?.stop();
+    await tg?.close();
+    await upstox.close();
+    await smtp.close();
+    await deletePrefix(prefix);
+    removeDir(dataDir);
+  });
+
+  it("a trader links Upstox, sets an alert, the price moves, and the alert arrives in chat", async () => {
+    await start();
+    expect((await say(TRADER, "/start")).text).toContain("Welcome, Asha");
+
+    // /login: the link carries a one-time state; Upstox redirects back to our callback with a code.
+    const login = await say(TRADER, "/login");
+    const link = /href="([^"]+)"/.exec(login.rawText!)![1]!.replace(/&amp;/g, "&");
+    const state = new URL(link).searchParams.get("state")!;
+    upstox.addAuthCode("code-xyz", { userId: "UPX1001" });
+    const before = tg.sentTo(TRADER.id).length;
+    const page = await fetch(`http://127.0.0.1:${app.httpPort}/upstox/callback?code=code-xyz&state=${state}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Upstox linked");
+    const confirm = (await tg.waitForMessages(TRADER.id, before + 1))[before]!;
+    expect(confirm.text).toMatch(/Upstox account linked.*Valid until 2025-01-16 03:30 IST/);
+    // The state works once.
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/upstox/callback?code=code-xyz&state=${state}`)).status).toBe(400);
+
+    const set = await say(TRADER, "/alert RELIANCE above 1450");
+    expect(set.text).toMatch(/Alert #1: RELIANCE price at or above ₹1,450\.00, once/);
+    upstox.setPrice(RELIANCE, 1440);
+    await runJob(app.services.queues["poll-quotes"]);
+    const count = tg.sentTo(TRADER.id).length;
+    upstox.setPrice(RELIANCE, 1461.25);
+    await runJob(app.services.queues["poll-quotes"]);
+    const alert = (await tg.waitForMessages(TRADER.id, count + 1))[count]!;
+    expect(alert.text).toContain("RELIANCE is at or above ₹1,450.00");
+    expect(alert.text).toContain("₹1,461.25");
+    expect(alert.parseMode).toBe("HTML");
+
+    const list = await say(TRADER, "/alerts");
+    expect(list.text).toBe("You have no alerts. Set one with /alert RELIANCE above 1500.");
+    const signals = await say(TRADER, "/signals RELIANCE");
+    expect(signals.text).toMatch(/RELIANCE price above at ₹1,461\.25/);
+  });
+
+  it("answers a typo in a symbol with a suggestion and a bad command with its usage line", async () => {
+    await start();
+    expect((await say(TRADER, "/quote RELIANC")).text).toBe('I don\'t know the symbol "RELIANC". Did you mean RELIANCE?');
+    const usage = await say(TRADER, "/alert RELIANCE abve 1500");
+    expect(usage.text).toContain('I don\'t know the alert type "abve"');
+    expect(usage.text).toContain("Usage: /alert SYMBOL above|below|cross PRICE");
+    expect((await say(TRADER, "/watch")).text).toBe("⚠️ Which symbols?\nUsage: /watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS");
+    expect((await say(TRADER, "/quotes INFY")).text).toMatch(/I don't know \/quotes\. Did you mean \/quote/);
+    expect((await say(TRADER, "/portfolio")).text).toBe("Link your Upstox account first: send /login.");
+  });
+
+  it("an admin pauses and resumes polling; a non-admin is refused and audited", async () => {
+    await start();
+    expect((await say(TRADER, "/pause")).text).toBe("That command is for admins only.");
+    expect(await app.services.pollState.isPaused()).toBe(false);
+    expect(app.services.audit.recent(5).map((e) => [e.actorTelegramId, e.action])).toContainEqual([TRADER.id, "denied"]);
+
+    expect((await say(ADMIN, "/pause")).text).toContain("Market polling paused");
+    expect(await app.services.pollState.isPaused()).toBe(true);
+    const polled = upstox.requestsTo("/v2/market-quote/quotes").length;
+    app.services.watchlists.add(app.services.users.findByTelegramId(ADMIN.id)!.id, RELIANCE);
+    expect((await runJob(app.services.queues["poll-quotes"])).result).toEqual({ skipped: "paused" });
+    expect(upstox.requestsTo("/v2/market-quote/quotes")).toHaveLength(polled);
+    const stats = await say(ADMIN, "/stats");
+    expect(stats.text).toMatch(/Polling: paused/);
+    expect((await say(ADMIN, "/resume")).text).toContain("resumed");
+    expect(await app.services.pollState.isPaused()).toBe(false);
+    expect(app.services.audit.recent(10).map((e) => e.action)).toEqual(expect.arrayContaining(["pause polling", "resume polling", "stats"]));
+    // Admin commands show up in the admin's own menu only.
+    const scoped = tg.commands.find((c) => JSON.stringify(c.scope).includes(String(ADMIN.id)));
+    expect(scoped?.commands.map((c) => c.command)).toContain("pause");
+    const everyone = tg.commands.find((c) => JSON.stringify(c.scope).includes("all_private_chats"));
+    expect(everyone?.commands.map((c) => c.command)).not.toContain("pause");
+  });
+
+  it("never lets one user act on another user's alert through forged callback data", async () => {
+    await start();
+    await say(TRADER, "/alert RELIANCE above 1500");
+    const rule = app.services.rules.forUser(app.services.users.findByTelegramId(TRADER.id)!.id)[0]!;
+    await say(OTHER, "/start");
+    await tg.pressButton(OTHER, { messageId: 1, data: `a:del:${rule.id}` });
+    await waitUntil(() => tg.callbackAnswers.length >= 1);
+    expect(tg.callbackAnswers[0]!.text).toBe("That alert is not yours or no longer exists.");
+    expect(app.services.rules.forUser(rule.userId)).toHaveLength(1);
+    // Malformed data is refused too.
+    await tg.pressButton(OTHER, { messageId: 1, data: `a:del:${rule.id};DROP` });
+    await waitUntil(() => tg.callbackAnswers.length >= 2);
+    expect(tg.callbackAnswers[1]!.text).toBe("That button has expired.");
+    // The owner can snooze and delete from /alerts.
+    const list = await say(TRADER, "/alerts");
+    expect(JSON.stringify(list.replyMarkup)).toContain(`a:snz:${rule.id}:60`);
+    await tg.pressButton(TRADER, { messageId: list.messageId, data: `a:snz:${rule.id}:60` });
+    await waitUntil(() => tg.callbackAnswers.length >= 3);
+    expect(tg.callbackAnswers[2]!.text).toBe(`Alert #${rule.id} snoozed for 1 h.`);
+    await tg.pressButton(TRADER, { messageId: list.messageId, data: `a:del:${rule.id}` });
+    await waitUntil(() => tg.callbackAnswers.length >= 4);
+    expect(app.services.rules.forUser(rule.userId)).toHaveLength(0);
+  });
+
+  it("an admin broadcasts after confirming, and takes a database backup as a file", async () => {
+    await start();
+    await say(TRADER, "/start");
+    await say(OTHER, "/start");
+    const preview = await say(ADMIN, "/broadcast Market closes early <today>");
+    expect(preview.text).toContain("Market closes early <today>");
+    const data = JSON.stringify(preview.replyMarkup).match(/b:send:[0-9a-f]{12}/)![0];
+    await tg.pressButton(ADMIN, { messageId: preview.messageId, data });
+    const got = await tg.waitForMessages(TRADER.id, 2);
+    expect(got[1]!.text).toBe("📣 Message from the admin\nMarket closes early <today>");
+    await tg.waitForMessages(OTHER.id, 2);
+    // Pressing again does nothing twice.
+    await tg.pressButton(ADMIN, { messageId: preview.messageId, data });
+    await waitUntil(() => tg.callbackAnswers.some((a) => a.text?.includes("already sent")));
+
+    const before = tg.sentTo(ADMIN.id).length;
+    await tg.sendText(ADMIN, "/backup");
+    const doc = (await tg.waitForMessages(ADMIN.id, before + 1))[before]!;
+    expect(doc.method).toBe("sendDocument");
+    expect(doc.document!.filename).toMatch(/^bot-\d{8}T\d{9}Z\.sqlite$/);
+    expect(doc.document!.content.subarray(0, 15).toString()).toBe("SQLite format 3");
+  });
+
+  it("answers 200 random malformed commands with 200 clear replies and keeps running", async () => {
+    await start({}, false);
+    const rand = seededRandom(99);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const junk = ["", "RELIANCE", "RELIANCE above", "x y z", "<b>", "9999999999", "-1", "%%%", "above 1500", "🙂", "'; DROP TABLE users;--", "RELIANCE ema 9", "a".repeat(300)];
+    const commands = COMMANDS.filter((c) => !["start", "help", "alerts", "watchlist", "unmute", "login", "portfolio", "funds", "orders", "signals", "settings"].includes(c.command));
+    const users = Array.from({ length: 200 }, (_, i) => ({ id: 50_000 + i, first_name: `U${i}` }));
+    for (const u of users) await tg.sendText(u, `/${pick(commands).command} ${pick(junk)}`.trim());
+    for (const u of users) {
+      const [reply] = await tg.waitForMessages(u.id, 1, 30_000);
+      expect(reply!.text!.length).toBeGreaterThan(5);
+      expect(reply!.text).not.toMatch(/something went wrong/);
+    }
+    expect(tg.sent.filter((m) => users.some((u) => u.id === m.chatId))).toHaveLength(200);
+    // Still alive and correct afterwards.
+    expect((await say(TRADER, "/help")).text).toContain("Commands");
+  });
+
+  it("in webhook mode, takes updates only with Telegram's secret token", async () => {
+    await start({ TELEGRAM_MODE: "webhook", TELEGRAM_WEBHOOK_SECRET: "s3cret-token-0123456789" });
+    expect(tg.webhook?.url).toMatch(/\/telegram\/webhook$/);
+    expect(tg.webhook?.secretToken).toBe("s3cret-token-0123456789");
+    const update = {
+      update_id: 1,
+      message: { message_id: 1, date: Math.floor(now / 1000), chat: { id: TRADER.id, type: "private" }, from: { ...TRADER, is_bot: false }, text: "/help", entities: [{ type: "bot_command", offset: 0, length: 5 }] },
+    };
+    const post = (secret?: string) =>
+      fetch(`http://127.0.0.1:${app.httpPort}/telegram/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(secret ? { "x-telegram-bot-api-secret-token": secret } : {}) },
+        body: JSON.stringify(update),
+      });
+    expect((await post()).status).toBe(401);
+    expect((await post("wrong-secret-0000000000")).status).toBe(401);
+    expect(tg.sentTo(TRADER.id)).toHaveLength(0);
+    expect((await post("s3cret-token-0123456789")).status).toBe(200);
+    const [reply] = await tg.waitForMessages(TRADER.id, 1);
+    expect(reply!.text).toContain("Commands");
+  });
+});
