@@ -116,6 +116,31 @@ describe("chat with the bot", () => {
     expect(signals.text).toMatch(/RELIANCE price above at ₹1,461\.25/);
   });
 
+  it("shows a linked trader's portfolio, funds and orders, and says what to do when the login expired", async () => {
+    await start();
+    await say(TRADER, "/start");
+    const user = app.services.users.findByTelegramId(TRADER.id)!;
+    const token = upstox.issueToken({ userId: "UPX1001" });
+    app.services.upstox!.tokens.save(user.id, token, "UPX1001", new Date(now));
+    const portfolio = await say(TRADER, "/portfolio");
+    expect(portfolio.text).toContain("Holdings");
+    expect(portfolio.text).toMatch(/Day P&L: [+−]₹/);
+    expect((await say(TRADER, "/funds")).text).toMatch(/Equity: available ₹[\d,]+\.\d\d, used ₹/);
+    await app.services.upstox!.client.placeOrder(
+      { userId: user.id, accessToken: token },
+      { instrumentKey: RELIANCE, quantity: 0, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t1" },
+    ).catch(() => undefined);
+    await app.services.upstox!.client.placeOrder(
+      { userId: user.id, accessToken: token },
+      { instrumentKey: RELIANCE, quantity: 3, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t2" },
+    );
+    expect((await say(TRADER, "/orders")).text).toMatch(/BUY RELIANCE ×3 .* · complete/);
+    // Upstox ends the login: the trader is told what to do, in words.
+    upstox.expireToken(token);
+    expect((await say(TRADER, "/funds")).text).toBe("Your Upstox login has expired (Upstox logs everyone out at 3:30 AM). Use /login to link your account again.");
+    expect((await say(TRADER, "/portfolio")).text).toBe("Your Upstox login has expired (logins end at 3:30 AM IST). Send /login to link it again.");
+  });
+
   it("answers a typo in a symbol with a suggestion and a bad command with its usage line", async () => {
     await start();
     expect((await say(TRADER, "/quote RELIANC")).text).toBe('I don\'t know the symbol "RELIANC". Did you mean RELIANCE?');
