@@ -68,6 +68,7 @@ function settingsText(ctx: BotContext): string {
     `Quiet hours: ${quiet}`,
     `Muted: ${muted}`,
     `Alert kinds: ${prefs}`,
+    `Holding moves: ${u.prefs.holdingMovePct ? `${u.prefs.holdingMovePct}% or more` : "off"}`,
   ].join("\n");
 }
 
@@ -106,6 +107,17 @@ pm.command("settings", async (ctx) => {
       return replyUsage(ctx, "settings", `Quiet hours are two IST times like 22:00-07:00 (got "${value.slice(0, 40)}").`);
     ctx.account = s.users.update(user.id, { quiet: { start, end } });
     return replyHtml(ctx, `Quiet hours set: ${start}–${end} IST. Alerts in that window arrive without sound.`);
+  }
+  if (key === "holdings") {
+    if (value.toLowerCase() === "off") {
+      ctx.account = s.users.update(user.id, { prefs: { ...user.prefs, holdingMovePct: undefined } });
+      return replyHtml(ctx, "Holding-move alerts are off.");
+    }
+    const pct = /^(\d{1,2}(\.\d{1,2})?)%?$/.exec(value);
+    const n = pct ? Number(pct[1]) : NaN;
+    if (!(n >= 0.5 && n <= 50)) return replyUsage(ctx, "settings", `Holding moves are a percent between 0.5 and 50, e.g. /settings holdings 3% (got "${value.slice(0, 20)}").`);
+    ctx.account = s.users.update(user.id, { prefs: { ...user.prefs, holdingMovePct: n } });
+    return replyHtml(ctx, `You'll hear when a holding moves ${n}% or more in a day (needs /login).`);
   }
   if ((PREF_KINDS as readonly string[]).includes(key)) {
     const setting = value.toLowerCase() as AlertKindSetting;

@@ -6,6 +6,9 @@ import { deliverNotification, type NotifyJobData } from "../jobs/notify.js";
 import { pollQuotes } from "../jobs/poll-quotes.js";
 import { fetchCandles } from "../jobs/fetch-candles.js";
 import { pruneCandles } from "../jobs/prune-candles.js";
+import { checkHoldingMoves } from "../jobs/holding-moves.js";
+import { portfolioDigest, type DigestJobData } from "../jobs/portfolio-digest.js";
+import { tokenReminder } from "../jobs/token-reminder.js";
 import { refreshCalendarJob } from "../jobs/refresh-calendar.js";
 import { refreshInstrumentsJob } from "../jobs/refresh-instruments.js";
 import { queueWarmUpIfNeeded, warmUpCandles, type WarmUpData } from "../jobs/warm-up-candles.js";
@@ -235,6 +238,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       "warm-up-candles": (job) => warmUpCandles(job as Job<WarmUpData>, services),
       "refresh-calendar": (job) => refreshCalendarJob(job, services),
       "prune-candles": (job) => pruneCandles(job, services),
+      "portfolio-digest": (job) => portfolioDigest(job as Job<DigestJobData>, services),
+      "holding-moves": (job) => checkHoldingMoves(job, services),
+      "token-reminder": (job) => tokenReminder(job, services),
     };
     const workers: Worker[] = QUEUE_NAMES.map((name) =>
       createWorker(
@@ -273,6 +279,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       if (upstox) {
         await queues["refresh-calendar"].upsertJobScheduler("refresh-calendar", { pattern: "0 6 * * *", tz: MARKET_TZ }, { name: "refresh-calendar" });
         await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `start-${startedAt}` });
+        const weekdays = (time: string) => ({ pattern: `${time} * * 1-5`, tz: MARKET_TZ });
+        await queues["portfolio-digest"].upsertJobScheduler("digest-open", weekdays("45 8"), { name: "portfolio-digest", data: { when: "open" } });
+        await queues["portfolio-digest"].upsertJobScheduler("digest-close", weekdays("45 15"), { name: "portfolio-digest", data: { when: "close" } });
+        await queues["token-reminder"].upsertJobScheduler("token-reminder", weekdays("30 8"), { name: "token-reminder" });
+        await queues["holding-moves"].upsertJobScheduler("holding-moves", { pattern: "0 */5 9-15 * * 1-5", tz: MARKET_TZ }, { name: "holding-moves" });
         // Upstox publishes the day's instruments around 06:00 IST.
         await queues["refresh-instruments"].upsertJobScheduler("refresh-instruments", { pattern: "30 6 * * *", tz: MARKET_TZ }, { name: "refresh-instruments" });
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });

@@ -32,7 +32,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     command: "settings",
     usage:
-      "/settings · /settings channels telegram|email|both · /settings email you@example.com · /settings quiet 22:00-07:00|off · /settings price|indicator|portfolio|orders on|silent|off",
+      "/settings · /settings channels telegram|email|both · /settings email you@example.com · /settings quiet 22:00-07:00|off · /settings holdings 3%|off · /settings price|indicator|portfolio|orders on|silent|off",
     description: "Channels, email, quiet hours, alert kinds",
   },
   { command: "verify", usage: "/verify CODE   (the 6-digit code we emailed you)", description: "Confirm your email address" },

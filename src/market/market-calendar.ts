@@ -40,6 +40,11 @@ export class MarketCalendar {
     return { holidays: this.holidays.size, specialSessions: this.special.size };
   }
 
+  /** NSE holidays known (dates in IST). */
+  holidaySet(): ReadonlySet<string> {
+    return this.holidays;
+  }
+
   /** How many holidays and special sessions are known (0 before the first fetch). */
   known(): { holidays: number; specialSessions: number } {
     return { holidays: this.holidays.size, specialSessions: this.special.size };

@@ -12,6 +12,9 @@ export const QUEUE_NAMES = [
   "refresh-instruments",
   "refresh-calendar",
   "prune-candles",
+  "portfolio-digest",
+  "holding-moves",
+  "token-reminder",
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

@@ -22,7 +22,7 @@ export interface User {
   quietStart: string | null;
   quietEnd: string | null;
   mutedUntil: number | null;
-  prefs: Partial<Record<PrefKind, AlertKindSetting>>;
+  prefs: Partial<Record<PrefKind, AlertKindSetting>> & { /** Alert when a holding moves this % in a day. */ holdingMovePct?: number };
   createdAt: number;
 }
 

@@ -1,0 +1,34 @@
+import type { Job } from "bullmq";
+import { OAuthStates } from "../src/bot/oauth.js";
+import { istParts, isTradingDay } from "../src/market/calendar.js";
+import { channelsFor } from "../src/notify/preferences.js";
+import { enqueueNotifications } from "../src/queue/queues.js";
+import type { Services } from "../src/services.js";
+
+/**
+ * 08:30 IST on trading days, before the 09:15 open: users whose Upstox login died at 03:30
+ * get a reminder with a fresh one-time login link, once a day.
+ */
+export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded: number } | { skipped: string }> {
+  if (!s.upstox) return { skipped: "simulator mode: no Upstox logins" };
+  const now = s.clock();
+  await s.calendar.sync();
+  if (!isTradingDay(new Date(now), s.calendar.holidaySet())) return { skipped: "not a trading day" };
+  const date = istParts(new Date(now)).date;
+  const oauth = new OAuthStates(s.redis, s.config.redis.prefix, 3 * 3600);
+  const ids: number[] = [];
+  let reminded = 0;
+  for (const userId of s.users.activeIds()) {
+    const user = s.users.get(userId);
+    const state = s.upstox.tokens.state(userId);
+    if (!user || state.state !== "expired") continue;
+    const channels = channelsFor(user, "token_expiring", now);
+    if (!channels.length) continue;
+    const loginUrl = s.upstox.client.loginUrl(await oauth.create(userId));
+    reminded++;
+    for (const channel of channels)
+      ids.push(s.outbox.enqueueRow({ userId, channel, kind: "token_expiring", dedupKey: `login-reminder:${userId}:${date}:${channel}`, payload: { loginUrl, expiresAt: state.expiredAt } }));
+  }
+  await enqueueNotifications(s.queues, ids, s.delivery);
+  return { reminded };
+}
