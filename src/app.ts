@@ -9,6 +9,9 @@ import { pruneCandles } from "../jobs/prune-candles.js";
 import { checkHoldingMoves } from "../jobs/holding-moves.js";
 import { portfolioDigest, type DigestJobData } from "../jobs/portfolio-digest.js";
 import { tokenReminder } from "../jobs/token-reminder.js";
+import { syncOrders } from "../jobs/order-sync.js";
+import { OrderRepository } from "./orders/order-repository.js";
+import { handleOrderWebhook, orderWebhookPath } from "./http/order-webhook.js";
 import { refreshCalendarJob } from "../jobs/refresh-calendar.js";
 import { refreshInstrumentsJob } from "../jobs/refresh-instruments.js";
 import { queueWarmUpIfNeeded, warmUpCandles, type WarmUpData } from "../jobs/warm-up-candles.js";
@@ -198,6 +201,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
       candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock) : simulator!),
       candles,
+      orders: new OrderRepository(db, clock),
       indicators: new IndicatorEngine(candles),
       pollState,
       redis: connection,
@@ -241,6 +245,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       "portfolio-digest": (job) => portfolioDigest(job as Job<DigestJobData>, services),
       "holding-moves": (job) => checkHoldingMoves(job, services),
       "token-reminder": (job) => tokenReminder(job, services),
+      "order-sync": (job) => syncOrders(job, services),
     };
     const workers: Worker[] = QUEUE_NAMES.map((name) =>
       createWorker(
@@ -283,6 +288,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         await queues["portfolio-digest"].upsertJobScheduler("digest-open", weekdays("45 8"), { name: "portfolio-digest", data: { when: "open" } });
         await queues["portfolio-digest"].upsertJobScheduler("digest-close", weekdays("45 15"), { name: "portfolio-digest", data: { when: "close" } });
         await queues["token-reminder"].upsertJobScheduler("token-reminder", weekdays("30 8"), { name: "token-reminder" });
+        await queues["order-sync"].upsertJobScheduler("order-sync", { pattern: "*/30 * 9-15 * * 1-6", tz: MARKET_TZ }, { name: "order-sync" });
         await queues["holding-moves"].upsertJobScheduler("holding-moves", { pattern: "0 */5 9-15 * * 1-5", tz: MARKET_TZ }, { name: "holding-moves" });
         // Upstox publishes the day's instruments around 06:00 IST.
         await queues["refresh-instruments"].upsertJobScheduler("refresh-instruments", { pattern: "30 6 * * *", tz: MARKET_TZ }, { name: "refresh-instruments" });
@@ -302,6 +308,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           routes[WEBHOOK_PATH] = (req, res) => webhook(req, res);
         }
       }
+      if (upstox && config.upstox.webhookSecret) routes[orderWebhookPath(config.upstox.webhookSecret)] = (req, res) => handleOrderWebhook(req, res, services);
       if (upstox) {
         routes[UPSTOX_CALLBACK_PATH] = (_req, res, url) =>
           handleUpstoxCallback(url, res, services, oauth, async (chatId, html) => {

@@ -12,6 +12,7 @@ import type { MarketCalendar } from "./market/market-calendar.js";
 import type { PollState } from "./market/poll-state.js";
 import type { CandleSource, QuoteSource } from "./market/types.js";
 import type { CandleRepository } from "./db/repositories/candles.js";
+import type { OrderRepository } from "./orders/order-repository.js";
 import type { IndicatorEngine } from "./signals/indicator-engine.js";
 import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
@@ -41,6 +42,8 @@ export interface Services {
   /** Closed one-minute candles: Upstox OHLC I1 (and history for warm-up) or the simulator. */
   candleSource: CandleSource;
   candles: CandleRepository;
+  /** Orders the bot has seen, and what it already told about each. */
+  orders: OrderRepository;
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
   pollState: PollState;

@@ -25,6 +25,8 @@ export interface Config {
     apiSecret: string | undefined;
     redirectUri: string | undefined;
     tokenEncryptionKey: Buffer | undefined;
+    /** Secret path segment of the order postback URL (PUBLIC_URL/upstox/orders/<secret>). */
+    webhookSecret: string | undefined;
   };
   telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[]; mode: "polling" | "webhook"; webhookSecret: string | undefined };
   email: { smtpUrl: string | undefined; from: string };
@@ -71,6 +73,7 @@ export function loadConfig(
   const secrets = [
     e.TELEGRAM_BOT_TOKEN,
     e.TELEGRAM_WEBHOOK_SECRET,
+    e.UPSTOX_WEBHOOK_SECRET,
     e.UPSTOX_API_SECRET,
     e.TOKEN_ENCRYPTION_KEY?.toString("hex"),
     e.TOKEN_ENCRYPTION_KEY?.toString("base64"),
@@ -100,6 +103,7 @@ export function loadConfig(
       apiSecret: e.UPSTOX_API_SECRET,
       redirectUri: e.UPSTOX_REDIRECT_URI,
       tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
+      webhookSecret: e.UPSTOX_WEBHOOK_SECRET,
     },
     telegram: {
       botToken: e.TELEGRAM_BOT_TOKEN,

@@ -179,6 +179,18 @@ export const envSchema = z
     UPSTOX_API_SECRET: optionalString,
     UPSTOX_REDIRECT_URI: url(undefined, ["https:", "http:"]),
     TOKEN_ENCRYPTION_KEY: encryptionKey,
+    UPSTOX_WEBHOOK_SECRET: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === "") return undefined;
+        if (!/^[A-Za-z0-9_-]{16,128}$/.test(v)) {
+          ctx.addIssue({ code: "custom", message: "must be 16-128 letters, digits, '_' or '-' (it becomes part of the postback URL)" });
+          return z.NEVER;
+        }
+        return v;
+      }),
 
     TELEGRAM_BOT_TOKEN: z
       .string()

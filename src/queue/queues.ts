@@ -15,6 +15,7 @@ export const QUEUE_NAMES = [
   "portfolio-digest",
   "holding-moves",
   "token-reminder",
+  "order-sync",
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

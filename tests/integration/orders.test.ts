@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunningApp } from "../../src/app.js";
+import type { UpstoxSession } from "../../src/upstox/token-store.js";
+import { FakeUpstox } from "../fakes/upstox/index.js";
+import { startTestApp, testConfig } from "../support/app.js";
+import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { runJob } from "../support/queues.js";
+import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+
+const RELIANCE = "NSE_EQ|INE002A01018";
+const SECRET = "postback-secret-0123456789";
+const template = JSON.parse(readFileSync(new URL("../unit/fixtures/webhook_order_update.json", import.meta.url), "utf8")) as Record<string, unknown>;
+
+/**
+ * Order confirmations from both sources, the Upstox postback and polling of the order book,
+ * over real HTTP, Redis, SQLite and SMTP: each transition is told exactly once.
+ */
+describe("order confirmations", () => {
+  let upstox: FakeUpstox;
+  let smtp: SmtpCapture;
+  let app: RunningApp;
+  let dataDir: string;
+  let prefix: string;
+  let now: number;
+  let session: UpstoxSession;
+
+  const postback = (order: Record<string, unknown>, path = `/upstox/orders/${SECRET}`) =>
+    fetch(`http://127.0.0.1:${app.httpPort}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...template, ...order }) });
+  const kinds = () => (app.services.db.prepare("SELECT kind FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
+
+  beforeEach(async () => {
+    now = Date.parse("2025-01-15T10:30:00+05:30");
+    upstox = await FakeUpstox.start({ now: () => now });
+    smtp = await startSmtpCapture();
+    dataDir = tempDir();
+    prefix = uniquePrefix();
+    app = await startTestApp(
+      testConfig({
+        dataDir,
+        prefix,
+        env: {
+          UPSTOX_API_BASE: upstox.apiBase,
+          UPSTOX_HFT_BASE: upstox.hftBase,
+          UPSTOX_ASSETS_BASE: upstox.apiBase,
+          UPSTOX_API_KEY: upstox.clientId,
+          UPSTOX_API_SECRET: upstox.clientSecret,
+          UPSTOX_REDIRECT_URI: upstox.redirectUri,
+          TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+          UPSTOX_WEBHOOK_SECRET: SECRET,
+          SMTP_URL: smtp.url,
+        },
+      }),
+      { clock: () => now, delivery: { attempts: 2, backoffMs: 50 } },
+    );
+    const user = app.services.users.create({ telegramId: 5, email: "orders@example.com", emailVerified: true, channels: "email" });
+    const token = upstox.issueToken({ userId: "UPX5" });
+    app.services.upstox!.tokens.save(user.id, token, "UPX5", new Date(now));
+    session = { userId: user.id, accessToken: token };
+  });
+
+  afterEach(async () => {
+    await app.stop();
+    await smtp.close();
+    await upstox.close();
+    await deletePrefix(prefix);
+    removeDir(dataDir);
+  });
+
+  it("tells placed and filled once each, although the postback and the poll both report them", async () => {
+    const { orderIds } = await app.services.upstox!.client.placeOrder(session, {
+      instrumentKey: RELIANCE,
+      quantity: 10,
+      transactionType: "BUY",
+      orderType: "LIMIT",
+      product: "D",
+      price: 1400,
+      tag: "uab-1",
+    });
+    const orderId = orderIds[0]!;
+    const base = { user_id: "UPX5", userId: "UPX5", order_id: orderId, instrument_token: RELIANCE, instrument_key: RELIANCE, trading_symbol: "RELIANCE-EQ", tradingsymbol: "RELIANCE-EQ", quantity: 10, price: 1400, order_type: "LIMIT", transaction_type: "BUY", product: "D" };
+    expect((await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 })).status).toBe(200);
+    await runJob(app.services.queues["order-sync"]);
+    await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 });
+    expect(kinds()).toEqual(["order_placed"]);
+
+    upstox.setOrderStatus(orderId, "open", { filledQuantity: 4, averagePrice: 1399.8 });
+    await runJob(app.services.queues["order-sync"]);
+    await postback({ ...base, status: "open", filled_quantity: 4, pending_quantity: 6, average_price: 1399.8 });
+    upstox.setOrderStatus(orderId, "complete", { filledQuantity: 10, averagePrice: 1399.9 });
+    await postback({ ...base, status: "complete", filled_quantity: 10, pending_quantity: 0, average_price: 1399.9 });
+    await runJob(app.services.queues["order-sync"]);
+    // A late, older postback changes nothing.
+    await postback({ ...base, status: "open", filled_quantity: 4, pending_quantity: 6 });
+    expect(kinds()).toEqual(["order_placed", "order_partially_filled", "order_filled"]);
+
+    const mails = await smtp.waitForMessages(3);
+    const subjects = mails.map((m) => m.parsed.subject).join(" | ");
+    expect(subjects).toMatch(/RELIANCE/);
+    expect(mails.some((m) => /1,399\.90/.test(m.parsed.text ?? ""))).toBe(true);
+  });
+
+  it("tells a rejection with Upstox's reason, and refuses postbacks without the secret", async () => {
+    const rejected = { user_id: "UPX5", order_id: "REJ-1", instrument_token: RELIANCE, trading_symbol: "RELIANCE-EQ", quantity: 1500, order_type: "SL-M", transaction_type: "SELL", product: "I", status: "rejected", filled_quantity: 0, status_message: "You need to add Rs. 138385.27 in your account to place this trade." };
+    expect((await postback(rejected)).status).toBe(200);
+    const [mail] = await smtp.waitForMessages(1);
+    expect(mail!.parsed.text).toContain("You need to add Rs. 138385.27");
+    expect((await postback(rejected, "/upstox/orders/not-the-secret-000000")).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/upstox/orders/${SECRET}`, { method: "POST", body: "not json" })).status).toBe(400);
+    expect((await postback({ update_type: "gtt_order", user_id: "UPX5" })).status).toBe(200);
+    expect(kinds()).toEqual(["order_rejected"]);
+  });
+});
