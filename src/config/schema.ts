@@ -128,6 +128,21 @@ const cronPattern = (fallback: string) =>
       return value;
     });
 
+/** An optional shared secret: 16 to `max` URL-safe characters. */
+const secretToken = (max: number, why: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      if (!new RegExp(`^[A-Za-z0-9_-]{16,${max}}$`).test(v)) {
+        ctx.addIssue({ code: "custom", message: `must be 16-${max} letters, digits, '_' or '-' (${why})` });
+        return z.NEVER;
+      }
+      return v;
+    });
+
 export const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"], { message: "must be development, production or test" }).default("production"),
@@ -179,18 +194,7 @@ export const envSchema = z
     UPSTOX_API_SECRET: optionalString,
     UPSTOX_REDIRECT_URI: url(undefined, ["https:", "http:"]),
     TOKEN_ENCRYPTION_KEY: encryptionKey,
-    UPSTOX_WEBHOOK_SECRET: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined || v === "") return undefined;
-        if (!/^[A-Za-z0-9_-]{16,128}$/.test(v)) {
-          ctx.addIssue({ code: "custom", message: "must be 16-128 letters, digits, '_' or '-' (it becomes part of the postback URL)" });
-          return z.NEVER;
-        }
-        return v;
-      }),
+    UPSTOX_WEBHOOK_SECRET: secretToken(128, "it becomes part of the postback URL"),
 
     TELEGRAM_BOT_TOKEN: z
       .string()
@@ -207,18 +211,7 @@ export const envSchema = z
     TELEGRAM_API_ROOT: url("https://api.telegram.org", ["https:", "http:"]),
     ADMIN_TELEGRAM_IDS: adminIds,
     TELEGRAM_MODE: z.enum(["polling", "webhook"], { message: "must be polling or webhook" }).default("polling"),
-    TELEGRAM_WEBHOOK_SECRET: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined || v === "") return undefined;
-        if (!/^[A-Za-z0-9_-]{16,256}$/.test(v)) {
-          ctx.addIssue({ code: "custom", message: "must be 16-256 letters, digits, '_' or '-' (Telegram's secret_token rules)" });
-          return z.NEVER;
-        }
-        return v;
-      }),
+    TELEGRAM_WEBHOOK_SECRET: secretToken(256, "Telegram's secret_token rules"),
 
     SMTP_URL: url(undefined, ["smtp:", "smtps:"]),
     EMAIL_FROM: z.string().trim().min(3).default("Upstox Alert Bot <alerts@localhost>"),

@@ -1,16 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendPage } from "./page.js";
 import { escapeHtml } from "../notify/render.js";
 import type { Services } from "../services.js";
 
 export const UNSUBSCRIBE_PATH = "/unsubscribe";
 
-function page(res: ServerResponse, status: number, title: string, body: string): void {
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-  res.end(
-    `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title>` +
-      `<body style="font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em"><h1>${escapeHtml(title)}</h1>${body}</body>`,
-  );
-}
 
 async function readBody(req: IncomingMessage, limit = 4096): Promise<string> {
   let body = "";
@@ -31,15 +25,15 @@ export async function handleUnsubscribe(req: IncomingMessage, res: ServerRespons
   const t = url.searchParams.get("t");
   const userId = links.verify(u, t);
   const user = userId === undefined ? undefined : s.users.get(userId);
-  if (!user) return page(res, 400, "Link not valid", "<p>This unsubscribe link is broken or was changed. Use /settings in the bot instead.</p>");
+  if (!user) return sendPage(res, 400, "Link not valid", "<p>This unsubscribe link is broken or was changed. Use /settings in the bot instead.</p>");
   if (req.method === "POST") {
     await readBody(req);
     const channels = user.telegramId !== null ? "telegram" : user.channels;
     s.users.update(user.id, { channels, ...(user.telegramId === null ? { prefs: { price: "off", indicator: "off", portfolio: "off", orders: "off" } } : {}) });
     s.log.info({ userId: user.id }, "unsubscribed from email");
-    return page(res, 200, "Unsubscribed", `<p>You won't get these emails any more.${user.telegramId !== null ? " Alerts still arrive in Telegram; change that with /settings." : ""}</p>`);
+    return sendPage(res, 200, "Unsubscribed", `<p>You won't get these emails any more.${user.telegramId !== null ? " Alerts still arrive in Telegram; change that with /settings." : ""}</p>`);
   }
-  return page(
+  return sendPage(
     res,
     200,
     "Stop alert emails?",
