@@ -1,3 +1,4 @@
+import { benchDelivery } from "./delivery.js";
 import { benchIndicators } from "./indicators.js";
 import { benchPipeline } from "./pipeline.js";
 import { benchUpstoxQuotes } from "./upstox-quotes.js";
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
   const pipeline = await benchPipeline();
   printResults("Signal engine: quote batch to outbox (2,000 instruments, 50,000 rules)", pipeline);
   all.push(...pipeline);
+  const delivery = await benchDelivery();
+  printResults("Telegram delivery: outbox to the fake Bot API with flood limits (2,000 messages, 600 chats)", delivery);
+  all.push(...delivery);
   const missed = all.filter((r) => !meets(r));
   console.log(`\n${all.length - missed.length} of ${all.length} figures within target`);
   process.exitCode = missed.length ? 1 : 0;

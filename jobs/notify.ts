@@ -34,7 +34,10 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services, 
   if (!n || n.status !== "pending") return { skipped: "not pending" };
   const user = n.userId === null ? undefined : s.users.get(n.userId);
   const recipient = n.channel === "telegram" ? user?.telegramId : user?.email;
-  if (!user || recipient === null || recipient === undefined || user.status !== "active") {
+  // Inactive means Telegram refused us (bot blocked): email still reaches them, and carries
+  // the very alert Telegram refused. Banned users get nothing.
+  const reachable = user?.status === "active" || (user?.status === "inactive" && n.channel === "email");
+  if (!user || recipient === null || recipient === undefined || !reachable) {
     s.outbox.markDead(n.id, user ? `user is ${user.status} or has no ${n.channel} address` : "user no longer exists");
     s.metrics.notifications.inc({ channel: n.channel, outcome: "dropped" });
     return { skipped: "no recipient" };
@@ -80,8 +83,10 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
       length += html.length + (batch.length > 1 ? SEPARATOR.length : 0);
     }
     // ~30 messages a second overall and one a second into this chat, shared by all processes.
-    await s.telegramLimiter.acquire("all", "global");
+    // The chat slot first: its wait can be a second, and a global slot taken before it would
+    // be counted that long before the send, letting sends bunch up past 30/s at Telegram.
     await s.telegramLimiter.acquire(String(chatId), "chat");
+    await s.telegramLimiter.acquire("all", "global");
     await s.telegram.sendHtml(chatId, rendered.join(SEPARATOR), { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
   } catch (err) {
     if (err instanceof GrammyError && err.error_code === 429) {
