@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
 import { COMMANDS } from "../../src/bot/commands.js";
 import { seededRandom } from "../../src/market/simulator.js";
 import { FakeTelegram } from "../fakes/telegram/index.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
-import { startTestApp, testConfig } from "../support/app.js";
+import { startTestApp, testConfig, upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
 import { runJob, takeOverScheduler } from "../support/queues.js";
 import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
@@ -46,13 +45,7 @@ describe("chat with the bot", () => {
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.apiRoot,
         ADMIN_TELEGRAM_IDS: String(ADMIN.id),
-        UPSTOX_API_BASE: upstox.apiBase,
-        UPSTOX_HFT_BASE: upstox.hftBase,
-        UPSTOX_ASSETS_BASE: upstox.apiBase,
-        UPSTOX_API_KEY: upstox.clientId,
-        UPSTOX_API_SECRET: upstox.clientSecret,
-        UPSTOX_REDIRECT_URI: upstox.redirectUri,
-        TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+        ...upstoxEnv(upstox),
         INSTRUMENT_FILES: "NSE",
         SMTP_URL: smtp.url,
         ...extra,

@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
 import type { Config } from "../../src/config/load.js";
 import type { User } from "../../src/db/repositories/users.js";
-import { getJson, startTestApp, testConfig } from "../support/app.js";
+import { getJson, startTestApp, testConfig, upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
 import { runJob, takeOverScheduler } from "../support/queues.js";
 import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
@@ -52,13 +51,7 @@ describe("market data pipeline over the fake Upstox", () => {
       dataDir,
       prefix,
       env: {
-        UPSTOX_API_BASE: fake.apiBase,
-        UPSTOX_HFT_BASE: fake.hftBase,
-        UPSTOX_ASSETS_BASE: fake.apiBase,
-        UPSTOX_API_KEY: fake.clientId,
-        UPSTOX_API_SECRET: fake.clientSecret,
-        UPSTOX_REDIRECT_URI: fake.redirectUri,
-        TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+        ...upstoxEnv(fake),
         INSTRUMENT_FILES: "NSE",
         POLL_INTERVAL: "15",
         SMTP_URL: smtp.url,

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
 import type { UpstoxSession } from "../../src/upstox/token-store.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
-import { startTestApp, testConfig } from "../support/app.js";
+import { startTestApp, testConfig, upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
 import { runJob } from "../support/queues.js";
 import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
@@ -41,13 +40,7 @@ describe("order confirmations", () => {
         dataDir,
         prefix,
         env: {
-          UPSTOX_API_BASE: upstox.apiBase,
-          UPSTOX_HFT_BASE: upstox.hftBase,
-          UPSTOX_ASSETS_BASE: upstox.apiBase,
-          UPSTOX_API_KEY: upstox.clientId,
-          UPSTOX_API_SECRET: upstox.clientSecret,
-          UPSTOX_REDIRECT_URI: upstox.redirectUri,
-          TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+          ...upstoxEnv(upstox),
           UPSTOX_WEBHOOK_SECRET: SECRET,
           SMTP_URL: smtp.url,
         },

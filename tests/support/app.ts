@@ -1,6 +1,7 @@
 import { startApp, type AppOptions, type RunningApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/load.js";
 import { createLogger, type Logger } from "../../src/log/logger.js";
+import { randomBytes } from "node:crypto";
 import { TEST_REDIS_URL } from "./env.js";
 
 /** A pino logger that keeps its JSON lines in memory, parsed. */
@@ -46,4 +47,17 @@ export async function getJson(url: string): Promise<{ status: number; body: unkn
     /* not JSON */
   }
   return { status: res.status, body, headers: res.headers };
+}
+
+/** The settings that point the app at a FakeUpstox (both hosts, the assets host, its app credentials). */
+export function upstoxEnv(fake: { apiBase: string; hftBase: string; clientId: string; clientSecret: string; redirectUri: string }): Record<string, string> {
+  return {
+    UPSTOX_API_BASE: fake.apiBase,
+    UPSTOX_HFT_BASE: fake.hftBase,
+    UPSTOX_ASSETS_BASE: fake.apiBase,
+    UPSTOX_API_KEY: fake.clientId,
+    UPSTOX_API_SECRET: fake.clientSecret,
+    UPSTOX_REDIRECT_URI: fake.redirectUri,
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+  };
 }
