@@ -33,8 +33,11 @@ export const warmUpJobId = (instrumentKey: string, day: string) => `warm-${instr
  * Queues a warm-up for an instrument whose stored history is too short for its indicators.
  * The job id carries the IST date, so an instrument is warmed up at most once a day.
  */
-export async function queueWarmUpIfNeeded(s: Services, instrumentKey: string): Promise<boolean> {
-  if (s.candles.stats(instrumentKey, "1m").count >= candlesNeeded(specsFor(s.ruleBook.forInstrument(instrumentKey)))) return false;
+export async function queueWarmUpIfNeeded(s: Services, instrumentKey: string, specs = specsFor(s.ruleBook.forInstrument(instrumentKey))): Promise<boolean> {
+  const needed = candlesNeeded(specs);
+  // The in-memory state already holds enough candles: no need to count rows in SQLite every minute.
+  if ((s.indicators.candlesSeen(instrumentKey) ?? 0) >= needed) return false;
+  if (s.candles.stats(instrumentKey, "1m").count >= needed) return false;
   const day = new Date(s.clock() + 330 * 60_000).toISOString().slice(0, 10);
   await s.queues["warm-up-candles"].add("warm-up-candles", { instrumentKey }, { jobId: warmUpJobId(instrumentKey, day), removeOnComplete: true, removeOnFail: true });
   return true;

@@ -37,7 +37,7 @@ import { Outbox } from "./notify/outbox.js";
 import { createTelegramSender } from "./notify/telegram.js";
 import { ChatLocks } from "./notify/chat-lock.js";
 import { UnsubscribeLinks } from "./notify/unsubscribe.js";
-import { RateLimiter } from "./upstox/rate-limit.js";
+import { RateLimiter } from "./redis/rate-limit.js";
 import { handleUnsubscribe, UNSUBSCRIBE_PATH } from "./http/unsubscribe-route.js";
 import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
@@ -162,6 +162,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     const rules = new AlertRuleRepository(db, clock);
     const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail") });
     cleanups.push({ name: "email", run: () => email.close() });
+    const sqlitePing = db.prepare("SELECT 1");
     const calendar = new MarketCalendar(connection, config.redis.prefix, { alwaysOpen: config.simulator.alwaysOpen, clock });
     const outbox = new Outbox(db, rules, clock);
     const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
@@ -223,7 +224,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       calendar,
       marketOpen: (at) => calendar.isOpen(at),
       ruleBook: new RuleBook(rules),
-      health: () => gatherHealth(services, startedAt, redisReady),
+      health: () => gatherHealth(services, startedAt, redisReady, sqlitePing),
     };
 
     if (opts.demo) {
@@ -323,7 +324,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         routes: {
           ...routes,
           "/healthz": async (_req, res) => {
-            const report = await gatherHealth(services, startedAt, redisReady);
+            const report = await gatherHealth(services, startedAt, redisReady, sqlitePing);
             sendJson(res, report.status === "ok" ? 200 : 503, report);
           },
           "/metrics": async (_req, res) => {
@@ -402,7 +403,7 @@ function redisCall<T>(ready: () => boolean, fn: () => Promise<T>): Promise<T> {
   return withTimeout(fn(), REDIS_CHECK_TIMEOUT_MS, "redis");
 }
 
-async function gatherHealth(s: Services, startedAt: number, redisReady: () => boolean) {
+async function gatherHealth(s: Services, startedAt: number, redisReady: () => boolean, sqlitePing: { get(): unknown }) {
   const now = s.clock();
   const redis = await (async () => {
     const t0 = performance.now();
@@ -415,7 +416,7 @@ async function gatherHealth(s: Services, startedAt: number, redisReady: () => bo
   })();
   let sqlite: { ok: boolean; error?: string } = { ok: true };
   try {
-    s.db.prepare("SELECT 1").get();
+    sqlitePing.get();
   } catch (err) {
     sqlite = { ok: false, error: (err as Error).message };
   }

@@ -20,7 +20,7 @@ import type { Outbox } from "./notify/outbox.js";
 import type { TelegramSender } from "./notify/telegram.js";
 import type { ChatLocks } from "./notify/chat-lock.js";
 import type { UnsubscribeLinks } from "./notify/unsubscribe.js";
-import type { RateLimiter } from "./upstox/rate-limit.js";
+import type { RateLimiter } from "./redis/rate-limit.js";
 import type { DeliveryPolicy, Queues } from "./queue/queues.js";
 import type { UpstoxClient } from "./upstox/client.js";
 import type { TokenStore } from "./upstox/token-store.js";

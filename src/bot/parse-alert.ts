@@ -1,4 +1,5 @@
 import type { Frequency, RuleKind, RuleParams } from "../signals/rules.js";
+import { editDistance } from "./symbols.js";
 
 /** What `/alert SYMBOL ...` asks for, before the symbol is resolved. */
 export interface AlertRequest {
@@ -12,6 +13,8 @@ export interface AlertRequest {
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const ALERT_WORDS = ["above", "below", "cross", "change", "rsi", "macd", "ema", "sma", "bb", "volume"];
 
 const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
 
@@ -137,7 +140,10 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
       if (multiple === undefined) return fail(`"${b ?? ""}" is not a multiple between 1.5 and 100, e.g. volume 3x.`);
       return { ok: true, value: { ...base, kind: "volume_spike", params: { multiple, period: 20 } } };
     }
-    default:
-      return fail(`I don't know the alert type "${a ?? ""}".`);
+    default: {
+      const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
+      const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
+      return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
+    }
   }
 }

@@ -58,6 +58,11 @@ export class IndicatorEngine {
     return { values: state.values(), previous: state.previous(), previousCandle };
   }
 
+  /** How many candles this process's state for the instrument has seen (history replay included). */
+  candlesSeen(instrumentKey: string): number | undefined {
+    return this.states.get(instrumentKey)?.count;
+  }
+
   /** Current values without feeding anything (for /quote). */
   valuesOf(instrumentKey: string): IndicatorValues | undefined {
     return this.states.get(instrumentKey)?.values();

@@ -3,7 +3,8 @@ import type { z } from "zod";
 import type { Logger } from "../log/logger.js";
 import type { InstrumentInfo, Quote } from "../market/types.js";
 import { OrderOutcomeUnknownError, UpstoxNetworkError, UpstoxRequestError, UpstoxResponseError, UpstoxUnavailableError } from "./errors.js";
-import type { RateLimiter } from "./rate-limit.js";
+import type { RateLimiter } from "../redis/rate-limit.js";
+import type { LimitCategory } from "./limits.js";
 import * as S from "./schemas.js";
 import type { UpstoxSession } from "./token-store.js";
 import { path, seg, UpstoxTransport, type Host, type TransportOptions } from "./transport.js";
@@ -39,7 +40,7 @@ export interface UpstoxClientOptions {
   apiKey?: string | undefined;
   apiSecret?: string | undefined;
   redirectUri?: string | undefined;
-  limiter?: RateLimiter | undefined;
+  limiter?: RateLimiter<LimitCategory> | undefined;
   log: Logger;
   /** Waits before each lookup by tag after an unclear order placement (Upstox may still be processing it). */
   reconcileDelaysMs?: readonly number[];

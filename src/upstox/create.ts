@@ -5,7 +5,8 @@ import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../metrics.js";
 import { UpstoxClient } from "./client.js";
 import { UpstoxQuoteSource } from "./quote-source.js";
-import { RateLimiter } from "./rate-limit.js";
+import { RateLimiter } from "../redis/rate-limit.js";
+import { UPSTOX_LIMITS } from "./limits.js";
 import { TokenStore } from "./token-store.js";
 
 export interface UpstoxWiring {
@@ -35,6 +36,7 @@ export function createUpstox(deps: {
   const limiter = new RateLimiter({
     redis: deps.redis,
     prefix: config.redis.prefix,
+    limits: UPSTOX_LIMITS,
     onWait: (category) => metrics.upstoxRateLimitWaits.inc({ category }),
   });
   const client = new UpstoxClient({

@@ -9,7 +9,8 @@ import {
   UpstoxTokenError,
   UpstoxUnavailableError,
 } from "./errors.js";
-import type { LimitCategory, RateLimiter } from "./rate-limit.js";
+import type { RateLimiter } from "../redis/rate-limit.js";
+import type { LimitCategory } from "./limits.js";
 
 /**
  * The wire under the Upstox client: keep-alive pools per host, explicit timeouts, our own
@@ -23,7 +24,7 @@ export interface TransportOptions {
   apiBase: string;
   hftBase: string;
   assetsBase: string;
-  limiter: RateLimiter | undefined;
+  limiter: RateLimiter<LimitCategory> | undefined;
   log: Logger;
   connectTimeoutMs?: number;
   headersTimeoutMs?: number;

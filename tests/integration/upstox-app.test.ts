@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
-import { startTestApp, testConfig, getJson } from "../support/app.js";
+import { getJson, startTestApp, testConfig, upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
 import { runJob, takeOverScheduler } from "../support/queues.js";
 import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
@@ -34,13 +33,7 @@ describe("the bot wired to Upstox", () => {
       dataDir,
       prefix,
       env: {
-        UPSTOX_API_BASE: fake.apiBase,
-        UPSTOX_HFT_BASE: fake.hftBase,
-        UPSTOX_ASSETS_BASE: fake.apiBase,
-        UPSTOX_API_KEY: "app-key",
-        UPSTOX_API_SECRET: "app-secret",
-        UPSTOX_REDIRECT_URI: "http://127.0.0.1:8080/upstox/callback",
-        TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+        ...upstoxEnv(fake),
         INSTRUMENT_FILES: "complete",
         SMTP_URL: smtp.url,
       },

@@ -18,7 +18,8 @@ import {
   UpstoxTokenError,
   UpstoxUnavailableError,
 } from "../../src/upstox/errors.js";
-import { RateLimiter } from "../../src/upstox/rate-limit.js";
+import { RateLimiter } from "../../src/redis/rate-limit.js";
+import { UPSTOX_LIMITS } from "../../src/upstox/limits.js";
 import { TokenStore, type UpstoxSession } from "../../src/upstox/token-store.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
 import { deletePrefix, uniquePrefix } from "../support/env.js";
@@ -319,7 +320,7 @@ describe("UpstoxClient over the fake Upstox server", () => {
     });
 
     it("keeps 120 rapid calls under the server's 50/s, so Upstox never answers 429", async () => {
-      const limited = makeClient({ limiter: new RateLimiter({ redis, prefix }) });
+      const limited = makeClient({ limiter: new RateLimiter({ redis, prefix, limits: UPSTOX_LIMITS }) });
       try {
         const started = Date.now();
         await Promise.all(Array.from({ length: 120 }, () => limited.getLtp(session, [RELIANCE])));

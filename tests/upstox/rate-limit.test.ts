@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RateLimiter, RateLimitWaitTooLongError, UPSTOX_LIMITS } from "../../src/upstox/rate-limit.js";
+import { RateLimiter, RateLimitWaitTooLongError } from "../../src/redis/rate-limit.js";
+import { UPSTOX_LIMITS } from "../../src/upstox/limits.js";
 import { deletePrefix } from "../support/env.js";
 
 describe("RateLimiter over real Redis", () => {

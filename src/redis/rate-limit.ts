@@ -2,29 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 
 /**
- * Upstox's per-user, per-category limits, enforced before we send, and shared by every
- * process through Redis: a sliding log per window, checked and recorded atomically.
+ * Rate limits shared by every process through Redis: a sliding log per window, checked and
+ * recorded atomically. Used for Upstox's per-user limits and Telegram's send limits.
  */
-
-export type LimitCategory = "standard" | "order";
 
 export interface Window {
   ms: number;
   limit: number;
 }
-
-export const UPSTOX_LIMITS: Record<LimitCategory, readonly Window[]> = {
-  standard: [
-    { ms: 1_000, limit: 50 },
-    { ms: 60_000, limit: 500 },
-    { ms: 1_800_000, limit: 2000 },
-  ],
-  order: [
-    { ms: 1_000, limit: 10 },
-    { ms: 60_000, limit: 500 },
-    { ms: 1_800_000, limit: 2000 },
-  ],
-};
 
 // KEYS: one sorted set per window. ARGV: member, then (window ms, limit) pairs; the window
 // passed in already includes the safety margin.
@@ -52,10 +37,10 @@ end
 return 0
 `;
 
-export interface RateLimiterOptions<C extends string = LimitCategory> {
+export interface RateLimiterOptions<C extends string> {
   redis: Redis;
   prefix: string;
-  limits?: Record<C, readonly Window[]>;
+  limits: Record<C, readonly Window[]>;
   /**
    * Extra length given to each window, as a fraction of it (min 50 ms): requests granted a
    * second apart here can arrive at Upstox a little closer together.
@@ -67,12 +52,12 @@ export interface RateLimiterOptions<C extends string = LimitCategory> {
   onWait?: (category: C, ms: number) => void;
 }
 
-/** Shared sliding-window limits per (subject, category): Upstox's by default, any others on request. */
-export class RateLimiter<C extends string = LimitCategory> {
+/** Shared sliding-window limits per (subject, category). */
+export class RateLimiter<C extends string> {
   private readonly limits: Record<C, readonly Window[]>;
 
   constructor(private readonly opts: RateLimiterOptions<C>) {
-    this.limits = opts.limits ?? (UPSTOX_LIMITS as unknown as Record<C, readonly Window[]>);
+    this.limits = opts.limits;
     opts.redis.defineCommand("uabRateAcquire", { lua: ACQUIRE });
   }
 
