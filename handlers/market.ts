@@ -1,10 +1,10 @@
 import { Composer } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
+import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { escapeHtml, rupees, signedPct } from "../src/bot/text.js";
 import { formatIstTime } from "../src/notify/render.js";
-import { traderMessage } from "../src/upstox/errors.js";
 
 /** /quote and /signals. */
 export const marketHandlers = new Composer<BotContext>();
@@ -20,11 +20,15 @@ pm.command("quote", async (ctx) => {
   if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
   const key = sym.instrument.instrumentKey;
   let q = (await s.pollState.latestQuotes([key])).get(key);
+  let unavailable: string | undefined;
   if (!q || s.clock() - q.lastTradeAt > 5 * 60_000) {
     try {
       q = (await s.quotes.getQuotes([key])).get(key) ?? q;
     } catch (err) {
-      if (!q) return replyHtml(ctx, escapeHtml(traderMessage(err)));
+      // Nothing to show: the error boundary says why. An older price is shown with the reason.
+      if (!q) throw err;
+      s.log.warn({ err: (err as Error).message, instrumentKey: key }, "live quote for /quote failed: showing the last known price");
+      unavailable = chatMessage(err) ?? "Live prices are unavailable right now.";
     }
   }
   if (!q) return replyHtml(ctx, `No price for ${escapeHtml(sym.instrument.tradingSymbol)} right now.`);
@@ -53,6 +57,7 @@ pm.command("quote", async (ctx) => {
     if (parts.length) lines.push(`<i>1-min ${formatIstTime(ind.ts).slice(11, 16)}:</i> ${parts.join(" · ")}`);
   }
   lines.push(`<i>as of ${formatIstTime(q.lastTradeAt || s.clock()).slice(0, 16)} IST</i>`);
+  if (unavailable) lines.push(`⚠️ ${escapeHtml(unavailable)}`);
   await replyHtml(ctx, lines.join("\n"));
 });
 

@@ -1,8 +1,8 @@
 import { Composer } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
+import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
 import { replyHtml } from "../src/bot/reply.js";
 import { escapeHtml, rupees, signedPct, signedRupees } from "../src/bot/text.js";
-import { traderMessage } from "../src/upstox/errors.js";
 import type { UpstoxSession } from "../src/upstox/token-store.js";
 
 /** /portfolio, /funds, /orders: the trader's own Upstox account, through their own token. */
@@ -17,22 +17,18 @@ async function sessionOf(ctx: BotContext): Promise<UpstoxSession | undefined> {
     return undefined;
   }
   const session = s.upstox.tokens.session(ctx.account!.id);
-  if (!session) {
-    const state = s.upstox.tokens.state(ctx.account!.id).state;
-    await replyHtml(ctx, state === "expired" ? "Your Upstox login has expired (logins end at 3:30 AM IST). Send /login to link it again." : "Link your Upstox account first: send /login.");
-  }
+  if (!session) await replyHtml(ctx, escapeHtml(s.upstox.tokens.state(ctx.account!.id).state === "none" ? NOT_LINKED : LOGIN_ENDED));
   return session;
 }
 
+/**
+ * Runs `work` with the user's session and sends what it returns. Upstox errors (a login that
+ * ended mid-way, rate limits, Upstox down) go to the bot's error boundary, which answers them.
+ */
 async function withUpstox(ctx: BotContext, work: (session: UpstoxSession) => Promise<string>): Promise<void> {
   const session = await sessionOf(ctx);
   if (!session) return;
-  try {
-    await replyHtml(ctx, await work(session));
-  } catch (err) {
-    ctx.services.log.warn({ err: (err as Error).message, userId: ctx.account!.id }, "Upstox call from chat failed");
-    await replyHtml(ctx, escapeHtml(traderMessage(err)));
-  }
+  await replyHtml(ctx, await work(session));
 }
 
 pm.command("portfolio", (ctx) =>

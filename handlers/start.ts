@@ -1,6 +1,6 @@
 import { Composer } from "grammy";
 import { PREF_KINDS, type AlertKindSetting, type Channels, type PrefKind } from "../src/db/repositories/users.js";
-import { traderCommands, adminCommands } from "../src/bot/commands.js";
+import { adminCommands, traderCommands, usageParts, type CommandSpec } from "../src/bot/commands.js";
 import type { BotContext } from "../src/bot/context.js";
 import { parseDuration } from "../src/bot/parse-alert.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
@@ -8,7 +8,7 @@ import { escapeHtml } from "../src/bot/text.js";
 import { formatIstTime } from "../src/notify/render.js";
 import { tokenExpiry } from "../src/upstox/token-crypto.js";
 
-/** /start, /help, /login, /settings, /verify, /mute, /unmute. */
+/** /start, /help, /id, /login, /settings, /verify, /mute, /unmute. */
 export const startHandlers = new Composer<BotContext>();
 const pm = startHandlers.chatType("private");
 
@@ -34,10 +34,38 @@ pm.command("start", async (ctx) => {
   );
 });
 
+/** A command in /help: its usage and description; a command with several forms gets a line for each. */
+function helpLines(c: CommandSpec): string[] {
+  const { forms, note } = usageParts(c.command);
+  if (forms.length === 1) return [`<code>${escapeHtml(c.usage)}</code> — ${escapeHtml(c.description)}`];
+  return [
+    `<code>${escapeHtml(forms[0]!)}</code> — ${escapeHtml(c.description)}`,
+    ...forms.slice(1).map((f) => `    <code>${escapeHtml(f)}</code>`),
+    ...(note ? [`    <i>${escapeHtml(note)}</i>`] : []),
+  ];
+}
+
 pm.command("help", async (ctx) => {
-  const lines = traderCommands().map((c) => `<code>${escapeHtml(c.usage.split(" · ")[0]!)}</code> — ${escapeHtml(c.description)}`);
-  if (ctx.isAdmin) lines.push("", "<b>Admin</b>", ...adminCommands().map((c) => `<code>${escapeHtml(c.usage)}</code> — ${escapeHtml(c.description)}`));
+  const lines = traderCommands().flatMap(helpLines);
+  if (ctx.isAdmin) lines.push("", "<b>Admin</b>", ...adminCommands().flatMap(helpLines));
   await replyHtml(ctx, `<b>Commands</b>\n${lines.join("\n")}`);
+});
+
+/** Anyone, in any chat, registered or not: admins need their user id for ADMIN_TELEGRAM_IDS. */
+startHandlers.command("id", async (ctx) => {
+  const lines: string[] = [];
+  // Anonymous group admins and channels post as a chat: Telegram hides the person behind it.
+  if (ctx.from && !ctx.senderChat) lines.push(`Your Telegram user id: <code>${ctx.from.id}</code>`);
+  else lines.push("You are posting as a channel or as an anonymous admin, so Telegram doesn't tell me your user id. Send /id to me in a private chat.");
+  if (ctx.chat) {
+    lines.push(
+      ctx.chat.type === "private"
+        ? `This chat's id: <code>${ctx.chat.id}</code> (in a private chat it is your user id)`
+        : `This ${ctx.chat.type === "channel" ? "channel" : "group"}'s chat id: <code>${ctx.chat.id}</code>`,
+    );
+  }
+  lines.push("<i>Admins are listed by user id in ADMIN_TELEGRAM_IDS.</i>");
+  await replyHtml(ctx, lines.join("\n"));
 });
 
 pm.command("login", async (ctx) => {

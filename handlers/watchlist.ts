@@ -1,5 +1,6 @@
 import { Composer } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
+import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { escapeHtml, rupees, signedPct } from "../src/bot/text.js";
@@ -62,14 +63,33 @@ pm.command("watchlist", async (ctx) => {
   const s = ctx.services;
   const keys = s.watchlists.forUser(ctx.account!.id);
   if (!keys.length) return replyHtml(ctx, "Your watchlist is empty. Add symbols with <code>/watch RELIANCE TCS</code>.");
-  // Live prices from the last poll; outside market hours, the last known ones.
+  // Live prices from the last poll; outside market hours, the last known ones. Symbols with no
+  // price yet (or, while the market is open, a price older than 5 minutes) are asked for in one call.
   const quotes = await s.pollState.latestQuotes(keys);
+  const now = s.clock();
+  const open = s.marketOpen(new Date(now));
+  const ask = keys.filter((k) => {
+    const q = quotes.get(k);
+    return !q || (open && now - q.lastTradeAt > 5 * 60_000);
+  });
+  let unavailable: string | undefined;
+  if (ask.length) {
+    try {
+      for (const [k, q] of await s.quotes.getQuotes(ask)) quotes.set(k, q);
+    } catch (err) {
+      // The list is still worth showing: every symbol, with the prices we have and why the rest are missing.
+      const why = chatMessage(err);
+      s.log[why === undefined ? "error" : "warn"]({ err: (err as Error).message, userId: ctx.account!.id }, "prices for /watchlist failed");
+      unavailable = why ?? "Live prices are unavailable right now. Please try again in a minute.";
+    }
+  }
   const lines = keys.map((key) => {
     const q = quotes.get(key);
     const sym = escapeHtml(s.instruments.get(key)?.tradingSymbol ?? q?.symbol ?? key);
-    if (!q) return `<b>${sym}</b> — no price yet`;
+    if (!q) return `<b>${sym}</b> — ${unavailable ? "price unavailable" : "no price yet"}`;
     const pct = q.prevClose > 0 ? ((q.lastPrice - q.prevClose) / q.prevClose) * 100 : 0;
     return `<b>${sym}</b> ${rupees(q.lastPrice)} (${signedPct(pct)})`;
   });
+  if (unavailable) lines.push("", `⚠️ ${escapeHtml(unavailable)}`);
   await replyHtml(ctx, `<b>Your watchlist</b>\n${lines.join("\n")}`);
 });

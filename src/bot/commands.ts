@@ -1,3 +1,5 @@
+import { ALERT_USAGE } from "./parse-alert.js";
+
 /**
  * Every chat command, once: its usage line (sent back on a malformed command), its
  * description (for /help and Telegram's command menu), and whether only admins may use it.
@@ -12,17 +14,14 @@ export interface CommandSpec {
 export const COMMANDS: readonly CommandSpec[] = [
   { command: "start", usage: "/start", description: "Register and see what the bot does" },
   { command: "help", usage: "/help", description: "All commands" },
+  { command: "id", usage: "/id", description: "Your Telegram user id and this chat's id" },
   { command: "login", usage: "/login", description: "Link your Upstox account" },
   { command: "watch", usage: "/watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS", description: "Add symbols to your watchlist" },
   { command: "unwatch", usage: "/unwatch SYMBOL [SYMBOL...]", description: "Remove symbols from your watchlist" },
   { command: "watchlist", usage: "/watchlist", description: "Your watchlist with live prices" },
   { command: "quote", usage: "/quote SYMBOL   e.g. /quote INFY", description: "Price, day range and indicators" },
-  {
-    command: "alert",
-    usage:
-      "/alert SYMBOL above|below|cross PRICE · /alert SYMBOL change 3% · /alert SYMBOL rsi below 30 · /alert SYMBOL macd up|down · /alert SYMBOL ema 9 21 up|down · /alert SYMBOL bb up|down · /alert SYMBOL volume 3x   (add: once | every 5m | bar · expires 2d)",
-    description: "Set a price or indicator alert",
-  },
+  // Built from the parser's own table of forms, so it lists exactly what /alert accepts.
+  { command: "alert", usage: ALERT_USAGE, description: "Set a price or indicator alert" },
   { command: "alerts", usage: "/alerts", description: "Your alerts, with delete and snooze buttons" },
   { command: "delalert", usage: "/delalert ID   e.g. /delalert 12", description: "Delete an alert" },
   { command: "signals", usage: "/signals [SYMBOL]", description: "Your latest signals" },
@@ -57,6 +56,18 @@ export function usageOf(command: string): string {
   const c = BY_NAME.get(command);
   if (!c) throw new Error(`no such command: ${command}`);
   return c.usage;
+}
+
+/**
+ * A usage line taken apart: each way to write the command (usage lines separate them with
+ * " · ") and the note after three spaces at the end, if any ("e.g. …", "(options …)").
+ */
+export function usageParts(command: string): { forms: string[]; note: string | undefined } {
+  const usage = usageOf(command);
+  const cut = usage.indexOf("   ");
+  const main = cut === -1 ? usage : usage.slice(0, cut);
+  const note = cut === -1 ? undefined : usage.slice(cut).trim();
+  return { forms: main.split(" · "), note };
 }
 
 export const traderCommands = () => COMMANDS.filter((c) => !c.admin);

@@ -10,6 +10,7 @@ import { watchlistHandlers } from "../../handlers/watchlist.js";
 import type { Services } from "../services.js";
 import { adminCommands, COMMANDS, traderCommands } from "./commands.js";
 import type { BotContext } from "./context.js";
+import { chatMessage, isExpectedCondition } from "./errors.js";
 import type { OAuthStates } from "./oauth.js";
 import { replyHtml } from "./reply.js";
 import { escapeHtml } from "./text.js";
@@ -72,16 +73,23 @@ export function createBot(services: Services, oauth: OAuthStates, token: string)
   });
   bot.on("callback_query:data", (ctx) => ctx.answerCallbackQuery({ text: "That button has expired." }));
 
+  // The one place errors are answered. A known condition (no Upstox login, Upstox busy or
+  // down) gets its sentence; anything else is a bug: logged, and the user gets an apology.
   bot.catch(async (err) => {
     const ctx = err.ctx;
-    services.metrics.errors.inc({ where: "bot" });
     const e = err.error;
-    if (e instanceof GrammyError) log.error({ updateId: ctx.update.update_id, code: e.error_code, description: e.description, method: e.method }, "Telegram refused a call");
-    else if (e instanceof HttpError) log.error({ updateId: ctx.update.update_id, err: e.error }, "could not reach Telegram");
-    else log.error({ updateId: ctx.update.update_id, err: e }, "handler failed");
+    const known = chatMessage(e);
+    const where = { updateId: ctx.update.update_id, userId: ctx.account?.id };
+    if (known !== undefined && isExpectedCondition(e)) log.warn({ ...where, err: (e as Error).message, kind: (e as Error).name }, "answered a known Upstox condition");
+    else {
+      services.metrics.errors.inc({ where: "bot" });
+      if (e instanceof GrammyError) log.error({ ...where, code: e.error_code, description: e.description, method: e.method }, "Telegram refused a call");
+      else if (e instanceof HttpError) log.error({ ...where, err: e.error }, "could not reach Telegram");
+      else log.error({ ...where, err: e }, "handler failed");
+    }
     try {
-      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: "Sorry, something went wrong. Please try again." });
-      else if (ctx.chat) await ctx.reply("Sorry, something went wrong on our side. Please try again in a minute.");
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: (known ?? "Sorry, something went wrong. Please try again.").slice(0, 200) });
+      else if (ctx.chat) await ctx.reply(known ?? "Sorry, something went wrong on our side. Please try again in a minute.");
     } catch {
       // Telegram itself is failing: the log above is all we can do.
     }

@@ -14,9 +14,8 @@ export interface AlertRequest {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const ALERT_WORDS = ["above", "below", "cross", "change", "rsi", "macd", "ema", "sma", "bb", "volume"];
-
 const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
+const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
 
 /** "1,450.50" or "₹1450" -> 1450.5; undefined when not a sane positive price. */
 export function parsePrice(s: string | undefined): number | undefined {
@@ -47,6 +46,129 @@ const num = (s: string | undefined, min: number, max: number) => {
   const n = Number(s);
   return n >= min && n <= max ? n : undefined;
 };
+
+type RuleRequest = ParseResult<Pick<AlertRequest, "kind" | "params">>;
+
+/**
+ * One way to write a rule after the symbol. The table below is the parser: `/alert` picks the
+ * form by its first word, and the usage line (src/bot/commands.ts) is built from the same
+ * table, so the two cannot drift apart.
+ */
+export interface AlertForm {
+  /** The first words that select this form; the first one is what the usage line shows. */
+  words: readonly string[];
+  /** What follows the symbol, as the usage line shows it: words, a|b choices, [optional parts], CAPS placeholders. */
+  usage: string;
+  /** Every kind this form can produce. */
+  kinds: readonly AlertRequest["kind"][];
+  /** `word` is the first word (lower case), `rest` the words after it. */
+  parse(word: string, rest: readonly (string | undefined)[]): RuleRequest;
+}
+
+export const ALERT_FORMS: readonly AlertForm[] = [
+  {
+    words: ["above", "below"],
+    usage: "above|below PRICE",
+    kinds: ["price_above", "price_below"],
+    parse(a, [b, c]) {
+      const level = parsePrice(b);
+      if (level === undefined) return fail(`"${b ?? ""}" is not a price: use a number like 1450 or 1450.50.`);
+      if (c !== undefined) return fail(`I didn't understand "${c}" after the price.`);
+      return ok({ kind: a === "above" ? "price_above" : "price_below", params: { level } });
+    },
+  },
+  {
+    words: ["cross", "crosses"],
+    usage: "cross [up|down] PRICE",
+    kinds: ["cross", "cross_up", "cross_down"],
+    parse(_a, [b, c, d]) {
+      const dir = b === "up" || b === "above" ? "up" : b === "down" || b === "below" ? "down" : undefined;
+      const priceWord = dir ? c : b;
+      const level = parsePrice(priceWord);
+      if (level === undefined) return fail(`"${priceWord ?? ""}" is not a price: use a number like 1450.`);
+      if ((dir ? d : c) !== undefined) return fail(`I didn't understand "${dir ? d : c}" after the price.`);
+      return ok({ kind: dir === "up" ? "cross_up" : dir === "down" ? "cross_down" : "cross", params: { level } });
+    },
+  },
+  {
+    words: ["change", "move"],
+    usage: "change PCT%",
+    kinds: ["change_pct"],
+    parse(_a, [b]) {
+      const pct = num(b?.replace(/%$/, ""), 0.1, 50);
+      if (pct === undefined) return fail(`"${b ?? ""}" is not a percent between 0.1 and 50, e.g. 3%.`);
+      return ok({ kind: "change_pct", params: { pct } });
+    },
+  },
+  {
+    words: ["rsi"],
+    usage: "rsi above|below LEVEL [period N]",
+    kinds: ["rsi_above", "rsi_below"],
+    parse(_a, [b, c, d, e]) {
+      if (b !== "above" && b !== "below") return fail('After "rsi" say above or below, e.g. rsi below 30.');
+      const level = num(c, 1, 99);
+      if (level === undefined) return fail(`"${c ?? ""}" is not an RSI level between 1 and 99.`);
+      let period = 14;
+      if (d === "period") {
+        const p = int(e, 2, 200);
+        if (p === undefined) return fail(`"${e ?? ""}" is not an RSI period between 2 and 200.`);
+        period = p;
+      } else if (d !== undefined) return fail(`I didn't understand "${d}": add "period 14" or nothing.`);
+      return ok({ kind: b === "above" ? "rsi_above" : "rsi_below", params: { level, period } });
+    },
+  },
+  {
+    words: ["macd"],
+    usage: "macd up|down",
+    kinds: ["macd_cross_up", "macd_cross_down"],
+    parse(_a, [b]) {
+      if (b !== "up" && b !== "down") return fail('After "macd" say up or down (the MACD line crossing its signal line).');
+      return ok({ kind: b === "up" ? "macd_cross_up" : "macd_cross_down", params: {} });
+    },
+  },
+  {
+    words: ["ema", "sma"],
+    usage: "ema|sma FAST SLOW up|down",
+    kinds: ["ma_cross_up", "ma_cross_down"],
+    parse(a, [b, c, d]) {
+      const ma = a === "sma" ? "sma" : "ema";
+      const fast = int(b, 2, 400);
+      const slow = int(c, 3, 400);
+      if (fast === undefined || slow === undefined) return fail(`Give two periods, e.g. ${ma} 9 21 up.`);
+      if (fast >= slow) return fail(`The first ${ma.toUpperCase()} period must be shorter than the second (got ${fast} and ${slow}).`);
+      if (d !== "up" && d !== "down") return fail(`End with up or down: ${ma} ${fast} ${slow} up means ${ma.toUpperCase()} ${fast} crossing above ${ma.toUpperCase()} ${slow}.`);
+      return ok({ kind: d === "up" ? "ma_cross_up" : "ma_cross_down", params: { ma, fast, slow } });
+    },
+  },
+  {
+    words: ["bb", "bollinger"],
+    usage: "bb up|down",
+    kinds: ["bb_break_up", "bb_break_down"],
+    parse(_a, [b]) {
+      if (b !== "up" && b !== "down") return fail('After "bb" say up or down (a close above the upper or below the lower band).');
+      return ok({ kind: b === "up" ? "bb_break_up" : "bb_break_down", params: { period: 20, stdDev: 2 } });
+    },
+  },
+  {
+    words: ["volume"],
+    usage: "volume Nx",
+    kinds: ["volume_spike"],
+    parse(_a, [b]) {
+      const multiple = num(b?.replace(/x$/, ""), 1.5, 100);
+      if (multiple === undefined) return fail(`"${b ?? ""}" is not a multiple between 1.5 and 100, e.g. volume 3x.`);
+      return ok({ kind: "volume_spike", params: { multiple, period: 20 } });
+    },
+  },
+];
+
+/** The options that may end any form, as the usage line shows them (read by the loop in parseAlert). */
+export const ALERT_OPTIONS: readonly string[] = ["once", "bar", "every [DURATION]", "expires DURATION"];
+
+/** The /alert usage line: every form, then the options. */
+export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")})`;
+
+const FORM_BY_WORD = new Map(ALERT_FORMS.flatMap((f) => f.words.map((w) => [w, f] as const)));
+const ALERT_WORDS = [...FORM_BY_WORD.keys()];
 
 /** Parses the words after /alert. Every rejection says what was wrong in plain words. */
 export function parseAlert(text: string): ParseResult<AlertRequest> {
@@ -80,70 +202,14 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
     } else break;
   }
 
-  const [a, b, c, d, e] = w;
-  const base = { symbol, frequency, cooldownSeconds, expiresInMs };
-  switch (a) {
-    case "above":
-    case "below": {
-      const level = parsePrice(b);
-      if (level === undefined) return fail(`"${b ?? ""}" is not a price: use a number like 1450 or 1450.50.`);
-      if (c !== undefined) return fail(`I didn't understand "${c}" after the price.`);
-      return { ok: true, value: { ...base, kind: a === "above" ? "price_above" : "price_below", params: { level } } };
-    }
-    case "cross":
-    case "crosses": {
-      const dir = b === "up" || b === "above" ? "up" : b === "down" || b === "below" ? "down" : undefined;
-      const priceWord = dir ? c : b;
-      const level = parsePrice(priceWord);
-      if (level === undefined) return fail(`"${priceWord ?? ""}" is not a price: use a number like 1450.`);
-      if ((dir ? d : c) !== undefined) return fail(`I didn't understand "${dir ? d : c}" after the price.`);
-      return { ok: true, value: { ...base, kind: dir === "up" ? "cross_up" : dir === "down" ? "cross_down" : "cross", params: { level } } };
-    }
-    case "change":
-    case "move": {
-      const pct = num(b?.replace(/%$/, ""), 0.1, 50);
-      if (pct === undefined) return fail(`"${b ?? ""}" is not a percent between 0.1 and 50, e.g. 3%.`);
-      return { ok: true, value: { ...base, kind: "change_pct", params: { pct } } };
-    }
-    case "rsi": {
-      if (b !== "above" && b !== "below") return fail('After "rsi" say above or below, e.g. rsi below 30.');
-      const level = num(c, 1, 99);
-      if (level === undefined) return fail(`"${c ?? ""}" is not an RSI level between 1 and 99.`);
-      let period = 14;
-      if (d === "period") {
-        const p = int(e, 2, 200);
-        if (p === undefined) return fail(`"${e ?? ""}" is not an RSI period between 2 and 200.`);
-        period = p;
-      } else if (d !== undefined) return fail(`I didn't understand "${d}": add "period 14" or nothing.`);
-      return { ok: true, value: { ...base, kind: b === "above" ? "rsi_above" : "rsi_below", params: { level, period } } };
-    }
-    case "macd": {
-      if (b !== "up" && b !== "down") return fail('After "macd" say up or down (the MACD line crossing its signal line).');
-      return { ok: true, value: { ...base, kind: b === "up" ? "macd_cross_up" : "macd_cross_down", params: {} } };
-    }
-    case "ema":
-    case "sma": {
-      const fast = int(b, 2, 400);
-      const slow = int(c, 3, 400);
-      if (fast === undefined || slow === undefined) return fail(`Give two periods, e.g. ${a} 9 21 up.`);
-      if (fast >= slow) return fail(`The first ${a.toUpperCase()} period must be shorter than the second (got ${fast} and ${slow}).`);
-      if (d !== "up" && d !== "down") return fail(`End with up or down: ${a} ${fast} ${slow} up means ${a.toUpperCase()} ${fast} crossing above ${a.toUpperCase()} ${slow}.`);
-      return { ok: true, value: { ...base, kind: d === "up" ? "ma_cross_up" : "ma_cross_down", params: { ma: a, fast, slow } } };
-    }
-    case "bb":
-    case "bollinger": {
-      if (b !== "up" && b !== "down") return fail('After "bb" say up or down (a close above the upper or below the lower band).');
-      return { ok: true, value: { ...base, kind: b === "up" ? "bb_break_up" : "bb_break_down", params: { period: 20, stdDev: 2 } } };
-    }
-    case "volume": {
-      const multiple = num(b?.replace(/x$/, ""), 1.5, 100);
-      if (multiple === undefined) return fail(`"${b ?? ""}" is not a multiple between 1.5 and 100, e.g. volume 3x.`);
-      return { ok: true, value: { ...base, kind: "volume_spike", params: { multiple, period: 20 } } };
-    }
-    default: {
-      const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
-      const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
-      return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
-    }
+  const [a, ...more] = w;
+  const form = a === undefined ? undefined : FORM_BY_WORD.get(a);
+  if (!form) {
+    const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
+    return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
   }
+  const rule = form.parse(a!, more);
+  if (!rule.ok) return rule;
+  return ok({ symbol, frequency, cooldownSeconds, expiresInMs, ...rule.value });
 }

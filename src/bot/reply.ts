@@ -1,5 +1,5 @@
 import { InlineKeyboard } from "grammy";
-import { usageOf } from "./commands.js";
+import { usageOf, usageParts } from "./commands.js";
 import type { BotContext } from "./context.js";
 import { escapeHtml, splitMessage } from "./text.js";
 
@@ -15,10 +15,14 @@ export async function replyHtml(ctx: BotContext, html: string, keyboard?: Inline
   }
 }
 
-/** The answer to a malformed command: what was wrong, and the command's usage line. */
+/** The answer to a malformed command: what was wrong, and the command's usage (one line per form). */
 export async function replyUsage(ctx: BotContext, command: string, problem?: string): Promise<void> {
   const why = problem ? `⚠️ ${escapeHtml(problem)}\n` : "";
-  await replyHtml(ctx, `${why}Usage: <code>${escapeHtml(usageOf(command))}</code>`);
+  const { forms, note } = usageParts(command);
+  if (forms.length === 1) return replyHtml(ctx, `${why}Usage: <code>${escapeHtml(usageOf(command))}</code>`);
+  const lines = forms.map((f) => `<code>${escapeHtml(f)}</code>`);
+  if (note) lines.push(`<i>${escapeHtml(note)}</i>`);
+  await replyHtml(ctx, `${why}Usage:\n${lines.join("\n")}`);
 }
 
 export { InlineKeyboard };

@@ -141,7 +141,7 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
     case "rule_paused":
       return { ruleId: String(p.ruleId), symbol: String(p.symbol), description: String(p.description ?? "") };
     case "token_expired":
-      return {};
+      return { reason: p.expired === true ? "" : refusalReason(p.reason) };
     case "broadcast":
       return { text: String(p.text ?? "") };
     case "price_alert": {
@@ -202,6 +202,16 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
       };
     }
   }
+}
+
+/**
+ * Upstox's own words for refusing a token, as one short line without a closing full stop
+ * (the template adds its own); "" when there are none.
+ */
+function refusalReason(v: unknown): string {
+  if (typeof v !== "string") return "";
+  const line = v.replace(/\s+/g, " ").trim().replace(/[.\s]+$/, "");
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
 
 /** Added when this firing tripped the runaway guard, so the user knows why it went quiet. */

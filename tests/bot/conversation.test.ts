@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
 import { COMMANDS } from "../../src/bot/commands.js";
+import { LOGIN_ENDED, NO_MARKET_DATA, NOT_LINKED } from "../../src/bot/errors.js";
 import { seededRandom } from "../../src/market/simulator.js";
 import { FakeTelegram } from "../fakes/telegram/index.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
@@ -28,12 +29,22 @@ describe("chat with the bot", () => {
   let prefix: string;
   let now: number;
 
-  /** Sends a message and waits for the next reply in that chat. */
-  const say = async (from: { id: number; username?: string; first_name?: string }, text: string) => {
+  /** Sends a message and waits for the next reply in that chat (their private chat unless `chatId`). */
+  const say = async (from: { id: number; username?: string; first_name?: string }, text: string, chatId = from.id) => {
+    const before = tg.sentTo(chatId).length;
+    await tg.sendText(from, text, { chatId });
+    const msgs = await tg.waitForMessages(chatId, before + 1, 10_000);
+    return msgs[before]!;
+  };
+
+  /**
+   * Sends a message and waits for the reply that is not the login-expired notice: a token
+   * Upstox refuses also queues that notice, which may reach the chat before or after the reply.
+   */
+  const ask = async (from: { id: number; first_name?: string }, text: string) => {
     const before = tg.sentTo(from.id).length;
     await tg.sendText(from, text);
-    const msgs = await tg.waitForMessages(from.id, before + 1, 10_000);
-    return msgs[before]!;
+    return waitUntil(() => tg.sentTo(from.id).slice(before).find((m) => !m.text?.includes("Your Upstox login has expired\n")), { what: `reply to ${text}` });
   };
 
   const start = async (extra: Record<string, string> = {}, floodLimits = true) => {
@@ -130,8 +141,69 @@ describe("chat with the bot", () => {
     expect((await say(TRADER, "/orders")).text).toMatch(/BUY RELIANCE ×3 .* · complete/);
     // Upstox ends the login: the trader is told what to do, in words.
     upstox.expireToken(token);
-    expect((await say(TRADER, "/funds")).text).toBe("Your Upstox login has expired (Upstox logs everyone out at 3:30 AM). Use /login to link your account again.");
-    expect((await say(TRADER, "/portfolio")).text).toBe("Your Upstox login has expired (logins end at 3:30 AM IST). Send /login to link it again.");
+    expect((await ask(TRADER, "/funds")).text).toBe(LOGIN_ENDED);
+    expect((await ask(TRADER, "/portfolio")).text).toBe(LOGIN_ENDED);
+    expect((await ask(TRADER, "/orders")).text).toBe(LOGIN_ENDED);
+  });
+
+  it("with Upstox set up but no one linked: /quote and /watchlist say someone needs to /login, /portfolio says to link", async () => {
+    await start();
+    await say(TRADER, "/start");
+    const quote = await say(TRADER, "/quote RELIANCE");
+    expect(quote.text).toBe(NO_MARKET_DATA);
+    expect(quote.text).toContain("No one has linked Upstox today");
+    await say(TRADER, "/watch RELIANCE TCS");
+    const list = await say(TRADER, "/watchlist");
+    expect(list.text).toBe(`Your watchlist\nRELIANCE — price unavailable\nTCS — price unavailable\n\n⚠️ ${NO_MARKET_DATA}`);
+    expect(list.parseMode).toBe("HTML");
+    expect((await say(TRADER, "/portfolio")).text).toBe(NOT_LINKED);
+    expect((await say(TRADER, "/funds")).text).toBe(NOT_LINKED);
+    for (const m of tg.sentTo(TRADER.id)) expect(m.text).not.toMatch(/something went wrong/i);
+  });
+
+  it("when the only linked login has expired: the last price with the reason, then the clear sentence for everything", async () => {
+    await start();
+    await say(TRADER, "/start");
+    const user = app.services.users.findByTelegramId(TRADER.id)!;
+    const token = upstox.issueToken({ userId: "UPX1001" });
+    app.services.upstox!.tokens.save(user.id, token, "UPX1001", new Date(now));
+    await say(TRADER, "/watch RELIANCE TCS");
+    upstox.setPrice(RELIANCE, 1461.25);
+    await runJob(app.services.queues["poll-quotes"]);
+    expect((await say(TRADER, "/watchlist")).text).toMatch(/^Your watchlist\nRELIANCE ₹1,461\.25 \([+−]?\d+\.\d\d%\)\nTCS ₹[\d,]+\.\d\d/);
+
+    // Upstox ends the login; ten minutes later the polled prices are old.
+    upstox.expireToken(token);
+    now += 10 * 60_000;
+    const quote = await ask(TRADER, "/quote RELIANCE");
+    expect(quote.text).toContain("₹1,461.25");
+    expect(quote.text!.endsWith(`⚠️ ${NO_MARKET_DATA}`)).toBe(true);
+    expect(app.services.upstox!.tokens.state(user.id).state).toBe("expired");
+    // Told once that the login ended (the notice), and every answer after says what to do.
+    await waitUntil(() => tg.sentTo(TRADER.id).filter((m) => m.text?.startsWith("🔑 Your Upstox login has expired")).length === 1, { what: "login-expired notice" });
+    expect((await say(TRADER, "/quote INFY")).text).toBe(NO_MARKET_DATA);
+    const list = await say(TRADER, "/watchlist");
+    expect(list.text).toMatch(/^Your watchlist\nRELIANCE ₹1,461\.25 .*\nTCS ₹[\d,]+\.\d\d .*\n\n⚠️ No one has linked Upstox today/);
+    expect((await say(TRADER, "/portfolio")).text).toBe(LOGIN_ENDED);
+    for (const m of tg.sentTo(TRADER.id)) expect(m.text).not.toMatch(/something went wrong/i);
+  });
+
+  it("/id tells anyone their user id and the chat id: a newcomer in private, and in a group", async () => {
+    await start();
+    const stranger = { id: 424242, first_name: "New" };
+    expect((await say(stranger, "/id")).text).toBe(
+      "Your Telegram user id: 424242\nThis chat's id: 424242 (in a private chat it is your user id)\nAdmins are listed by user id in ADMIN_TELEGRAM_IDS.",
+    );
+    const group = -1001234567890;
+    const inGroup = await say(OTHER, "/id", group);
+    expect(inGroup.text).toBe(`Your Telegram user id: ${OTHER.id}\nThis group's chat id: ${group}\nAdmins are listed by user id in ADMIN_TELEGRAM_IDS.`);
+    expect((await say(TRADER, `/id@${tg.botInfo.username}`, group)).text).toContain(`Your Telegram user id: ${TRADER.id}`);
+    // Other commands in a group still get the pointer to a private chat.
+    expect((await say(OTHER, "/watchlist", group)).text).toMatch(/^Please message me privately/);
+    // Listed in /help and in the command menu.
+    expect((await say(TRADER, "/help")).text).toContain("/id — Your Telegram user id and this chat's id");
+    const everyone = tg.commands.find((c) => JSON.stringify(c.scope).includes("all_private_chats"));
+    expect(everyone?.commands.map((c) => c.command)).toContain("id");
   });
 
   it("answers a typo in a symbol with a suggestion and a bad command with its usage line", async () => {
@@ -139,7 +211,12 @@ describe("chat with the bot", () => {
     expect((await say(TRADER, "/quote RELIANC")).text).toBe('I don\'t know the symbol "RELIANC". Did you mean RELIANCE?');
     const usage = await say(TRADER, "/alert RELIANCE abve 1500");
     expect(usage.text).toContain('I don\'t know the alert type "abve"');
-    expect(usage.text).toContain("Usage: /alert SYMBOL above|below|cross PRICE");
+    expect(usage.text).toContain("Usage:\n/alert SYMBOL above|below PRICE\n/alert SYMBOL cross [up|down] PRICE\n");
+    expect(usage.text).toContain("/alert SYMBOL volume Nx\n(options at the end: once | bar | every [DURATION] | expires DURATION)");
+    // /help shows every form of /alert too.
+    const help = (await say(TRADER, "/help")).text!;
+    for (const form of ["/alert SYMBOL above|below PRICE — Set a price or indicator alert", "/alert SYMBOL rsi above|below LEVEL [period N]", "/alert SYMBOL ema|sma FAST SLOW up|down", "options at the end"])
+      expect(help).toContain(form);
     expect((await say(TRADER, "/watch")).text).toBe("⚠️ Which symbols?\nUsage: /watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS");
     expect((await say(TRADER, "/quotes INFY")).text).toMatch(/I don't know \/quotes\. Did you mean \/quote/);
     expect((await say(TRADER, "/portfolio")).text).toBe("Link your Upstox account first: send /login.");

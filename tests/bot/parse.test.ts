@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { COMMANDS, usageOf } from "../../src/bot/commands.js";
-import { parseAlert, parseDuration, parsePrice } from "../../src/bot/parse-alert.js";
+import { COMMANDS, usageOf, usageParts } from "../../src/bot/commands.js";
+import { ALERT_FORMS, parseAlert, parseDuration, parsePrice } from "../../src/bot/parse-alert.js";
+import { CANDLE_RULE_KINDS, PRICE_RULE_KINDS } from "../../src/signals/rules.js";
 import { editDistance } from "../../src/bot/symbols.js";
 import { splitMessage } from "../../src/bot/text.js";
 
@@ -67,6 +68,94 @@ describe("parseAlert", () => {
     expect(parseDuration("2h")).toBe(7_200_000);
     expect(parseDuration("0m")).toBeUndefined();
     expect(parseDuration("1y")).toBeUndefined();
+  });
+});
+
+/**
+ * Every concrete text a usage pattern stands for: `a|b` is a choice, `[...]` is optional, and
+ * CAPS words are placeholders filled with a sample value (an unknown placeholder fails the test).
+ */
+const SAMPLE: Record<string, string> = { SYMBOL: "RELIANCE", PRICE: "1500", PCT: "3", LEVEL: "30", N: "3", FAST: "9", SLOW: "21", DURATION: "15m" };
+function expandUsage(pattern: string): string[] {
+  const fill = (word: string) =>
+    word.replace(/[A-Z]+/g, (name) => {
+      if (!(name in SAMPLE)) throw new Error(`no sample for placeholder ${name} in "${pattern}"`);
+      return SAMPLE[name]!;
+    });
+  let out = [""];
+  const join = (heads: string[], tails: string[]) => heads.flatMap((h) => tails.map((t) => [h, t].filter(Boolean).join(" ")));
+  for (let rest = pattern.trim(); rest; rest = rest.trimStart()) {
+    if (rest.startsWith("[")) {
+      const end = rest.indexOf("]");
+      expect(end, `unclosed [ in "${pattern}"`).toBeGreaterThan(0);
+      out = join(out, ["", ...expandUsage(rest.slice(1, end))]);
+      rest = rest.slice(end + 1);
+    } else {
+      const word = /^\S+/.exec(rest)![0];
+      out = join(out, word.split("|").map(fill));
+      rest = rest.slice(word.length);
+    }
+  }
+  return out;
+}
+
+describe("/alert usage line", () => {
+  const { forms, note } = usageParts("alert");
+  const options = /^\(options at the end: (.*)\)$/.exec(note ?? "")?.[1]?.split(" | ");
+  const texts = forms.flatMap((f) => {
+    expect(f).toMatch(/^\/alert SYMBOL /);
+    return expandUsage(f.replace(/^\/alert /, ""));
+  });
+
+  it("is the line /alert answers a mistake with, built from the parser's own table", () => {
+    expect(forms).toEqual(ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`));
+    expect(options?.length).toBeGreaterThan(0);
+    expect(texts.length).toBeGreaterThan(ALERT_FORMS.length);
+  });
+
+  it("every form it shows parses, to a kind its table entry declares", () => {
+    for (const [i, f] of forms.entries()) {
+      for (const text of expandUsage(f.replace(/^\/alert /, ""))) {
+        const r = parseAlert(text);
+        expect(r.ok ? r.value.kind : r.error, text).toSatisfy((k: string) => ALERT_FORMS[i]!.kinds.includes(k as never));
+      }
+    }
+  });
+
+  it("every kind the parser can produce appears in it", () => {
+    const shown = new Set(texts.map((t) => parseAlert(t)).flatMap((r) => (r.ok ? [r.value.kind] : [])));
+    const accepted = new Set(ALERT_FORMS.flatMap((f) => f.kinds));
+    expect([...shown].sort()).toEqual([...accepted].sort());
+    expect([...accepted].sort()).toEqual(["cross", ...PRICE_RULE_KINDS, ...CANDLE_RULE_KINDS].sort());
+  });
+
+  it("every option it shows parses after every form, and together they reach every frequency and an expiry", () => {
+    const seen = new Set<string>();
+    for (const option of options!) {
+      for (const o of expandUsage(option)) {
+        for (const t of texts) {
+          const r = parseAlert(`${t} ${o}`);
+          if (!r.ok) throw new Error(`"${t} ${o}": ${r.error}`);
+          seen.add(r.value.frequency);
+          if (r.value.expiresInMs !== undefined) seen.add("expires");
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual(["every", "expires", "once", "once_per_bar"]);
+  });
+
+  it("the other words a form accepts (aliases) give the same kinds as the word shown", () => {
+    for (const f of ALERT_FORMS) {
+      const shownWord = f.words[0]!;
+      expect(f.usage.split(" ")[0]!.split("|")[0]).toBe(shownWord);
+      for (const alias of f.words.slice(1)) {
+        if (f.usage.split(" ")[0]!.split("|").includes(alias)) continue; // shown as a choice already
+        for (const t of expandUsage(f.usage).map((x) => `RELIANCE ${x.replace(shownWord, alias)}`)) {
+          const r = parseAlert(t);
+          expect(r.ok && f.kinds.includes(r.value.kind), t).toBe(true);
+        }
+      }
+    }
   });
 });
 

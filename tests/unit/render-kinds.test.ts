@@ -99,6 +99,7 @@ const HOSTILE_SAMPLES: Record<TemplateKind, Record<string, unknown>> = {
     positions: [{ symbol: HOSTILE, product: "<u>", quantity: 5, pnl: 1 }],
   }),
   holding_move: holdingMove({ symbol: HOSTILE }),
+  token_expired: { reason: NASTY_REASON, expired: false },
   token_expiring: { loginUrl: 'https://x.example/?a=1&b="><script>', expiresAt: EXPIRED },
   rule_paused: { ruleId: 12, symbol: HOSTILE, description: NASTY_REASON },
 };
@@ -272,6 +273,44 @@ describe("holding_move", () => {
     expect(m.email.html).toContain("<b>&lt;script&gt;</b>");
     expect(m.email.subject.startsWith(`${HOSTILE} is down 3.2% today`)).toBe(true);
     expect(m.email.text.startsWith(`${HOSTILE} (you hold 10)`)).toBe(true);
+  });
+});
+
+describe("token_expired", () => {
+  const DAILY = "🔑 <b>Your Upstox login has expired</b>\nUpstox ends every login at 3:30 AM IST. Alerts that need your account (portfolio, orders) are paused until you log in again.\nSend /login to link your account.";
+
+  it("the daily 03:30 expiry, or no reason from Upstox: today's text", () => {
+    for (const p of [{}, { expired: true }, { expired: true, reason: "Invalid token used to access API" }, { reason: "" }, { reason: "   " }, { reason: 42 }]) {
+      const m = renderNotification("token_expired", p);
+      expect(m.telegramHtml).toBe(DAILY);
+      expect(m.email.subject).toBe("Your Upstox login has expired");
+      expect(m.email.text).toContain("Upstox ends every login at 3:30 AM IST.");
+      expect(m.email.html).toContain("<b>Your Upstox login has expired</b>");
+      expect(m.telegramHtml + m.email.text + m.email.html).not.toContain("refused");
+    }
+  });
+
+  it("any other refusal names Upstox's reason, in Telegram and both email forms", () => {
+    const m = renderNotification("token_expired", { reason: "Invalid token used to access API", expired: false }, { unsubscribeUrl: UNSUB });
+    const sentence = "Upstox refused your login: Invalid token used to access API. Use /login to link again.";
+    expect(m.telegramHtml).toBe(`🔑 ${sentence}\nAlerts that need your account (portfolio, orders) are paused until you do.`);
+    expect(m.email.subject).toBe("Upstox refused your login");
+    expect(m.email.text).toBe(`${sentence}\n\nAlerts that need your account (portfolio, orders) are paused until you do.\n\nUnsubscribe: ${UNSUB}\n`);
+    expect(m.email.html).toContain(`<p>🔑 ${sentence}</p>`);
+    for (const s of [m.telegramHtml, m.email.text, m.email.html]) expect(s).not.toContain("3:30");
+    // Without `expired` at all, a reason still counts as a refusal; Upstox's own full stop is not doubled.
+    expect(renderNotification("token_expired", { reason: "Invalid token used to access API." }).telegramHtml.split("\n")[0]).toBe(`🔑 ${sentence}`);
+  });
+
+  it("escapes the reason in the HTML variants only, and keeps it to one short line", () => {
+    const m = renderNotification("token_expired", { reason: NASTY_REASON });
+    const escaped = "Margin &lt; required &amp; &lt;b&gt;RMS&lt;/b&gt; says no";
+    expect(m.telegramHtml.split("\n")[0]).toBe(`🔑 Upstox refused your login: ${escaped}. Use /login to link again.`);
+    expect(m.email.html).toContain(`Upstox refused your login: ${escaped}. Use /login`);
+    expect(m.email.text.split("\n")[0]).toBe(`Upstox refused your login: ${NASTY_REASON}. Use /login to link again.`);
+    const long = renderNotification("token_expired", { reason: `line one\n${"x".repeat(1000)}` });
+    expect(long.telegramHtml.split("\n")[0]).toMatch(/^🔑 Upstox refused your login: line one x{290,}…\. Use \/login to link again\.$/);
+    expect(long.telegramHtml.length).toBeLessThan(500);
   });
 });
 
