@@ -42,7 +42,7 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
     const rules = s.ruleBook.forInstrument(key);
     const specs = specsFor(rules);
     const candle: MarketCandle | undefined = candles.get(key);
-    if (await queueWarmUpIfNeeded(s, key, specs)) warmUps++;
+    if (await queueWarmUpIfNeeded(s, key)) warmUps++;
     if (!candle || now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
     const update = s.indicators.onCandle(key, candle, specs);
     if (!update) continue;

@@ -7,6 +7,7 @@ import { renderNotification } from "../src/notify/render.js";
 import { enqueueNotifications, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/bot/text.js";
+import { isShutdown } from "../src/lifecycle/abort.js";
 
 export interface NotifyJobData {
   notificationId: number;
@@ -53,6 +54,8 @@ async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notificatio
     const sent = await s.email.send({ to, ...msg.email, ...(headers ? { headers } : {}) });
     s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${to}: ${msg.email.subject}`);
   } catch (err) {
+    // Stopped by the shutdown, not a failure: the row stays pending and goes after the restart.
+    if (isShutdown(err)) throw err;
     failed(job, s, [n], err);
     throw err;
   }
@@ -85,10 +88,17 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
     // ~30 messages a second overall and one a second into this chat, shared by all processes.
     // The chat slot first: its wait can be a second, and a global slot taken before it would
     // be counted that long before the send, letting sends bunch up past 30/s at Telegram.
-    await s.telegramLimiter.acquire(String(chatId), "chat");
-    await s.telegramLimiter.acquire("all", "global");
+    const wait = { signal: s.lifecycle.stopping };
+    await s.telegramLimiter.acquire(String(chatId), "chat", wait);
+    await s.telegramLimiter.acquire("all", "global", wait);
     await s.telegram.sendHtml(chatId, rendered.join(SEPARATOR), { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
   } catch (err) {
+    if (isShutdown(err)) {
+      // Not a failed attempt: the rows stay pending as they were, for the restart (or the sweeper).
+      // Not awaited: with Redis gone the release would wait forever; the lock expires by itself.
+      void release().catch(() => {});
+      throw err;
+    }
     if (err instanceof GrammyError && err.error_code === 429) {
       const retryAfter = (err.parameters.retry_after ?? 1) * 1000;
       s.metrics.notifications.inc({ channel: "telegram", outcome: "throttled" });

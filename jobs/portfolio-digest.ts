@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import { istParts, isTradingDay } from "../src/market/calendar.js";
+import { istParts } from "../src/market/calendar.js";
 import { channelsFor } from "../src/notify/preferences.js";
 import { buildDigest } from "../src/portfolio/digest.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
@@ -10,14 +10,14 @@ export interface DigestJobData {
 }
 
 /**
- * 08:45 and 15:45 IST on trading days: each linked user's holdings, positions and day P&L.
+ * 08:45 and 15:45 IST on trading days (special sessions included): each linked user's holdings, positions and day P&L.
  * Users whose login expired get the morning login reminder instead (jobs/token-reminder).
  */
 export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Promise<{ sent: number; skipped: number } | { skipped: string }> {
   if (!s.upstox) return { skipped: "simulator mode: no portfolios" };
   const now = s.clock();
   await s.calendar.sync();
-  if (!s.config.simulator.alwaysOpen && !isTradingDay(new Date(now), s.calendar.holidaySet())) return { skipped: "not a trading day" };
+  if (!s.calendar.isTradingDay(new Date(now))) return { skipped: "not a trading day" };
   const date = istParts(new Date(now)).date;
   const ids: number[] = [];
   let skipped = 0;

@@ -1,19 +1,19 @@
 import type { Job } from "bullmq";
 import { OAuthStates } from "../src/bot/oauth.js";
-import { istParts, isTradingDay } from "../src/market/calendar.js";
+import { istParts } from "../src/market/calendar.js";
 import { channelsFor } from "../src/notify/preferences.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 
 /**
- * 08:30 IST on trading days, before the 09:15 open: users whose Upstox login died at 03:30
+ * 08:30 IST on trading days (a weekend special session too), before the 09:15 open: users whose Upstox login died at 03:30
  * get a reminder with a fresh one-time login link, once a day.
  */
 export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded: number } | { skipped: string }> {
   if (!s.upstox) return { skipped: "simulator mode: no Upstox logins" };
   const now = s.clock();
   await s.calendar.sync();
-  if (!isTradingDay(new Date(now), s.calendar.holidaySet())) return { skipped: "not a trading day" };
+  if (!s.calendar.isTradingDay(new Date(now))) return { skipped: "not a trading day" };
   const date = istParts(new Date(now)).date;
   const oauth = new OAuthStates(s.redis, s.config.redis.prefix, 3 * 3600);
   const ids: number[] = [];

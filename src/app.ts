@@ -40,7 +40,12 @@ import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { RateLimiter } from "./redis/rate-limit.js";
 import { handleUnsubscribe, UNSUBSCRIBE_PATH } from "./http/unsubscribe-route.js";
 import { createQueues, createWorker, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy, type QueueName } from "./queue/queues.js";
+import { jobSchedules, ScheduleKeeper } from "./queue/schedules.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
+import { watchRedis } from "./redis/watch.js";
+import { ShutdownStack, withTimeout } from "./lifecycle/shutdown.js";
+import { JobFailureLog } from "./queue/job-failures.js";
+import { isShutdown } from "./lifecycle/abort.js";
 import type { Services } from "./services.js";
 import { createBot } from "./bot/create-bot.js";
 import { OAuthStates } from "./bot/oauth.js";
@@ -76,10 +81,10 @@ export interface RunningApp {
   /** The bound HTTP port, when this role serves HTTP. */
   httpPort: number | undefined;
   redisUrl: string;
+  /** Stops everything within SHUTDOWN_TIMEOUT and never rejects: what could not close politely is dropped (and logged). */
   stop(): Promise<void>;
 }
 
-const MARKET_TZ = "Asia/Kolkata";
 /** Telegram's documented ceiling for a bot: about 30 messages a second across all chats. */
 const TELEGRAM_GLOBAL_PER_SECOND = 30;
 
@@ -88,34 +93,14 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
   const { log } = opts;
   const clock = opts.clock ?? Date.now;
   const startedAt = clock();
-  const cleanups: Cleanup[] = [];
-  let stopping: Promise<void> | undefined;
-  /**
-   * Closes everything in reverse order of opening. Each step is bounded: a step that hangs
-   * (Redis gone, so BullMQ waits forever) is abandoned after its deadline, its connections
-   * dropped, and the next step runs. Rejects at the end if any step failed or timed out.
-   */
-  const stop = () =>
-    (stopping ??= (async () => {
-      const problems: string[] = [];
-      for (const step of cleanups.reverse()) {
-        const timeoutMs = typeof step.timeoutMs === "function" ? step.timeoutMs() : (step.timeoutMs ?? 5000);
-        try {
-          await withTimeout(Promise.resolve().then(step.run), timeoutMs, `closing ${step.name}`);
-        } catch (err) {
-          problems.push(step.name);
-          log.warn({ err: (err as Error).message }, `error while closing ${step.name}`);
-          if (step.abandon) await withTimeout(step.abandon(), 1000, `dropping ${step.name}`).catch(() => {});
-        }
-      }
-      cleanups.length = 0;
-      if (problems.length) throw new Error(`shutdown incomplete: ${problems.join(", ")} did not close cleanly`);
-    })());
+  const shutdown = new ShutdownStack({ budgetMs: config.shutdownTimeoutMs, log });
+  const stop = () => shutdown.stop().then(() => undefined);
+  const lifecycle = { stopping: shutdown.stopping, cutOff: shutdown.cutOff };
 
   try {
     mkdirSync(config.dataDir, { recursive: true });
     const db = openDatabase(config.databasePath);
-    cleanups.push({ name: "sqlite", run: () => void db.close() });
+    shutdown.push({ name: "sqlite", run: () => void db.close() });
 
     const redis = await resolveRedis({
       url: config.redis.url,
@@ -123,15 +108,21 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       workDir: path.join(config.dataDir, "redis"),
       ...(opts.defaultRedisUrl ? { defaultUrl: opts.defaultRedisUrl } : {}),
     });
-    if (redis.embedded) cleanups.push({ name: "private redis-server", run: () => redis.embedded!.stop() });
+    if (redis.embedded) shutdown.push({ name: "private redis-server", run: () => redis.embedded!.stop() });
     const connection = createRedisConnection(redis.url, `uab:${opts.role}`);
-    connection.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+    // Created below, once metrics exist; the outage is counted from the first lost event.
+    let countOutage = () => {};
+    const redisWatch = watchRedis(connection, log, { onLost: () => countOutage() });
+    const redisReady = redisWatch.up;
     // QUIT waits in ioredis' offline queue forever when Redis is gone: only ask politely when connected.
-    const redisReady = () => connection.status === "ready";
-    cleanups.push({
+    shutdown.push({
       name: "redis connection",
-      run: async () => void (redisReady() ? await connection.quit().catch(() => connection.disconnect()) : connection.disconnect()),
-      abandon: async () => connection.disconnect(),
+      run: async () => {
+        redisWatch.close();
+        if (redisReady()) await connection.quit().catch(() => connection.disconnect());
+        else connection.disconnect();
+      },
+      abandon: () => connection.disconnect(),
     });
 
     const queues = createQueues(connection, config.redis.prefix);
@@ -149,10 +140,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           return at === null ? null : (clock() - at) / 1000;
         }),
     });
-    // The queues re-emit the shared connection's errors, already logged above; without a
+    countOutage = () => metrics.redisOutages.inc();
+    // The queues re-emit the shared connection's errors, already told by the watch; without a
     // listener BullMQ prints each one to stderr as an unstructured stack.
     for (const q of Object.values(queues)) q.on("error", (err) => log.debug({ err: err.message, queue: q.name }, "queue error"));
-    cleanups.push({
+    shutdown.push({
       name: "queues",
       run: () => Promise.all(Object.values(queues).map((q) => q.close())).then(() => undefined),
       abandon: () => Promise.all(Object.values(queues).map((q) => q.disconnect().catch(() => {}))).then(() => undefined),
@@ -160,8 +152,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
 
     const users = new UserRepository(db, clock);
     const rules = new AlertRuleRepository(db, clock);
-    const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail") });
-    cleanups.push({ name: "email", run: () => email.close() });
+    const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail"), signal: lifecycle.cutOff });
+    shutdown.push({ name: "email", run: () => email.close() });
     const sqlitePing = db.prepare("SELECT 1");
     const calendar = new MarketCalendar(connection, config.redis.prefix, { alwaysOpen: config.simulator.alwaysOpen, clock });
     const outbox = new Outbox(db, rules, clock);
@@ -174,18 +166,20 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           log,
           metrics,
           clock,
+          signals: lifecycle,
           // Told once per token: the user hears it the first time Upstox refuses their login.
-          onTokenExpired: (userId) => {
+          onTokenExpired: (userId, refusal) => {
             const user = users.get(userId);
             if (!user) return;
+            const payload = refusal.scheduledExpiry ? { expired: true } : { expired: false, ...(refusal.reason ? { reason: refusal.reason } : {}) };
             const ids = channelsFor(user, "token_expired", clock()).map((channel) =>
-              outbox.enqueueRow({ userId, channel, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}:${channel}`, payload: {} }),
+              outbox.enqueueRow({ userId, channel, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}:${channel}`, payload }),
             );
             enqueueNotifications(queues, ids, delivery).catch((err: unknown) => log.error({ err, userId }, "could not queue the token-expired notice"));
           },
         })
       : undefined;
-    if (upstox) cleanups.push({ name: "upstox client", run: () => upstox.client.close() });
+    if (upstox) shutdown.push({ name: "upstox client", run: () => upstox.client.close(), abandon: () => upstox.client.destroy() });
     const simulator = upstox ? undefined : new MarketSimulator({ seed: config.simulator.seed, now: clock });
     const candles = new CandleRepository(db);
     const services: Services = {
@@ -200,7 +194,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       audit: new AuditLog(db, clock),
       outbox,
       quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
-      candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock) : simulator!),
+      candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
       candles,
       orders: new OrderRepository(db, clock),
       indicators: new IndicatorEngine(candles),
@@ -211,7 +205,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       delivery,
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
       email,
-      telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log }),
+      telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log, signal: lifecycle.cutOff }),
       telegramLimiter: new RateLimiter<"global" | "chat">({
         redis: connection,
         prefix: `${config.redis.prefix}:telegram`,
@@ -225,6 +219,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       marketOpen: (at) => calendar.isOpen(at),
       ruleBook: new RuleBook(rules),
       health: () => gatherHealth(services, startedAt, redisReady, sqlitePing),
+      lifecycle,
     };
 
     if (opts.demo) {
@@ -253,46 +248,53 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         connection,
         config.redis.prefix,
         { queue: name, processor: processors[name], concurrency: name === "notify" ? config.workerConcurrency : name === "warm-up-candles" ? 2 : 1 },
-        (queue, job, err) => {
-          metrics.jobs.inc({ queue, outcome: err ? "failed" : "completed" });
-          if (err) {
-            metrics.errors.inc({ where: queue });
-            log.error({ err, queue, jobId: job?.id, attempt: job?.attemptsMade }, `job ${queue} failed`);
-          }
-        },
+        (queue, job, err) => reportJob(queue, job, err),
       ),
     );
-    for (const w of workers) w.on("error", (err) => log.error({ err }, "worker error"));
-    // Closing a worker waits for its active jobs: this is the drain on shutdown. It is given
-    // SHUTDOWN_TIMEOUT less 3 s for the steps after it (main exits 1 at SHUTDOWN_TIMEOUT), or
-    // a forced close when Redis is gone and no job could finish anyway.
-    cleanups.push({
+    const failures = new JobFailureLog(log);
+    function reportJob(queue: QueueName, job: Job | undefined, err?: Error) {
+      if (err && isShutdown(err)) {
+        metrics.jobs.inc({ queue, outcome: "interrupted" });
+        return log.info({ queue, jobId: job?.id }, `job ${queue} stopped by the shutdown: it runs again after the restart`);
+      }
+      metrics.jobs.inc({ queue, outcome: err ? "failed" : "completed" });
+      if (!err) return failures.recovered(queue);
+      metrics.errors.inc({ where: queue });
+      failures.failed(queue, job, err);
+    }
+    for (const w of workers) w.on("error", (err) => redisWatch.report(err, `worker ${w.name}`));
+    // Closing a worker waits for its active jobs: this is the drain on shutdown. When the
+    // budget runs low, calls still on the wire are cut off (their rows stay pending), and
+    // when Redis is gone no job could finish anyway, so the close is forced at once.
+    shutdown.pushDrain({
       name: "workers",
-      run: () => Promise.all(workers.map((w) => w.close(!redisReady()))).then(() => undefined),
-      timeoutMs: () => (redisReady() ? Math.max(1000, config.shutdownTimeoutMs - 3000) : 1000),
+      close: () => Promise.all(workers.map((w) => w.close(!redisReady()))).then(() => undefined),
       abandon: () => Promise.all(workers.map((w) => w.disconnect().catch(() => {}))).then(() => undefined),
     });
 
     let http: HttpServer | undefined;
     let bot: RunningBot | undefined;
     if (opts.role === "all") {
-      await queues["poll-quotes"].upsertJobScheduler("poll-quotes", pollSchedule(config.pollIntervalSeconds, config.simulator.alwaysOpen), { name: "poll-quotes" });
-      await queues["sweep-outbox"].upsertJobScheduler("sweep-outbox", { every: 60_000 }, { name: "sweep-outbox" });
-      await queues.backup.upsertJobScheduler("backup", { pattern: config.backup.cron, tz: MARKET_TZ }, { name: "backup" });
-      // Second 5 of every minute: the minute that just closed has its candle by then.
-      await queues["fetch-candles"].upsertJobScheduler("fetch-candles", { pattern: "5 * * * * *", tz: MARKET_TZ }, { name: "fetch-candles" });
-      await queues["prune-candles"].upsertJobScheduler("prune-candles", { pattern: "0 17 * * *", tz: MARKET_TZ }, { name: "prune-candles" });
+      const keeper = new ScheduleKeeper({
+        queues,
+        redis: connection,
+        prefix: config.redis.prefix,
+        schedules: jobSchedules({ pollIntervalSeconds: config.pollIntervalSeconds, backupCron: config.backup.cron, upstox: Boolean(upstox) }),
+        log,
+        onRestored: async () => {
+          metrics.schedulesRestored.inc();
+          // What the loss may have cost: the poll due now, the jobs of pending rows, the calendar.
+          await queues["poll-quotes"].add("poll-quotes", {}, { jobId: `restored-${clock()}` });
+          await queues["sweep-outbox"].add("sweep-outbox", { graceMs: RESTORED_SWEEP_GRACE_MS }, { jobId: `restored-${clock()}` });
+          if (upstox) await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `restored-${clock()}` });
+          await queueWarmUps(services);
+        },
+      });
+      await keeper.register();
+      keeper.watch();
+      shutdown.push({ name: "schedule check", run: () => keeper.close() });
       if (upstox) {
-        await queues["refresh-calendar"].upsertJobScheduler("refresh-calendar", { pattern: "0 6 * * *", tz: MARKET_TZ }, { name: "refresh-calendar" });
         await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `start-${startedAt}` });
-        const weekdays = (time: string) => ({ pattern: `${time} * * 1-5`, tz: MARKET_TZ });
-        await queues["portfolio-digest"].upsertJobScheduler("digest-open", weekdays("45 8"), { name: "portfolio-digest", data: { when: "open" } });
-        await queues["portfolio-digest"].upsertJobScheduler("digest-close", weekdays("45 15"), { name: "portfolio-digest", data: { when: "close" } });
-        await queues["token-reminder"].upsertJobScheduler("token-reminder", weekdays("30 8"), { name: "token-reminder" });
-        await queues["order-sync"].upsertJobScheduler("order-sync", { pattern: "*/30 * 9-15 * * 1-6", tz: MARKET_TZ }, { name: "order-sync" });
-        await queues["holding-moves"].upsertJobScheduler("holding-moves", { pattern: "0 */5 9-15 * * 1-5", tz: MARKET_TZ }, { name: "holding-moves" });
-        // Upstox publishes the day's instruments around 06:00 IST.
-        await queues["refresh-instruments"].upsertJobScheduler("refresh-instruments", { pattern: "30 6 * * *", tz: MARKET_TZ }, { name: "refresh-instruments" });
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });
       }
 
@@ -303,7 +305,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       };
       if (chatBot) {
         bot = await startBot(chatBot, services);
-        cleanups.push({ name: "telegram bot", run: () => bot!.stop() });
+        shutdown.push({ name: "telegram bot", run: () => bot!.stop() });
         if (bot.webhook) {
           const webhook = bot.webhook;
           routes[WEBHOOK_PATH] = (req, res) => webhook(req, res);
@@ -334,7 +336,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           },
         },
       });
-      cleanups.push({ name: "http server", run: () => http!.close() });
+      shutdown.push({ name: "http server", run: () => http!.close() });
       log.info({ port: http.port, host: config.http.host }, `HTTP on http://${config.http.host}:${http.port} (/healthz, /metrics)`);
     }
 
@@ -350,21 +352,13 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     );
     return { services, httpPort: http?.port, redisUrl: redis.url, stop };
   } catch (err) {
-    await stop().catch(() => {});
+    await stop();
     throw err;
   }
 }
 
-/**
- * When to poll, in IST: every N seconds from 09:00 to 15:59 on weekdays when N divides a
- * minute (the job itself checks 09:15-15:30, holidays and special sessions), so nights and
- * weekends run no jobs at all; otherwise, or when the simulator trades around the clock,
- * a plain every-N-seconds schedule.
- */
-export function pollSchedule(seconds: number, alwaysOpen: boolean): { pattern: string; tz: string } | { every: number } {
-  if (seconds < 60 && 60 % seconds === 0) return { pattern: `*/${seconds} * ${alwaysOpen ? "*" : "9-15"} * * ${alwaysOpen ? "*" : "1-6"}`, tz: MARKET_TZ };
-  return { every: seconds * 1000 };
-}
+/** A sweep after Redis lost its jobs: rows pending this long had their job in the lost Redis. */
+const RESTORED_SWEEP_GRACE_MS = 5_000;
 
 async function queueWarmUps(s: Services): Promise<number> {
   s.ruleBook.refresh();
@@ -373,25 +367,8 @@ async function queueWarmUps(s: Services): Promise<number> {
   return queued;
 }
 
-interface Cleanup {
-  name: string;
-  run: () => Promise<void> | void;
-  /** How long the step may take (default 5 s) before it is abandoned. */
-  timeoutMs?: number | (() => number);
-  /** Drops what the step could not close politely (connections), so nothing keeps the process alive. */
-  abandon?: () => Promise<void>;
-}
-
 /** How long /healthz and /metrics wait for Redis before reporting it down. */
 const REDIS_CHECK_TIMEOUT_MS = 2000;
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A Redis call on behalf of /healthz or /metrics. The shared connection never fails a
@@ -424,6 +401,11 @@ async function gatherHealth(s: Services, startedAt: number, redisReady: () => bo
     ? await redisCall(redisReady, () => Promise.all([s.pollState.lastPollAt(), s.pollState.isPaused()])).catch(() => [null, false] as const)
     : [null, false];
   const counts = sqlite.ok ? s.users.counts() : { linked: 0, expired: 0 };
+  const history = redis.ok
+    ? await redisCall(redisReady, () => s.queues["warm-up-candles"].getJobCounts("waiting", "active", "delayed", "prioritized", "failed"))
+        .then((c) => ({ pending: (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), failed: c.failed ?? 0 }))
+        .catch(() => undefined)
+    : undefined;
   return assessHealth({
     now,
     startedAt,
@@ -434,5 +416,6 @@ async function gatherHealth(s: Services, startedAt: number, redisReady: () => bo
     marketOpen: s.marketOpen(new Date(now)),
     pollingPaused,
     marketData: { source: s.quotes.name, linkedUsers: counts.linked, expiredTokens: counts.expired },
+    history,
   });
 }

@@ -19,7 +19,16 @@ export function createMetrics(sources?: MetricSources) {
     notifications: new Counter({ name: "uab_notifications_total", help: "Notification deliveries, by channel and outcome", labelNames: ["channel", "outcome"], registers: [registry] }),
     upstoxRequests: new Counter({ name: "uab_upstox_requests_total", help: "Upstox API responses, by host and HTTP status", labelNames: ["host", "status"], registers: [registry] }),
     upstoxThrottled: new Counter({ name: "uab_upstox_throttled_total", help: "429 answers from Upstox (each one backed off, never hammered)", labelNames: ["host"], registers: [registry] }),
-    upstoxRateLimitWaits: new Counter({ name: "uab_upstox_rate_limit_waits_total", help: "Times a call waited for our own Upstox rate limiter, by category", labelNames: ["category"], registers: [registry] }),
+    upstoxRateLimitWaits: new Counter({
+      name: "uab_upstox_rate_limit_waits_total",
+      help: "Times a call waited for our own Upstox rate limiter, by category and priority (live quotes, background history)",
+      labelNames: ["category", "priority"],
+      registers: [registry],
+    }),
+    historyLoaded: new Counter({ name: "uab_history_instruments_loaded_total", help: "Instruments whose candle history was loaded (warm-up for candle rules)", registers: [registry] }),
+    historyCandles: new Counter({ name: "uab_history_candles_loaded_total", help: "One-minute candles stored by history warm-ups", registers: [registry] }),
+    redisOutages: new Counter({ name: "uab_redis_outages_total", help: "Times the Redis connection was lost", registers: [registry] }),
+    schedulesRestored: new Counter({ name: "uab_schedules_restored_total", help: "Times the job schedules were found missing in Redis and registered again", registers: [registry] }),
     tokensExpired: new Counter({ name: "uab_upstox_tokens_expired_total", help: "Upstox tokens found expired or revoked (counted once per token)", registers: [registry] }),
     errors: new Counter({ name: "uab_errors_total", help: "Errors caught, by where they happened", labelNames: ["where"], registers: [registry] }),
     queueDepth: new Gauge({

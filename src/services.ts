@@ -70,4 +70,9 @@ export interface Services {
   health(): Promise<HealthReport>;
   /** Active alert rules in memory, reloaded when they change. */
   ruleBook: RuleBook;
+  /**
+   * The shutdown as it reaches jobs: `stopping` ends waits (rate-limit slots, backoff) at
+   * once; `cutOff` aborts calls still on the wire when the drain's time is up.
+   */
+  lifecycle: { stopping: AbortSignal; cutOff: AbortSignal };
 }

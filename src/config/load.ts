@@ -27,6 +27,8 @@ export interface Config {
     tokenEncryptionKey: Buffer | undefined;
     /** Secret path segment of the order postback URL (PUBLIC_URL/upstox/orders/<secret>). */
     webhookSecret: string | undefined;
+    /** Telegram user id whose Upstox token serves everyone's market data, while it is valid. */
+    marketDataUser: number | undefined;
   };
   telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[]; mode: "polling" | "webhook"; webhookSecret: string | undefined };
   email: { smtpUrl: string | undefined; from: string };
@@ -104,6 +106,7 @@ export function loadConfig(
       redirectUri: e.UPSTOX_REDIRECT_URI,
       tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
       webhookSecret: e.UPSTOX_WEBHOOK_SECRET,
+      marketDataUser: e.UPSTOX_MARKET_DATA_USER,
     },
     telegram: {
       botToken: e.TELEGRAM_BOT_TOKEN,

@@ -195,6 +195,18 @@ export const envSchema = z
     UPSTOX_REDIRECT_URI: url(undefined, ["https:", "http:"]),
     TOKEN_ENCRYPTION_KEY: encryptionKey,
     UPSTOX_WEBHOOK_SECRET: secretToken(128, "it becomes part of the postback URL"),
+    UPSTOX_MARKET_DATA_USER: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === "") return undefined;
+        if (!/^\d{1,15}$/.test(v)) {
+          ctx.addIssue({ code: "custom", message: `must be the numeric Telegram user id of a linked trader (send /id to the bot to see yours; got "${v}")` });
+          return z.NEVER;
+        }
+        return Number(v);
+      }),
 
     TELEGRAM_BOT_TOKEN: z
       .string()

@@ -10,6 +10,8 @@ export interface HealthInputs {
   marketOpen: boolean;
   pollingPaused: boolean;
   marketData: { source: string; linkedUsers: number; expiredTokens: number };
+  /** History warm-ups for candle rules: queued or running, and failed (kept 10 minutes). Unknown while Redis is down. */
+  history?: { pending: number; failed: number } | undefined;
 }
 
 export interface HealthReport {
@@ -24,6 +26,8 @@ export interface HealthReport {
       ageSeconds: number | null;
     };
     upstoxToken: { state: "simulator" | "no linked users" | "ok" | "some expired"; linkedUsers: number; expired: number };
+    /** Progress of history loading; informative, never makes the bot unhealthy (live alerts do not wait for it). */
+    history?: { state: "loading" | "done"; pending: number; failed: number };
   };
 }
 
@@ -57,6 +61,7 @@ export function assessHealth(i: HealthInputs): HealthReport {
       sqlite: i.sqlite,
       marketPoll: { ok: pollOk, state, lastPollAt: i.lastPollAt === null ? null : new Date(i.lastPollAt).toISOString(), ageSeconds: age },
       upstoxToken: token,
+      ...(i.history ? { history: { state: i.history.pending > 0 ? ("loading" as const) : ("done" as const), ...i.history } } : {}),
     },
   };
 }

@@ -103,3 +103,15 @@ export function isSessionOpen(at: Date, holidays: HolidaySet, special: ReadonlyM
   if (s) return at.getTime() >= s.start && at.getTime() < s.end;
   return isMarketOpen(at, holidays);
 }
+
+/**
+ * The NSE session on the IST day containing `at`, as instants: a special session's own
+ * hours on its day, else 09:15–15:30 on a trading day; undefined on a holiday or weekend.
+ */
+export function sessionOn(at: Date, holidays: HolidaySet, special: ReadonlyMap<string, SpecialSession>): { start: number; end: number } | undefined {
+  const { date } = istParts(at);
+  const s = special.get(date);
+  if (s) return { start: s.start, end: s.end };
+  if (!isTradingDay(at, holidays)) return undefined;
+  return { start: istInstant(date, MARKET_OPEN_MINUTE).getTime(), end: istInstant(date, MARKET_CLOSE_MINUTE).getTime() };
+}

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { isSessionOpen, nseCalendar, type ExchangeDay, type SpecialSession } from "./calendar.js";
+import { isSessionOpen, nseCalendar, sessionOn, type ExchangeDay, type SpecialSession } from "./calendar.js";
 
 /**
  * The NSE calendar every process agrees on: Upstox's holiday list, fetched once a day by
@@ -21,6 +21,20 @@ export class MarketCalendar {
 
   isOpen(at: Date): boolean {
     return this.opts.alwaysOpen || isSessionOpen(at, this.holidays, this.special);
+  }
+
+  /** Today's session (IST day of `at`), special sessions included; undefined on a closed day. */
+  session(at: Date): { start: number; end: number } | undefined {
+    if (this.opts.alwaysOpen) {
+      const day = at.getTime() - ((at.getTime() + 19_800_000) % 86_400_000);
+      return { start: day, end: day + 86_400_000 };
+    }
+    return sessionOn(at, this.holidays, this.special);
+  }
+
+  /** Whether NSE trades at all on the IST day of `at`: a normal trading day or a special session. */
+  isTradingDay(at: Date): boolean {
+    return this.session(at) !== undefined;
   }
 
   /** Reloads the cached list from Redis when this process's copy is older than maxAge (10 min). */

@@ -47,9 +47,18 @@ export interface MarketCandle {
  * Where closed candles come from: Upstox (OHLC v3 with interval I1, 500 keys a call, plus the
  * historical API for warm-up) or the simulator. Only one-minute candles are used.
  */
+export interface HistoryOptions {
+  atLeast?: number;
+  tradedToday?: boolean;
+}
+
 export interface CandleSource {
   /** The most recently closed one-minute candle of each key (absent when there is none yet). */
   getLastClosedCandles(instrumentKeys: readonly string[]): Promise<Map<string, MarketCandle>>;
-  /** Closed one-minute candles of one instrument in [fromMs, toMs), oldest first. */
-  getCandleHistory(instrumentKey: string, fromMs: number, toMs: number): Promise<MarketCandle[]>;
+  /**
+   * Closed one-minute candles of one instrument in [fromMs, toMs), oldest first. A source that
+   * pays per call may stop early: with `atLeast`, once it holds that many of the newest
+   * candles; with `tradedToday: false`, without asking for today's (there are none).
+   */
+  getCandleHistory(instrumentKey: string, fromMs: number, toMs: number, opts?: HistoryOptions): Promise<MarketCandle[]>;
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import nodemailer, { type Transporter } from "nodemailer";
+import { untilAborted } from "../lifecycle/abort.js";
 
 export interface EmailMessage {
   to: string;
@@ -26,7 +27,13 @@ export interface EmailSender {
  * the first byte, port 465 by default). User and password are percent-decoded. Query option:
  * `?tls_reject_unauthorized=false` accepts a self-signed certificate (STARTTLS or smtps).
  */
-export function createEmailSender(opts: { smtpUrl: string | undefined; from: string; outDir: string }): EmailSender {
+export function createEmailSender(opts: {
+  smtpUrl: string | undefined;
+  from: string;
+  outDir: string;
+  /** The shutdown's cut-off: a send still talking to the server is given up (its row stays pending). */
+  signal?: AbortSignal;
+}): EmailSender {
   if (opts.smtpUrl) {
     const url = new URL(opts.smtpUrl);
     const transport: Transporter = nodemailer.createTransport({
@@ -45,7 +52,7 @@ export function createEmailSender(opts: { smtpUrl: string | undefined; from: str
     return {
       target: `${url.protocol}//${url.host}`,
       async send(m) {
-        const info = await transport.sendMail({ from: opts.from, ...m });
+        const info = await untilAborted(transport.sendMail({ from: opts.from, ...m }), opts.signal);
         return { messageId: String(info.messageId) };
       },
       close: () => transport.close(),

@@ -1,19 +1,36 @@
 import { Api } from "grammy";
 import type { Logger } from "../log/logger.js";
 
+/** grammY types its signal with the abort-controller polyfill; the platform's is what it uses at run time. */
+type GrammySignal = Parameters<Api["sendMessage"]>[3];
+
 export interface TelegramSender {
   readonly target: string;
   sendHtml(chatId: number, html: string, opts?: { silent?: boolean }): Promise<void>;
 }
 
 /** The Bot API when a bot token is configured; otherwise messages are shown in the log (demo). */
-export function createTelegramSender(opts: { botToken: string | undefined; apiRoot: string; log: Logger }): TelegramSender {
+export function createTelegramSender(opts: {
+  botToken: string | undefined;
+  apiRoot: string;
+  log: Logger;
+  /** The shutdown's cut-off: aborts a send still waiting for Telegram (its row stays pending). */
+  signal?: AbortSignal;
+}): TelegramSender {
+  const signal = opts.signal;
   if (opts.botToken) {
     const api = new Api(opts.botToken, { apiRoot: opts.apiRoot });
     return {
       target: opts.apiRoot,
-      async sendHtml(chatId, html, opts) {
-        await api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: opts?.silent ?? false });
+      async sendHtml(chatId, html, send) {
+        signal?.throwIfAborted();
+        try {
+          await api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: send?.silent ?? false }, signal as GrammySignal);
+        } catch (err) {
+          // grammY wraps the abort in an HttpError: report the shutdown itself.
+          if (signal?.aborted) throw signal.reason;
+          throw err;
+        }
       },
     };
   }

@@ -31,6 +31,25 @@ export function specsFor(rules: readonly AlertRule[]): IndicatorSpec[] {
 }
 
 /**
+ * Candles of history the instrument's candle rules need for their indicators to settle; 0
+ * when it has none (a watched or price-only instrument needs no history: its default
+ * indicators fill in from live candles).
+ */
+export function historyNeeded(rules: readonly AlertRule[]): number {
+  const specs: IndicatorSpec[] = [];
+  for (const r of rules) {
+    if (!isCandleRule(r.kind)) continue;
+    for (const key of indicatorKeysFor(r)) {
+      const spec = parseSpecKey(key);
+      if (spec) specs.push(spec);
+    }
+    // A rule on the candle itself (volume spike, ...) still wants a little history.
+    if (!specs.length) specs.push({ kind: "sma", period: 20 });
+  }
+  return candlesNeeded(specs);
+}
+
+/**
  * Streaming indicator state per instrument, one `next` per closed candle. A process that
  * has no state for an instrument, or whose state is not at the previous stored candle (a
  * restart, or another worker took the last candle), rebuilds it from SQLite first, so the

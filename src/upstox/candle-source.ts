@@ -1,5 +1,5 @@
 import { istParts } from "../market/calendar.js";
-import type { CandleSource, MarketCandle } from "../market/types.js";
+import type { CandleSource, HistoryOptions, MarketCandle } from "../market/types.js";
 import type { UpstoxClient } from "./client.js";
 import type { TokenStore } from "./token-store.js";
 import { NoMarketDataSessionError } from "./quote-source.js";
@@ -16,10 +16,12 @@ export class UpstoxCandleSource implements CandleSource {
     private readonly client: UpstoxClient,
     private readonly tokens: TokenStore,
     private readonly now: () => number = Date.now,
+    /** UPSTOX_MARKET_DATA_USER: whose token serves history and candles, while valid. */
+    private readonly preferredTelegramId?: number,
   ) {}
 
   private session() {
-    const s = this.tokens.anySession();
+    const s = this.tokens.marketDataSession(this.preferredTelegramId);
     if (!s) throw new NoMarketDataSessionError();
     return s;
   }
@@ -35,15 +37,22 @@ export class UpstoxCandleSource implements CandleSource {
     return out;
   }
 
-  async getCandleHistory(instrumentKey: string, fromMs: number, toMs: number): Promise<MarketCandle[]> {
+  /**
+   * Today's candles first (the intraday endpoint), then earlier days (the historical one) only
+   * when today's are not enough: one call where one is enough, and none for today before its
+   * session started.
+   */
+  async getCandleHistory(instrumentKey: string, fromMs: number, toMs: number, opts: HistoryOptions = {}): Promise<MarketCandle[]> {
     const session = this.session();
     const from = istParts(new Date(fromMs)).date;
     const to = istParts(new Date(toMs)).date;
     const today = istParts(new Date(this.now())).date;
-    const past = from < today ? await this.client.getHistoricalCandles(session, instrumentKey, "minutes", 1, to < today ? to : previousDay(today), from) : [];
-    const intraday = to >= today ? await this.client.getIntradayCandles(session, instrumentKey, "minutes", 1) : [];
+    const inRange = (cs: readonly MarketCandle[]) => cs.filter((c) => c.ts >= fromMs && c.ts < toMs);
+    const intraday = to >= today && opts.tradedToday !== false ? inRange(await this.client.getIntradayCandles(session, instrumentKey, "minutes", 1)) : [];
+    const enough = opts.atLeast !== undefined && intraday.length >= opts.atLeast;
+    const past = from < today && !enough ? inRange(await this.client.getHistoricalCandles(session, instrumentKey, "minutes", 1, to < today ? to : previousDay(today), from)) : [];
     const byTs = new Map<number, MarketCandle>();
-    for (const c of [...past, ...intraday]) if (c.ts >= fromMs && c.ts < toMs) byTs.set(c.ts, { ts: c.ts, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
+    for (const c of [...past, ...intraday]) byTs.set(c.ts, { ts: c.ts, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
     return [...byTs.values()].sort((a, b) => a.ts - b.ts);
   }
 }

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "../log/logger.js";
 import type { InstrumentInfo, Quote } from "../market/types.js";
 import { OrderOutcomeUnknownError, UpstoxNetworkError, UpstoxRequestError, UpstoxResponseError, UpstoxUnavailableError } from "./errors.js";
-import type { RateLimiter } from "../redis/rate-limit.js";
+import type { Priority, RateLimiter } from "../redis/rate-limit.js";
 import type { LimitCategory } from "./limits.js";
 import * as S from "./schemas.js";
 import type { UpstoxSession } from "./token-store.js";
@@ -169,8 +169,12 @@ export class UpstoxClient {
     return this.transport.close();
   }
 
-  private get<T>(session: UpstoxSession, p: string): Promise<T> {
-    return this.transport.call<T>({ path: p, session, category: "standard" });
+  destroy(): Promise<void> {
+    return this.transport.destroy();
+  }
+
+  private get<T>(session: UpstoxSession, p: string, priority: Priority = "live"): Promise<T> {
+    return this.transport.call<T>({ path: p, session, category: "standard", priority });
   }
 
   // --- Auth ---------------------------------------------------------------
@@ -249,15 +253,32 @@ export class UpstoxClient {
 
   // --- Candles -------------------------------------------------------------
 
-  /** Historical candles (v3), oldest first. Dates are IST `YYYY-MM-DD`; `to` is inclusive. */
-  async getHistoricalCandles(session: UpstoxSession, instrumentKey: string, unit: CandleUnit, interval: number, toDate: string, fromDate?: string): Promise<Candle[]> {
+  /**
+   * Historical candles (v3), oldest first. Dates are IST `YYYY-MM-DD`; `to` is inclusive.
+   * History is background work by default: it only uses the budget live quotes leave.
+   */
+  async getHistoricalCandles(
+    session: UpstoxSession,
+    instrumentKey: string,
+    unit: CandleUnit,
+    interval: number,
+    toDate: string,
+    fromDate?: string,
+    priority: Priority = "background",
+  ): Promise<Candle[]> {
     const p = `/v3/historical-candle/${seg(instrumentKey)}/${unit}/${interval}/${toDate}${fromDate ? `/${fromDate}` : ""}`;
-    return toCandles(await this.get<unknown>(session, p));
+    return toCandles(await this.get<unknown>(session, p, priority));
   }
 
-  /** Today's candles so far (v3), oldest first. */
-  async getIntradayCandles(session: UpstoxSession, instrumentKey: string, unit: Exclude<CandleUnit, "weeks" | "months">, interval: number): Promise<Candle[]> {
-    return toCandles(await this.get<unknown>(session, `/v3/historical-candle/intraday/${seg(instrumentKey)}/${unit}/${interval}`));
+  /** Today's candles so far (v3), oldest first; background work by default, like history. */
+  async getIntradayCandles(
+    session: UpstoxSession,
+    instrumentKey: string,
+    unit: Exclude<CandleUnit, "weeks" | "months">,
+    interval: number,
+    priority: Priority = "background",
+  ): Promise<Candle[]> {
+    return toCandles(await this.get<unknown>(session, `/v3/historical-candle/intraday/${seg(instrumentKey)}/${unit}/${interval}`, priority));
   }
 
   // --- Portfolio and account ----------------------------------------------

@@ -27,7 +27,10 @@ export function createUpstox(deps: {
   log: Logger;
   metrics: Metrics;
   clock: () => number;
-  onTokenExpired: (userId: number) => void;
+  /** Upstox's words when the refusal came before the token's 03:30 expiry (revoked, logged out elsewhere). */
+  onTokenExpired: (userId: number, refusal: { reason?: string; scheduledExpiry: boolean }) => void;
+  /** The app's shutdown: waits end when it starts, calls on the wire when its drain time is up. */
+  signals?: { stopping: AbortSignal; cutOff: AbortSignal };
 }): UpstoxWiring {
   const { config, metrics, log } = deps;
   const key = config.upstox.tokenEncryptionKey;
@@ -37,7 +40,7 @@ export function createUpstox(deps: {
     redis: deps.redis,
     prefix: config.redis.prefix,
     limits: UPSTOX_LIMITS,
-    onWait: (category) => metrics.upstoxRateLimitWaits.inc({ category }),
+    onWait: (category, _ms, priority) => metrics.upstoxRateLimitWaits.inc({ category, priority }),
   });
   const client = new UpstoxClient({
     apiBase: config.upstox.apiBase,
@@ -50,17 +53,21 @@ export function createUpstox(deps: {
     log,
     transport: {
       onResponse: ({ host, status }) => metrics.upstoxRequests.inc({ host, status: String(status) }),
-      onThrottled: ({ host, retryAfterMs }) => {
+      ...(deps.signals ? { signals: deps.signals } : {}),
+      onThrottled: ({ host, retryAfterMs, pausedMs }) => {
         metrics.upstoxThrottled.inc({ host });
-        log.warn({ host, retryAfterMs }, "Upstox answered 429: backing off");
+        log.warn({ host, retryAfterMs, pausedMs }, `Upstox answered 429: this token's calls wait ${Math.ceil(pausedMs / 1000)} s, in every process`);
       },
-      onTokenRejected: (userId) => {
+      onTokenRejected: (userId, refusal) => {
+        // Before markExpired: afterwards the stored expiry is "now".
+        const state = tokens.state(userId);
+        const scheduledExpiry = state.state !== "valid" || state.expiresAt <= deps.clock() + 60_000;
         if (!tokens.markExpired(userId)) return;
         metrics.tokensExpired.inc();
-        log.warn({ userId }, "Upstox refused a user's token: marked expired");
-        deps.onTokenExpired(userId);
+        log.warn({ userId, code: refusal.code, reason: refusal.message }, "Upstox refused a user's token: marked expired");
+        deps.onTokenExpired(userId, scheduledExpiry ? { scheduledExpiry } : { scheduledExpiry, reason: refusal.message });
       },
     },
   });
-  return { client, tokens, quoteSource: new UpstoxQuoteSource(client, tokens) };
+  return { client, tokens, quoteSource: new UpstoxQuoteSource(client, tokens, config.upstox.marketDataUser) };
 }

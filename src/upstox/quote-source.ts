@@ -4,18 +4,23 @@ import { UpstoxTokenError } from "./errors.js";
 import type { TokenStore } from "./token-store.js";
 
 /**
- * Market data from Upstox for everyone at once. Quotes are the same for every user, so any
- * linked user's valid token will do; all polling counts against that user's limits.
+ * Market data from Upstox for everyone at once. Quotes are the same for every user, so one
+ * linked token serves them all (TokenStore.marketDataSession: the operator's choice, else the
+ * longest valid); all polling counts against that token's limits.
  */
 export class UpstoxQuoteSource implements QuoteSource {
   readonly name = "upstox";
 
-  constructor(private readonly client: UpstoxClient, private readonly tokens: TokenStore) {}
+  constructor(
+    private readonly client: UpstoxClient,
+    private readonly tokens: TokenStore,
+    private readonly preferredTelegramId?: number,
+  ) {}
 
   async getQuotes(instrumentKeys: readonly string[]): Promise<Map<string, Quote>> {
     // A token refused mid-poll is marked expired by the client; the next linked user's is tried.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const session = this.tokens.anySession();
+      const session = this.tokens.marketDataSession(this.preferredTelegramId);
       if (!session) throw new NoMarketDataSessionError();
       try {
         return await this.client.getFullQuotes(session, instrumentKeys);

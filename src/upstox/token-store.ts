@@ -14,7 +14,7 @@ export class TokenStore {
   private readonly saveStmt: Statement<[Buffer, number, string | null, number, number]>;
   private readonly loadStmt: Statement<[number], { upstox_token_enc: Buffer | null; upstox_token_expires_at: number | null }>;
   private readonly expireStmt: Statement<[{ now: number; id: number }]>;
-  private readonly anyValidStmt: Statement<[number], { id: number; upstox_token_enc: Buffer }>;
+  private readonly anyValidStmt: Statement<[{ now: number; preferred: number | null }], { id: number; upstox_token_enc: Buffer }>;
   private readonly clearStmt: Statement<[number, number]>;
 
   constructor(db: Database, private readonly key: Buffer, private readonly now: () => number = Date.now) {
@@ -28,8 +28,8 @@ export class TokenStore {
     );
     this.anyValidStmt = db.prepare(
       `SELECT id, upstox_token_enc FROM users
-       WHERE upstox_token_enc IS NOT NULL AND upstox_token_expires_at > ? AND status = 'active'
-       ORDER BY upstox_token_expires_at DESC, id LIMIT 1`,
+       WHERE upstox_token_enc IS NOT NULL AND upstox_token_expires_at > @now AND status = 'active'
+       ORDER BY telegram_id IS @preferred DESC, upstox_token_expires_at DESC, id LIMIT 1`,
     );
     this.clearStmt = db.prepare("UPDATE users SET upstox_token_enc = NULL, upstox_token_expires_at = NULL, updated_at = ? WHERE id = ?");
   }
@@ -57,8 +57,13 @@ export class TokenStore {
   }
 
   /** Any user's valid session, for market data that is the same for everyone. */
-  anySession(): UpstoxSession | undefined {
-    const row = this.anyValidStmt.get(this.now());
+  /**
+   * The token that serves market data everyone shares (quotes, candles, history), so all of
+   * it counts against one user's Upstox limits: the preferred user's (UPSTOX_MARKET_DATA_USER,
+   * a Telegram id) while valid, else the token valid longest, ties going to the earliest user.
+   */
+  marketDataSession(preferredTelegramId?: number): UpstoxSession | undefined {
+    const row = this.anyValidStmt.get({ now: this.now(), preferred: preferredTelegramId ?? null });
     return row && { userId: row.id, accessToken: decryptToken(row.upstox_token_enc, this.key) };
   }
 

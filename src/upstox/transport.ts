@@ -9,7 +9,8 @@ import {
   UpstoxTokenError,
   UpstoxUnavailableError,
 } from "./errors.js";
-import type { RateLimiter } from "../redis/rate-limit.js";
+import type { Priority, RateLimiter } from "../redis/rate-limit.js";
+import { abortableSleep, eitherSignal } from "../lifecycle/abort.js";
 import type { LimitCategory } from "./limits.js";
 
 /**
@@ -35,10 +36,15 @@ export interface TransportOptions {
   readRetries?: number;
   /** Base of the exponential backoff between retries. */
   backoffMs?: number;
-  /** Called once per 401 with the user whose token was refused. */
-  onTokenRejected?: (userId: number) => void;
+  /** Called once per 401 with the user whose token was refused, and Upstox's words for why. */
+  onTokenRejected?: (userId: number, refusal: { message: string; code: string }) => void;
+  /**
+   * The app's shutdown: `stopping` ends every wait (rate-limit slot, retry backoff) at once,
+   * `cutOff` aborts calls still on the wire when the drain's time is up.
+   */
+  signals?: { stopping: AbortSignal; cutOff: AbortSignal };
   onResponse?: (info: { host: Host; status: number; ms: number; path: string }) => void;
-  onThrottled?: (info: { host: Host; retryAfterMs: number }) => void;
+  onThrottled?: (info: { host: Host; retryAfterMs: number | undefined; pausedMs: number }) => void;
 }
 
 export interface CallOptions {
@@ -49,6 +55,8 @@ export interface CallOptions {
   /** Whose token, for auth, rate limits and expiry. Absent for public calls. */
   session?: { userId: number; accessToken: string };
   category?: LimitCategory;
+  /** Live calls (quotes, a trader's request) may use the whole budget; background ones (history) only what is left. */
+  priority?: Priority;
   json?: unknown;
   form?: Record<string, string>;
   /** Whether the call may be repeated after an unclear failure. Order writes must not be. */
@@ -77,8 +85,6 @@ interface ErrorItem {
   errorCode?: string;
   message?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class UpstoxTransport {
   private readonly pools: Record<Host, Pool>;
@@ -124,16 +130,19 @@ export class UpstoxTransport {
         if (!retryable) throw err;
         attempt++;
         const backoff = this.backoffMs * 2 ** (attempt - 1);
-        const wait = err instanceof UpstoxRateLimitError ? Math.max(err.retryAfterMs, backoff) : backoff;
+        // After a 429 the shared pause already holds every caller back: the next slot waits it out.
+        const sharedPause = Boolean(c.session && c.category && this.opts.limiter);
+        const wait = err instanceof UpstoxRateLimitError ? (sharedPause ? 0 : Math.max(err.retryAfterMs, backoff)) : backoff;
         this.opts.log.debug({ path: c.path.split("?")[0], attempt, wait, err: (err as Error).message }, "retrying Upstox read");
-        await sleep(wait);
+        if (wait) await abortableSleep(wait, this.opts.signals?.stopping);
       }
     }
   }
 
   private async once<T>(c: CallOptions, method: string): Promise<T> {
     const host = c.host ?? "api";
-    if (c.session && c.category && this.opts.limiter) await this.opts.limiter.acquire(String(c.session.userId), c.category);
+    const limited = c.session && c.category && this.opts.limiter ? { limiter: this.opts.limiter, subject: String(c.session.userId), category: c.category } : undefined;
+    if (limited) await limited.limiter.acquire(limited.subject, limited.category, { priority: c.priority ?? "live", signal: this.opts.signals?.stopping });
     const headers: Record<string, string> = { accept: c.raw ? "*/*" : "application/json", ...c.headers };
     if (c.session) headers.authorization = `Bearer ${c.session.accessToken}`;
     let body: string | undefined;
@@ -152,9 +161,10 @@ export class UpstoxTransport {
         path: this.basePath(host) + c.path,
         headers,
         body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? (host === "assets" ? 120_000 : 15_000)),
+        signal: eitherSignal(AbortSignal.timeout(this.opts.timeoutMs ?? (host === "assets" ? 120_000 : 15_000)), this.opts.signals?.cutOff),
       });
     } catch (err) {
+      if (this.opts.signals?.cutOff.aborted) throw this.opts.signals.cutOff.reason;
       const timeout =
         err instanceof undiciErrors.HeadersTimeoutError ||
         err instanceof undiciErrors.BodyTimeoutError ||
@@ -167,6 +177,7 @@ export class UpstoxTransport {
     try {
       buf = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
+      if (this.opts.signals?.cutOff.aborted) throw this.opts.signals.cutOff.reason;
       if ((err as Error).name === "TimeoutError") throw new UpstoxNetworkError("Upstox did not finish answering in time", err);
       throw new UpstoxNetworkError(`Upstox's answer was cut off: ${(err as Error).message}`, err);
     }
@@ -189,13 +200,16 @@ export class UpstoxTransport {
     const code = first?.error_code ?? first?.errorCode;
     const message = first?.message ?? `HTTP ${status}`;
     if (status === 401 || code === "UDAPI100050") {
-      if (c.session) this.opts.onTokenRejected?.(c.session.userId);
+      if (c.session) this.opts.onTokenRejected?.(c.session.userId, { message, code: code ?? "UDAPI100050" });
       throw new UpstoxTokenError(message, status, code ?? "UDAPI100050", requestId);
     }
     if (status === 429 || code === "UDAPI10005") {
-      const retryAfterMs = retryAfter(headerOf(res.headers, "retry-after")) ?? 1000;
-      this.opts.onThrottled?.({ host, retryAfterMs });
-      throw new UpstoxRateLimitError(message, retryAfterMs, code, requestId);
+      // The whole category of this token waits, in every process: Retry-After when given,
+      // else a growing backoff with jitter. Never hammered.
+      const retryAfterMs = retryAfter(headerOf(res.headers, "retry-after"));
+      const pausedMs = limited ? await limited.limiter.pause(limited.subject, limited.category, retryAfterMs) : (retryAfterMs ?? this.backoffMs);
+      this.opts.onThrottled?.({ host, retryAfterMs, pausedMs });
+      throw new UpstoxRateLimitError(message, pausedMs, code, requestId);
     }
     if (status >= 500 || status === 423) throw new UpstoxUnavailableError(message, status, code, requestId);
     throw new UpstoxRequestError(message, status, code, requestId);
@@ -203,6 +217,11 @@ export class UpstoxTransport {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.pools).map((p) => p.close()));
+  }
+
+  /** Drops every connection now, requests in flight included. */
+  async destroy(): Promise<void> {
+    await Promise.all(Object.values(this.pools).map((p) => p.destroy()));
   }
 }
 

@@ -174,15 +174,19 @@ describe("market data pipeline over the fake Upstox", () => {
     expect(await poll()).toMatchObject({ instruments: 1 });
   });
 
-  it("stores each closed one-minute candle and warms up history for new instruments", async () => {
+  it("stores each closed one-minute candle and warms up history for instruments with candle rules", async () => {
     const s = app.services;
     const user = linkTrader("candles@example.com");
     s.watchlists.add(user.id, RELIANCE);
     now = ist("2025-01-15T10:31:05");
+    // Watched only: its default indicators fill in from live candles, no history is fetched.
+    expect(await runJob<Record<string, number>>(s.queues["fetch-candles"]).then((r) => r.result)).toMatchObject({ candles: 1, warmUps: 0 });
+    s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "rsi_below", params: { level: 30 } });
+    now += 60_000;
     const { result } = await runJob<Record<string, number>>(s.queues["fetch-candles"]);
     expect(result).toMatchObject({ candles: 1, warmUps: 1 });
     const stored = s.candles.recent(RELIANCE, "1m", 5);
-    expect(stored.at(-1)!.ts).toBe(ist("2025-01-15T10:30:00"));
+    expect(stored.at(-1)!.ts).toBe(ist("2025-01-15T10:31:00"));
     // One OHLC I1 call for the closed candle, batched like quotes.
     expect(fake.requestsTo("/v3/market-quote/ohlc")[0]!.query.get("interval")).toBe("I1");
 

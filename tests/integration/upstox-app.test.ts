@@ -100,7 +100,9 @@ describe("the bot wired to Upstox", () => {
 
     const [mail] = await smtp.waitForMessages(1);
     expect(mail!.envelopeTo).toContain("expired@example.com");
-    expect(mail!.parsed.subject).toBe("Your Upstox login has expired");
+    // Refused hours before its 03:30 expiry (revoked, or a login elsewhere): Upstox's reason is told.
+    expect(mail!.parsed.subject).toBe("Upstox refused your login");
+    expect(mail!.parsed.text).toContain("Invalid token used to access API");
     expect(mail!.parsed.text).toContain("/login");
     const rows = s.db.prepare("SELECT status FROM notifications WHERE kind = 'token_expired'").all() as Array<{ status: string }>;
     expect(rows).toEqual([{ status: "sent" }]);

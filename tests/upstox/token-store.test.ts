@@ -47,18 +47,39 @@ describe("TokenStore", () => {
     expect(store.state(u.id).state).toBe("expired");
   });
 
-  it("lets time expire tokens, and anySession picks a user whose token is still valid", () => {
+  it("lets time expire tokens, and marketDataSession picks a user whose token is still valid", () => {
     const users = new UserRepository(db, () => now);
     const store = new TokenStore(db, key, () => now);
     const a = users.create({ telegramId: 1 });
     const b = users.create({ telegramId: 2 });
-    expect(store.anySession()).toBeUndefined();
+    expect(store.marketDataSession()).toBeUndefined();
     store.save(a.id, "tok-a", null, new Date(Date.parse("2026-11-25T02:00:00+05:30")));
     store.save(b.id, "tok-b", null);
-    expect(store.anySession()?.accessToken).toBe("tok-b");
+    expect(store.marketDataSession()?.accessToken).toBe("tok-b");
     store.markExpired(b.id);
-    expect(store.anySession()).toBeUndefined();
+    expect(store.marketDataSession()).toBeUndefined();
     expect(store.state(a.id).state).toBe("expired");
     expect(store.state(users.create({ telegramId: 3 }).id)).toEqual({ state: "none" });
+  });
+  it("serves market data from the operator's chosen token while valid, else the longest valid, ties to the earliest user", () => {
+    const users = new UserRepository(db, () => now);
+    const store = new TokenStore(db, key, () => now);
+    const early = users.create({ telegramId: 11 });
+    const late = users.create({ telegramId: 22 });
+    const chosen = users.create({ telegramId: 33 });
+    // Same day: every token ends at the same 03:30, so the earliest user wins the tie.
+    store.save(late.id, "tok-late", null);
+    store.save(early.id, "tok-early", null);
+    store.save(chosen.id, "tok-chosen", null);
+    expect(store.marketDataSession()?.accessToken).toBe("tok-early");
+    expect(store.marketDataSession(33)?.accessToken).toBe("tok-chosen");
+    // A later login (after 03:30) is valid a day longer than the others: it serves.
+    store.save(late.id, "tok-late-2", null, new Date(now + 86_400_000));
+    expect(store.marketDataSession()?.accessToken).toBe("tok-late-2");
+    // The chosen user's login ended: the policy falls back instead of failing.
+    store.markExpired(chosen.id);
+    expect(store.marketDataSession(33)?.accessToken).toBe("tok-late-2");
+    // A preferred id nobody has changes nothing.
+    expect(store.marketDataSession(99)?.accessToken).toBe("tok-late-2");
   });
 });
