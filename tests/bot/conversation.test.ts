@@ -37,6 +37,9 @@ describe("chat with the bot", () => {
     return msgs[before]!;
   };
 
+  /** The login-expired notice (kind token_expired), in either of its forms. */
+  const isLoginNotice = (m: { text?: string }) => m.text?.startsWith("🔑 ") === true;
+
   /**
    * Sends a message and waits for the reply that is not the login-expired notice: a token
    * Upstox refuses also queues that notice, which may reach the chat before or after the reply.
@@ -44,7 +47,7 @@ describe("chat with the bot", () => {
   const ask = async (from: { id: number; first_name?: string }, text: string) => {
     const before = tg.sentTo(from.id).length;
     await tg.sendText(from, text);
-    return waitUntil(() => tg.sentTo(from.id).slice(before).find((m) => !m.text?.includes("Your Upstox login has expired\n")), { what: `reply to ${text}` });
+    return waitUntil(() => tg.sentTo(from.id).slice(before).find((m) => !isLoginNotice(m)), { what: `reply to ${text}` });
   };
 
   const start = async (extra: Record<string, string> = {}, floodLimits = true) => {
@@ -179,12 +182,15 @@ describe("chat with the bot", () => {
     expect(quote.text).toContain("₹1,461.25");
     expect(quote.text!.endsWith(`⚠️ ${NO_MARKET_DATA}`)).toBe(true);
     expect(app.services.upstox!.tokens.state(user.id).state).toBe("expired");
-    // Told once that the login ended (the notice), and every answer after says what to do.
-    await waitUntil(() => tg.sentTo(TRADER.id).filter((m) => m.text?.startsWith("🔑 Your Upstox login has expired")).length === 1, { what: "login-expired notice" });
+    // Told once that the login ended, with Upstox's reason (this was no 03:30 expiry), and
+    // every answer after says what to do.
+    const notice = await waitUntil(() => tg.sentTo(TRADER.id).find(isLoginNotice), { what: "login-expired notice" });
+    expect(notice.text!.split("\n")[0]).toBe("🔑 Upstox refused your login: Invalid token used to access API. Use /login to link again.");
     expect((await say(TRADER, "/quote INFY")).text).toBe(NO_MARKET_DATA);
     const list = await say(TRADER, "/watchlist");
     expect(list.text).toMatch(/^Your watchlist\nRELIANCE ₹1,461\.25 .*\nTCS ₹[\d,]+\.\d\d .*\n\n⚠️ No one has linked Upstox today/);
     expect((await say(TRADER, "/portfolio")).text).toBe(LOGIN_ENDED);
+    expect(tg.sentTo(TRADER.id).filter(isLoginNotice)).toHaveLength(1);
     for (const m of tg.sentTo(TRADER.id)) expect(m.text).not.toMatch(/something went wrong/i);
   });
 
