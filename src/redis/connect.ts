@@ -86,7 +86,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startPrivateRedis(bin: string, workDir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export interface PrivateRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `bin` (a redis-server) on a free port of 127.0.0.1 with nothing persisted, working
+ * in `workDir`, and resolves once it answers PING. Rejects with RedisUnavailableError.
+ */
+export async function startPrivateRedis(bin: string, workDir: string): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = path.resolve(workDir);
   mkdirSync(dir, { recursive: true });

@@ -1,10 +1,11 @@
 import { writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningApp } from "../../src/app.js";
-import { pingRedis, RedisUnavailableError, resolveRedis } from "../../src/redis/connect.js";
+import { DEFAULT_REDIS_URL, pingRedis, RedisUnavailableError, resolveRedis } from "../../src/redis/connect.js";
 import { getJson, silentLog, startTestApp, testConfig } from "../support/app.js";
-import { childPids, processAlive, removeDir, tempDir, uniquePrefix, deadPort } from "../support/env.js";
+import { childPids, processAlive, removeDir, tempDir, uniquePrefix, deadPort, TEST_REDIS_URL } from "../support/env.js";
 import { waitUntil } from "../support/wait.js";
 
 /**
@@ -12,7 +13,9 @@ import { waitUntil } from "../support/wait.js";
  * private redis-server of its own, and stops it again on shutdown.
  */
 describe("embedded Redis fallback", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
+  /** Ports a private server must never take: the default Redis's and the test Redis's. */
+  const takenPorts = [new URL(DEFAULT_REDIS_URL).port, new URL(TEST_REDIS_URL).port];
+  const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
@@ -32,7 +35,7 @@ describe("embedded Redis fallback", () => {
     expect(resolved.embedded).toBeDefined();
     const url = new URL(resolved.url);
     expect(url.hostname).toBe("127.0.0.1");
-    expect(url.port).not.toBe("6379");
+    expect(takenPorts).not.toContain(url.port);
     expect(url.port).not.toBe(String(dead));
     expect(await pingRedis(resolved.url)).toBe(true);
     const started = (await childPids("redis-server")).filter((p) => !before.includes(p));
@@ -46,8 +49,11 @@ describe("embedded Redis fallback", () => {
   });
 
   it("uses the default Redis as is when it answers (no private server)", async () => {
-    const resolved = await resolveRedis({ url: undefined, log: silentLog(), defaultUrl: "redis://127.0.0.1:6379", workDir: dir() });
-    expect(resolved).toEqual({ url: "redis://127.0.0.1:6379", embedded: undefined });
+    // The test Redis stands in for "the Redis on 127.0.0.1:6379": it may live elsewhere.
+    const before = await childPids("redis-server");
+    const resolved = await resolveRedis({ url: undefined, log: silentLog(), defaultUrl: TEST_REDIS_URL, workDir: dir() });
+    expect(resolved).toEqual({ url: TEST_REDIS_URL, embedded: undefined });
+    expect(await childPids("redis-server")).toEqual(before);
   });
 
   it("without redis-server on hand it fails saying how to get Redis", async () => {
@@ -68,10 +74,12 @@ describe("embedded Redis fallback", () => {
   });
 
   it("a redis-server that cannot start: the error says why, from its own log", async () => {
-    // A stand-in that runs the real redis-server on the port the test Redis already holds.
+    // A stand-in that runs the real redis-server on a port this test already holds.
+    const holder = await holdPort();
+    cleanups.push(() => new Promise<void>((resolve) => holder.server.close(() => resolve())));
     const d = dir();
-    const bin = path.join(d, "redis-server-on-6379");
-    writeFileSync(bin, '#!/bin/sh\nexec redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no\n', { mode: 0o755 });
+    const bin = path.join(d, "redis-server-on-a-taken-port");
+    writeFileSync(bin, `#!/bin/sh\nexec redis-server --port ${holder.port} --bind 127.0.0.1 --save "" --appendonly no\n`, { mode: 0o755 });
     const dead = await deadPort();
     const err = (await resolveRedis({ url: undefined, log: silentLog(), defaultUrl: `redis://127.0.0.1:${dead}`, redisServerBin: bin, workDir: d }).catch(
       (e: unknown) => e,
@@ -119,7 +127,7 @@ describe("embedded Redis fallback", () => {
 
     it("serves /healthz 200 with redis ok, and stop() leaves no redis-server running", async () => {
       const { app, redisPid } = await startOnPrivateRedis();
-      expect(new URL(app.redisUrl).port).not.toBe("6379");
+      expect(takenPorts).not.toContain(new URL(app.redisUrl).port);
 
       const health = await getJson(`http://127.0.0.1:${app.httpPort}/healthz`);
       expect(health.status).toBe(200);
@@ -169,3 +177,16 @@ describe("embedded Redis fallback", () => {
     });
   });
 });
+
+/** A TCP server on 127.0.0.1 holding an ephemeral port until closed. */
+function holdPort(): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      if (typeof addr === "object" && addr) resolve({ server, port: addr.port });
+      else reject(new Error("no port"));
+    });
+  });
+}

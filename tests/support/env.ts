@@ -5,12 +5,19 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { inject } from "vitest";
 
 /** The project root, derived from this file's location (tests/support/ → ../..). */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The real Redis the integration tests share; every test works under its own key prefix. */
-export const TEST_REDIS_URL = "redis://127.0.0.1:6379";
+/**
+ * The real Redis the integration tests share; every test works under its own key prefix.
+ * Under vitest it is the one tests/support/global-redis.ts found or started (127.0.0.1:6379,
+ * `TEST_REDIS_URL`, or a private redis-server); outside vitest (bench/) `TEST_REDIS_URL` or
+ * 127.0.0.1:6379.
+ */
+export const TEST_REDIS_URL: string =
+  process.env.TEST_REDIS_URL?.trim() || (process.env.VITEST ? inject("testRedisUrl") : undefined) || "redis://127.0.0.1:6379";
 
 export const uniquePrefix = () => `t-${randomUUID()}`;
 

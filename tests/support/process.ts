@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { PROJECT_ROOT, baseProcessEnv } from "./env.js";
+import { PROJECT_ROOT, TEST_REDIS_URL, baseProcessEnv } from "./env.js";
 import { waitUntil } from "./wait.js";
 
 /** One parsed JSON log line from the bot (pino). */
@@ -111,7 +111,7 @@ export function botEnv(opts: { dataDir: string; prefix: string; extra?: Record<s
     HTTP_PORT: "0",
     DATA_DIR: opts.dataDir,
     QUEUE_PREFIX: opts.prefix,
-    REDIS_URL: "redis://127.0.0.1:6379",
+    REDIS_URL: TEST_REDIS_URL,
     ...opts.extra,
   };
 }

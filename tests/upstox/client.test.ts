@@ -22,7 +22,7 @@ import { RateLimiter } from "../../src/redis/rate-limit.js";
 import { UPSTOX_LIMITS } from "../../src/upstox/limits.js";
 import { TokenStore, type UpstoxSession } from "../../src/upstox/token-store.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
-import { deletePrefix, uniquePrefix } from "../support/env.js";
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
 const TCS = "NSE_EQ|INE467B01029";
@@ -311,7 +311,7 @@ describe("UpstoxClient over the fake Upstox server", () => {
     let redis: Redis;
     let prefix: string;
     beforeEach(() => {
-      redis = new Redis("redis://127.0.0.1:6379");
+      redis = new Redis(TEST_REDIS_URL);
       prefix = uniquePrefix();
     });
     afterEach(async () => {
