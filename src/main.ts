@@ -1,6 +1,10 @@
+import { accessSync, constants, statSync } from "node:fs";
+import path from "node:path";
+import { GrammyError } from "grammy";
 import { startApp, type Role } from "./app.js";
 import { ConfigError, loadConfig, readEnvFile, type Config } from "./config/load.js";
 import { createLogger } from "./log/logger.js";
+import { RedisUnavailableError } from "./redis/connect.js";
 
 /** Defaults for `npm run demo`; anything set in the environment or .env still wins. */
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -10,6 +14,14 @@ const DEMO_DEFAULTS: Record<string, string> = {
   SIMULATOR_ALWAYS_OPEN: "true",
 };
 
+/**
+ * Exit codes (sysexits.h), documented in README.md ("Running it for real"):
+ * 0 stopped cleanly; 1 the shutdown failed or took longer than SHUTDOWN_TIMEOUT;
+ * 69 a service the bot needs (Redis) is unavailable; 70 an unexpected error while starting;
+ * 78 a configuration problem (a bad setting, argument, DATA_DIR, HTTP port, bot token).
+ */
+const EX_UNAVAILABLE = 69;
+const EX_SOFTWARE = 70;
 const EX_CONFIG = 78;
 const USAGE = "usage: main [--demo] [--role=all|worker]";
 
@@ -35,6 +47,8 @@ async function main(): Promise<void> {
     // The demo's few defaults beat .env (a copied .env.example would otherwise turn the demo off at night) but not the real environment.
     const env = { ...readEnvFile(), ...(args.demo ? DEMO_DEFAULTS : {}), ...process.env };
     config = loadConfig(env);
+    const dirProblem = dataDirProblem(config.dataDir);
+    if (dirProblem) throw new ConfigError([dirProblem]);
   } catch (err) {
     if (err instanceof ConfigError) {
       // exitCode, not exit(): on macOS a piped stderr is asynchronous and exit() could cut the message off.
@@ -82,8 +96,15 @@ async function main(): Promise<void> {
   try {
     app = await startApp(config, { role: args.role, demo: args.demo, log });
   } catch (err) {
-    log.fatal({ err }, `could not start: ${(err as Error).message}`);
-    process.exit(1);
+    const failure = describeStartFailure(err, config);
+    // One line naming the cause and the fix; the stack only for whoever runs at debug level.
+    log.debug({ err }, "start-up failure in detail");
+    log.fatal(`could not start: ${failure.message}`);
+    // exitCode, not exit(), so the line above is not cut off (see the ConfigError case); a
+    // handle startApp failed to close must not keep a failed start alive, though.
+    process.exitCode = failure.exitCode;
+    setTimeout(() => process.exit(failure.exitCode), 2000).unref();
+    return;
   }
   if (stopping) {
     const signal = stopping;
@@ -92,6 +113,69 @@ async function main(): Promise<void> {
   }
   // A bug in one handler must not take the bot down silently: log it and keep serving.
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
+}
+
+/**
+ * DATA_DIR must be a directory this process may write in, or one it can create: the first
+ * problem in the way, as a config problem naming DATA_DIR, or undefined when there is none.
+ */
+function dataDirProblem(dir: string): string | undefined {
+  const fix = "point DATA_DIR at a directory this user can write (it is created if missing)";
+  let existing = dir;
+  let stats;
+  for (;;) {
+    try {
+      stats = statSync(existing);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: some parent is a file; the walk up finds which.
+      if (code !== "ENOENT" && code !== "ENOTDIR") return `DATA_DIR ${dir} cannot be used (${(err as Error).message}): ${fix}`;
+      const parent = path.dirname(existing);
+      if (parent === existing) return undefined;
+      existing = parent;
+    }
+  }
+  const self = existing === dir;
+  if (!stats.isDirectory()) {
+    return self ? `DATA_DIR ${dir} is a file, not a directory: ${fix}` : `DATA_DIR ${dir} cannot be created: ${existing} is a file, not a directory; ${fix}`;
+  }
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch {
+    return self ? `DATA_DIR ${dir} is not writable by this user: ${fix}` : `DATA_DIR ${dir} cannot be created: no permission to write in ${existing}; ${fix}`;
+  }
+  return undefined;
+}
+
+/** Why startApp failed, as one line naming the cause and the fix, and the exit code for it. */
+function describeStartFailure(err: unknown, config: Config): { exitCode: number; message: string } {
+  const oneLine = (text: string) => text.replace(/\s*\n\s*/g, "; ").trim();
+  if (err instanceof RedisUnavailableError) return { exitCode: EX_UNAVAILABLE, message: oneLine(err.message) };
+  if (err instanceof ConfigError) return { exitCode: EX_CONFIG, message: oneLine(err.problems.join("; ")) };
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.syscall === "listen") {
+    const where = `${config.http.host}:${config.http.port}`;
+    if (e.code === "EADDRINUSE") return { exitCode: EX_CONFIG, message: `HTTP_PORT ${config.http.port} is already in use on ${config.http.host}: stop whatever listens on ${where} or set HTTP_PORT to a free port (0 picks one)` };
+    if (e.code === "EADDRNOTAVAIL") return { exitCode: EX_CONFIG, message: `HTTP_HOST ${config.http.host} is not an address of this machine: set HTTP_HOST to one (127.0.0.1, or 0.0.0.0 for all)` };
+    if (e.code === "EACCES") return { exitCode: EX_CONFIG, message: `not allowed to listen on ${where} (ports below 1024 need privileges): set HTTP_PORT to 1024 or above` };
+  }
+  // DATA_DIR was fine a moment ago (dataDirProblem); something under it, or elsewhere, is not.
+  if (typeof e?.path === "string" && ["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST", "EISDIR"].includes(e.code ?? "")) {
+    const failedPath = e.path;
+    const under = (dir: string) => failedPath === dir || failedPath.startsWith(dir + path.sep);
+    const name = under(config.backup.dir) ? "BACKUP_DIR" : failedPath === config.databasePath || failedPath === path.dirname(config.databasePath) ? "DATABASE_PATH" : under(config.dataDir) ? "DATA_DIR" : undefined;
+    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "a file is in the way" : e.code === "EISDIR" ? "it is a directory" : e.code === "EROFS" ? "read-only file system" : "permission denied";
+    if (name) return { exitCode: EX_CONFIG, message: `${name}: cannot use ${failedPath} (${why}): point ${name} at a location this user can write` };
+  }
+  if (e?.code === "SQLITE_CANTOPEN") {
+    return { exitCode: EX_CONFIG, message: `DATABASE_PATH ${config.databasePath} cannot be opened as an SQLite file: point DATABASE_PATH (or DATA_DIR) at a writable location` };
+  }
+  if (err instanceof GrammyError && err.method === "getMe" && (err.error_code === 401 || err.error_code === 404)) {
+    return { exitCode: EX_CONFIG, message: `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} ${err.description}): set it to the token @BotFather gave you` };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { exitCode: EX_SOFTWARE, message: `${oneLine(message)} (unexpected: LOG_LEVEL=debug logs the stack trace)` };
 }
 
 void main();

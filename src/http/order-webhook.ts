@@ -3,7 +3,7 @@ import { recordOrderSnapshot } from "../orders/track.js";
 import { parseOrderWebhook } from "../orders/webhook.js";
 import { enqueueNotifications } from "../queue/queues.js";
 import type { Services } from "../services.js";
-import { sendJson } from "./server.js";
+import { BadRequestError, sendJson } from "./server.js";
 
 /** Upstox posts order updates here; the secret in the path is the only thing that proves it is Upstox. */
 export const orderWebhookPath = (secret: string) => `/upstox/orders/${secret}`;
@@ -17,16 +17,17 @@ const MAX_BODY = 64 * 1024;
  */
 export async function handleOrderWebhook(req: IncomingMessage, res: ServerResponse, s: Services): Promise<void> {
   if (req.method !== "POST") return sendJson(res, 405, { error: "POST only" });
-  let body = "";
+  const chunks: Buffer[] = [];
+  let size = 0;
   for await (const chunk of req) {
-    body += chunk;
-    if (body.length > MAX_BODY) return sendJson(res, 413, { error: "too large" });
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return sendJson(res, 413, { error: "too large" });
   }
-  const parsed = parseOrderWebhook(body);
-  if (parsed.kind === "invalid") {
-    s.log.warn({ issues: parsed.error.issues }, "order postback not understood");
-    return sendJson(res, 400, { error: "not an order update" });
-  }
+  // Bytes joined before decoding: a character split across two chunks stays whole.
+  const parsed = parseOrderWebhook(Buffer.concat(chunks));
+  // The server answers 400 with this and logs one warning line.
+  if (parsed.kind === "invalid") throw new BadRequestError(`not an order update: ${parsed.error.issues.slice(0, 3).join("; ")}`);
   if (parsed.kind === "ignored") return sendJson(res, 200, { ignored: parsed.updateType });
   const snapshot = parsed.snapshot;
   const user = snapshot.upstoxUserId ? s.users.findByUpstoxUserId(snapshot.upstoxUserId) : undefined;

@@ -9,6 +9,14 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * What a route throws when the request itself is wrong (a body that is not JSON, say): the
+ * server answers 400 with the message, logs one warning, and counts no error of ours.
+ */
+export class BadRequestError extends Error {
+  override name = "BadRequestError";
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body, null, 2);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
@@ -24,12 +32,24 @@ export async function startHttpServer(opts: {
   onError?: (err: unknown) => void;
 }): Promise<HttpServer> {
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      // A request target URL cannot parse ("//[", say): the client's mistake, never a crash.
+      return sendJson(res, 400, { error: "bad request target" });
+    }
     const route = opts.routes[url.pathname];
     if (!route) return sendJson(res, 404, { error: "not found" });
     Promise.resolve()
       .then(() => route(req, res, url))
       .catch((err: unknown) => {
+        if (err instanceof BadRequestError) {
+          opts.log.warn({ path: url.pathname, method: req.method, reason: err.message }, "bad request");
+          if (!res.headersSent) sendJson(res, 400, { error: err.message });
+          else res.end();
+          return;
+        }
         opts.onError?.(err);
         opts.log.error({ err, path: url.pathname }, "http handler failed");
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
