@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RateLimiter, RateLimitWaitTooLongError } from "../../src/redis/rate-limit.js";
 import { UPSTOX_LIMITS } from "../../src/upstox/limits.js";
-import { deletePrefix } from "../support/env.js";
+import { deletePrefix, TEST_REDIS_URL } from "../support/env.js";
 
 describe("RateLimiter over real Redis", () => {
   let prefix: string;
@@ -12,8 +12,8 @@ describe("RateLimiter over real Redis", () => {
 
   beforeEach(() => {
     prefix = `t-${randomUUID()}`;
-    a = new Redis("redis://127.0.0.1:6379");
-    b = new Redis("redis://127.0.0.1:6379");
+    a = new Redis(TEST_REDIS_URL);
+    b = new Redis(TEST_REDIS_URL);
   });
   afterEach(async () => {
     await deletePrefix(prefix);
