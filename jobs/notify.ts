@@ -43,11 +43,11 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services, 
     s.metrics.notifications.inc({ channel: n.channel, outcome: "dropped" });
     return { skipped: "no recipient" };
   }
-  if (n.channel === "email") return deliverEmail(job, s, n, user, String(recipient));
+  if (n.channel === "email") return deliverEmail(job, s, n, user, String(recipient), token);
   return deliverTelegram(job, s, n, user, Number(recipient), token);
 }
 
-async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, to: string): Promise<NotifyResult> {
+async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, to: string, token?: string): Promise<NotifyResult> {
   try {
     const msg = renderNotification(n.kind, n.payload, s.unsubscribe ? { unsubscribeUrl: s.unsubscribe.url(user.id) } : undefined);
     const headers = s.unsubscribe ? s.unsubscribe.headers(user.id) : undefined;
@@ -55,7 +55,7 @@ async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notificatio
     s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${to}: ${msg.email.subject}`);
   } catch (err) {
     // Stopped by the shutdown, not a failure: the row stays pending and goes after the restart.
-    if (isShutdown(err)) throw err;
+    if (isShutdown(err)) return putBackForRestart(job, s, token, err);
     failed(job, s, [n], err);
     throw err;
   }
@@ -97,7 +97,7 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
       // Not a failed attempt: the rows stay pending as they were, for the restart (or the sweeper).
       // Not awaited: with Redis gone the release would wait forever; the lock expires by itself.
       void release().catch(() => {});
-      throw err;
+      return putBackForRestart(job, s, token, err);
     }
     if (err instanceof GrammyError && err.error_code === 429) {
       const retryAfter = (err.parameters.retry_after ?? 1) * 1000;
@@ -146,6 +146,18 @@ async function fallBackToEmail(s: Services, user: User, rows: readonly Notificat
   const ids = rows.map((r) => s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: r.kind, dedupKey: `${r.dedupKey}:fallback-email`, payload: r.payload }));
   await enqueueNotifications(s.queues, ids, s.delivery);
   s.log.info({ userId: user.id, count: ids.length }, "Telegram delivery failed: sent by email instead");
+}
+
+/**
+ * A send the shutdown cut off: the job goes back to the queue without using an attempt, to
+ * run a second from now in whichever process is up then. With Redis gone that cannot be
+ * done; the job is then recovered as stalled, or the row by the start-up sweep.
+ */
+async function putBackForRestart(job: Job<NotifyJobData>, s: Services, token: string | undefined, err: unknown): Promise<never> {
+  if (!token || s.redis.status !== "ready") throw err;
+  const moved = await Promise.race([job.moveToDelayed(Date.now() + 1000, token).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 500).unref())]).catch(() => false);
+  if (!moved) throw err;
+  throw new DelayedError();
 }
 
 /** Puts the job back for later without counting an attempt (the row stays pending). */

@@ -292,6 +292,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       });
       await keeper.register();
       keeper.watch();
+      // Rows a stop or a crash left pending whose jobs are gone go now, not a minute from now.
+      await queues["sweep-outbox"].add("sweep-outbox", { graceMs: 0 }, { jobId: `start-${startedAt}` });
       shutdown.push({ name: "schedule check", run: () => keeper.close() });
       if (upstox) {
         await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `start-${startedAt}` });
@@ -357,8 +359,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
   }
 }
 
-/** A sweep after Redis lost its jobs: rows pending this long had their job in the lost Redis. */
-const RESTORED_SWEEP_GRACE_MS = 5_000;
+/**
+ * A sweep after Redis lost its jobs needs no grace: re-queuing uses the row's job id, so a row
+ * whose job survived (or is being written right now) is not queued twice.
+ */
+const RESTORED_SWEEP_GRACE_MS = 0;
 
 async function queueWarmUps(s: Services): Promise<number> {
   s.ruleBook.refresh();

@@ -56,6 +56,6 @@ describe("RateLimiter over real Redis", () => {
   it("gives up with a clear error when the wait would be too long", async () => {
     const limiter = new RateLimiter({ redis: a, prefix, limits: { standard: [{ ms: 60_000, limit: 1 }], order: [{ ms: 1000, limit: 1 }] } });
     await limiter.acquire("u", "standard");
-    await expect(limiter.acquire("u", "standard", 100)).rejects.toBeInstanceOf(RateLimitWaitTooLongError);
+    await expect(limiter.acquire("u", "standard", { maxWaitMs: 100 })).rejects.toBeInstanceOf(RateLimitWaitTooLongError);
   });
 });

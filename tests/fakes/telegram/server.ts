@@ -504,9 +504,25 @@ export class FakeTelegram {
    * The next `count` calls of `method` (any method except getUpdates when omitted) fail with
    * `status` before anything happens. 429 carries parameters.retry_after (default 1).
    */
+  private readonly stalls: Array<{ method: string; ms: number; remaining: number }> = [];
+
   failNext(opts: FailOptions): void {
     this.fails.push({ ...opts, remaining: opts.count ?? 1 });
   }
+
+  /**
+   * The next `count` calls of `method` hang for `ms` before they are handled, like a Bot API
+   * that stopped answering. A caller that gave up meanwhile (closed its socket) gets nothing
+   * done: the message is not sent.
+   */
+  stallNext(opts: { method: string; ms: number; count?: number }): void {
+    this.stalls.push({ ...opts, remaining: opts.count ?? 1 });
+  }
+
+  /** Calls that were stalled and then dropped because the caller had gone. */
+  readonly abandonedCalls: string[] = [];
+  /** Calls hanging in a stall right now. */
+  stalledNow = 0;
 
   /** Resets the flood-limit buckets and windows (e.g. between phases of a test). */
   resetFloodLimits(): void {
@@ -611,6 +627,24 @@ export class FakeTelegram {
 
   /** Runs a method: injected failures first, then the handler. */
   private async invoke(name: string, fn: Handler, params: Params, files: Files, res: ServerResponse | undefined): Promise<unknown> {
+    const stall = this.stalls.findIndex((st) => st.remaining > 0 && st.method.toLowerCase() === name.toLowerCase());
+    if (stall >= 0) {
+      const st = this.stalls[stall]!;
+      if (--st.remaining <= 0) this.stalls.splice(stall, 1);
+      this.stalledNow++;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, st.ms);
+        res?.once("close", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.stalledNow--;
+      if (!res || res.destroyed || res.writableEnded || res.socket?.destroyed) {
+        this.abandonedCalls.push(name);
+        throw new TelegramApiError(499, "client closed the request");
+      }
+    }
     const i = this.fails.findIndex((f) => f.remaining > 0 && (f.method === undefined ? name !== "getUpdates" : f.method.toLowerCase() === name.toLowerCase()));
     if (i >= 0) {
       const f = this.fails[i]!;
