@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
-import { GrammyError } from "grammy";
+import { GrammyError, HttpError } from "grammy";
 import { startApp, type Role } from "./app.js";
 import { ConfigError, loadConfig, readEnvFile, type Config } from "./config/load.js";
 import { createLogger } from "./log/logger.js";
@@ -172,6 +172,9 @@ function describeStartFailure(err: unknown, config: Config): { exitCode: number;
   }
   if (err instanceof GrammyError && err.method === "getMe" && (err.error_code === 401 || err.error_code === 404)) {
     return { exitCode: EX_CONFIG, message: `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} ${err.description}): set it to the token @BotFather gave you` };
+  }
+  if (err instanceof HttpError) {
+    return { exitCode: EX_UNAVAILABLE, message: `Telegram could not be reached at ${config.telegram.apiRoot} (${oneLine(err.message)}): check the network, or TELEGRAM_API_ROOT` };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { exitCode: EX_SOFTWARE, message: `${oneLine(message)} (unexpected: LOG_LEVEL=debug logs the stack trace)` };

@@ -22,8 +22,10 @@ import { escapeHtml } from "./text.js";
 export function createBot(services: Services, oauth: OAuthStates, token: string): Bot<BotContext> {
   const { config, log } = services;
   const bot = new Bot<BotContext>(token, { client: { apiRoot: config.telegram.apiRoot } });
-  // Honour 429 retry_after on our replies; give up rather than wait longer than a minute.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+  // Honour 429 retry_after on our replies; give up rather than wait longer than a minute. A
+  // network error is not retried here (auto-retry would back off up to an hour, so a start
+  // with Telegram unreachable would hang): it reaches the caller, and the start says so.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true }));
 
   // Updates of one chat are handled in order; different chats in parallel.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));

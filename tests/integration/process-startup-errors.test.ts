@@ -74,6 +74,16 @@ describe("start-up failures through the real process", () => {
     expectNoStack(bot);
   });
 
+  it("Telegram unreachable at TELEGRAM_API_ROOT: exit 69 in seconds, one line naming TELEGRAM_API_ROOT", async () => {
+    const port = await deadPort();
+    const bot = start({ TELEGRAM_BOT_TOKEN: "123456:TEST-token-for-an-unreachable-api", TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` });
+    expect((await bot.waitForExit(30_000)).code).toBe(EX_UNAVAILABLE);
+    const line = theFatalLine(bot);
+    expect(line.msg).toContain("Telegram could not be reached");
+    expect(line.msg).toContain("TELEGRAM_API_ROOT");
+    expectNoStack(bot);
+  });
+
   it("the stack trace of a start-up failure is there at debug level only", async () => {
     const port = await deadPort();
     const bot = start({ REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: "debug" });
