@@ -108,7 +108,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
       workDir: path.join(config.dataDir, "redis"),
       ...(opts.defaultRedisUrl ? { defaultUrl: opts.defaultRedisUrl } : {}),
     });
-    if (redis.embedded) shutdown.push({ name: "private redis-server", run: () => redis.embedded!.stop() });
+    if (redis.embedded) shutdown.push({ name: "private redis-server", run: () => redis.embedded!.stop(), abandon: () => redis.embedded!.kill() });
     const connection = createRedisConnection(redis.url, `uab:${opts.role}`);
     // Created below, once metrics exist; the outage is counted from the first lost event.
     let countOutage = () => {};

@@ -14,7 +14,7 @@ export class RedisUnavailableError extends Error {
 export interface ResolvedRedis {
   url: string;
   /** Set when we started a private redis-server; stopping it is ours to do. */
-  embedded: { stop(): Promise<void> } | undefined;
+  embedded: { stop(): Promise<void>; kill(): void } | undefined;
 }
 
 export interface ResolveRedisOptions {
@@ -89,7 +89,10 @@ async function freePort(): Promise<number> {
 export interface PrivateRedis {
   url: string;
   pid: number;
+  /** SIGTERM, then SIGKILL after 3 s; resolves once it has exited. */
   stop(): Promise<void>;
+  /** SIGKILL now: for a shutdown out of time, so the server is never left behind. */
+  kill(): void;
 }
 
 /**
@@ -144,6 +147,7 @@ export async function startPrivateRedis(bin: string, workDir: string): Promise<P
   return {
     url,
     pid: child.pid!,
+    kill: () => void child.kill("SIGKILL"),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
