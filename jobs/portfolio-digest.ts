@@ -9,16 +9,37 @@ export interface DigestJobData {
   when: "open" | "close";
 }
 
+/** How long after a session's close its close digest goes: 15:45 after the normal 15:30 close. */
+export const CLOSE_DIGEST_AFTER_MS = 15 * 60_000;
+
+/** The job id of a close digest put off until a late session has closed: one per IST date. */
+export const deferredCloseDigestId = (date: string) => `digest-close-${date}`;
+
+export type DigestResult = { sent: number; skipped: number } | { skipped: string } | { deferredUntil: number };
+
 /**
  * 08:45 and 15:45 IST on trading days (special sessions included): each linked user's holdings, positions and day P&L.
- * Users whose login expired get the morning login reminder instead (jobs/token-reminder).
+ * On a day whose session is still to close at 15:45 (an evening Muhurat session), the close digest is put off until
+ * 15 minutes after that close instead, once a day. Users whose login expired get the morning login reminder instead
+ * (jobs/token-reminder).
  */
-export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Promise<{ sent: number; skipped: number } | { skipped: string }> {
+export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Promise<DigestResult> {
   if (!s.upstox) return { skipped: "simulator mode: no portfolios" };
   const now = s.clock();
   await s.calendar.sync();
-  if (!s.calendar.isTradingDay(new Date(now))) return { skipped: "not a trading day" };
+  const session = s.calendar.session(new Date(now));
+  if (!session) return { skipped: "not a trading day" };
   const date = istParts(new Date(now)).date;
+  if (job.data.when === "close" && now < session.end) {
+    const at = session.end + CLOSE_DIGEST_AFTER_MS;
+    // Only a close later that same day (not SIMULATOR_ALWAYS_OPEN's day-long session).
+    if (istParts(new Date(at)).date === date) {
+      // A fixed id: a second run (a restart, a retry) finds it queued or done and adds nothing.
+      await s.queues["portfolio-digest"].add("portfolio-digest", { when: "close" } satisfies DigestJobData, { jobId: deferredCloseDigestId(date), delay: at - now });
+      s.log.info({ date, at: new Date(at).toISOString() }, "close digest put off until the session has closed");
+      return { deferredUntil: at };
+    }
+  }
   const ids: number[] = [];
   let skipped = 0;
   for (const userId of s.users.activeIds()) {
