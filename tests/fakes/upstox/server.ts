@@ -44,6 +44,11 @@ export interface FakeUpstoxOptions {
   strictUrlEncoding?: boolean;
   /** Default true. Benches making very many calls may turn recording off (`requests` stays empty). */
   recordRequests?: boolean;
+  /**
+   * Default true: a 429 from the enforced limits carries retry-after (whole seconds, ≥1).
+   * Upstox documents no such header; false answers without it, as Upstox may.
+   */
+  retryAfterHeader?: boolean;
 }
 
 export const DEFAULT_USER_ID = "FAKE01";
@@ -110,6 +115,8 @@ interface FailInjection extends Injection {
   errorCode: string | undefined;
   message: string | undefined;
   afterHandling: boolean;
+  /** Retry-After of an injected 429, in whole seconds; null: none. */
+  retryAfter: number | null;
 }
 
 interface DelayInjection extends Injection {
@@ -154,6 +161,7 @@ export class FakeUpstox {
   private readonly enforceRateLimits: boolean;
   private readonly strictUrlEncoding: boolean;
   private readonly recordRequests: boolean;
+  private readonly retryAfterHeader: boolean;
   private readonly instruments: InstrumentStore;
   private readonly calendar = new MarketCalendar();
   private readonly orders: OrderBook;
@@ -178,6 +186,7 @@ export class FakeUpstox {
     this.enforceRateLimits = opts.enforceRateLimits ?? true;
     this.strictUrlEncoding = opts.strictUrlEncoding ?? true;
     this.recordRequests = opts.recordRequests ?? true;
+    this.retryAfterHeader = opts.retryAfterHeader ?? true;
     this.clientId = opts.clientId ?? DEFAULT_CLIENT_ID;
     this.clientSecret = opts.clientSecret ?? DEFAULT_CLIENT_SECRET;
     this.redirectUri = opts.redirectUri ?? DEFAULT_REDIRECT_URI;
@@ -306,8 +315,17 @@ export class FakeUpstox {
    * with `afterHandling: true` (extension) it is handled normally first, e.g. the order IS
    * placed, and only the answer is replaced by the error: an "outcome unclear" write.
    */
-  failNext(opts: { status: 429 | 500 | 502 | 503 | 400 | 423; count?: number; pathPrefix?: string; errorCode?: string; message?: string; afterHandling?: boolean }): void {
+  failNext(opts: {
+    status: 429 | 500 | 502 | 503 | 400 | 423;
+    count?: number;
+    pathPrefix?: string;
+    errorCode?: string;
+    message?: string;
+    afterHandling?: boolean;
+    retryAfter?: number | null;
+  }): void {
     this.fails.push({
+      retryAfter: opts.retryAfter === undefined ? 1 : opts.retryAfter,
       status: opts.status,
       remaining: opts.count ?? 1,
       pathPrefix: opts.pathPrefix,
@@ -487,7 +505,8 @@ export class FakeUpstox {
         if (!r.ok) {
           // Upstox documents neither the 429 body nor a Retry-After header; the fake sends the
           // assembled fixture body (UDAPI10005) plus retry-after in whole seconds (≥1).
-          throw new FakeHttpError(429, "UDAPI10005", "Too Many Request Sent", null, null, { "retry-after": String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) });
+          const headers: Record<string, string> = this.retryAfterHeader ? { "retry-after": String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) } : {};
+          throw new FakeHttpError(429, "UDAPI10005", "Too Many Request Sent", null, null, headers);
         }
       }
     }
@@ -860,8 +879,9 @@ export class FakeUpstox {
 
 function injected(fail: FailInjection): FakeHttpError {
   const [code, message] = FAIL_DEFAULTS[fail.status] ?? ["UDAPI100500", "Injected failure"];
-  // Upstox does not document a Retry-After header on 429; the fake sends one anyway (whole seconds, ≥1).
-  return new FakeHttpError(fail.status, fail.errorCode ?? code, fail.message ?? message, null, null, fail.status === 429 ? { "retry-after": "1" } : {});
+  // Upstox does not document a Retry-After header on 429; the fake sends one unless told not to.
+  const headers: Record<string, string> = fail.status === 429 && fail.retryAfter !== null ? { "retry-after": String(fail.retryAfter) } : {};
+  return new FakeHttpError(fail.status, fail.errorCode ?? code, fail.message ?? message, null, null, headers);
 }
 
 const latency = (c: Ctx) => Math.max(1, Math.round(performance.now() - c.started));
