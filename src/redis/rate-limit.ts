@@ -7,48 +7,95 @@ import { abortableSleep } from "../lifecycle/abort.js";
  * recorded atomically. Used for Upstox's per-user limits and Telegram's send limits.
  *
  * Two priorities share each window. `live` work (quote polls, a trader's own request) may use
- * the whole limit; `background` work (history warm-up) only takes a slot while the window
- * holds fewer than its `background` count, so the rest stays reserved for live calls however
- * much background work is queued. A pause (after a 429) stops every priority of that subject
- * and category, in every process, until it runs out.
+ * the whole limit. `background` work (history warm-up) uses only what live work leaves, in
+ * every window that has a `background` count:
+ * - it never holds more than that count of the window's calls, so live work always keeps the
+ *   rest (the share), however much background work is queued;
+ * - it leaves room for live work's pace over the whole window, plus a headroom for bursts: a
+ *   background call taken now stays in a half-hour window for half an hour, during which
+ *   polls keep coming. Live work's pace is measured over a window of at least a minute
+ *   (`livePaceFromMs`) and projected onto each longer one, so background work cannot fill a
+ *   fresh half hour that polls will need before it ends, and still gets what polls leave
+ *   once the half hour is full of them.
+ * A pause (after a 429) stops every priority of that subject and category, in every process,
+ * until it runs out.
  */
 
 export interface Window {
   ms: number;
   limit: number;
-  /** The most calls background work may have in this window (default: the whole limit). */
+  /** The most calls background work may hold in this window (default: no background share, the whole limit). */
   background?: number;
 }
 
 export type Priority = "live" | "background";
 
-// KEYS: one sorted set per window, then the pause key. ARGV: member, then (window ms,
-// limit) pairs; the window passed in already includes the safety margin and the limit is
-// the one of the caller's priority. Returns 0 when a slot was taken, else the ms until one
-// may be free. Uses the Redis clock so processes on different machines agree.
+// KEYS: per window the set of all its calls and the set of its background calls, then the
+// pause key. ARGV: member, 'b' (background) or 'l' (live), then per window: ms (with the
+// safety margin), limit, background share (-1: none), live headroom, and the 1-based index
+// of the window live work's pace is read from (0: its own count). Returns 0 when a slot was
+// taken, else the ms until one may be free. Uses the Redis clock so processes on different
+// machines agree.
 const ACQUIRE = `
 local paused = redis.call('PTTL', KEYS[#KEYS])
 if paused > 0 then return paused end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = (#KEYS - 1) / 2
+local bg = ARGV[2] == 'b'
+local win, lim, share, head, pace, all, mine = {}, {}, {}, {}, {}, {}, {}
+for i = 1, n do
+  local o = 2 + (i - 1) * 5
+  win[i] = tonumber(ARGV[o + 1])
+  lim[i] = tonumber(ARGV[o + 2])
+  share[i] = tonumber(ARGV[o + 3])
+  head[i] = tonumber(ARGV[o + 4])
+  pace[i] = tonumber(ARGV[o + 5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2 * i - 1], '-inf', now - win[i])
+  all[i] = redis.call('ZCARD', KEYS[2 * i - 1])
+  mine[i] = 0
+  if share[i] >= 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2 * i], '-inf', now - win[i])
+    mine[i] = redis.call('ZCARD', KEYS[2 * i])
+  end
+end
+-- ms until the entry at a 0-based index (oldest first) of a set leaves its window
+local function leaves(key, index, w)
+  local e = redis.call('ZRANGE', key, index, index, 'WITHSCORES')
+  if not e[2] then return w end
+  return tonumber(e[2]) + w - now + 1
+end
 local wait = 0
-for i = 1, #KEYS - 1 do
-  local key = KEYS[i]
-  local win = tonumber(ARGV[i * 2])
-  local limit = tonumber(ARGV[i * 2 + 1])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - win)
-  local count = redis.call('ZCARD', key)
-  if count >= limit then
+for i = 1, n do
+  if all[i] >= lim[i] then
     -- A slot frees when the entry that keeps the count at the limit leaves the window.
-    local freeing = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-    local w = tonumber(freeing[2]) + win - now + 1
-    if w > wait then wait = w end
+    wait = math.max(wait, leaves(KEYS[2 * i - 1], all[i] - lim[i], win[i]))
+  end
+  if bg and share[i] >= 0 then
+    if mine[i] >= share[i] then wait = math.max(wait, leaves(KEYS[2 * i], mine[i] - share[i], win[i])) end
+    local live = all[i] - mine[i]
+    local p = pace[i]
+    if p > 0 then live = math.max(live, math.ceil((all[p] - mine[p]) * win[i] / win[p])) end
+    local room = lim[i] - head[i] - live
+    if mine[i] >= room then
+      if room > 0 then
+        wait = math.max(wait, leaves(KEYS[2 * i], mine[i] - room, win[i]))
+      else
+        -- Live work's pace alone needs the window: look again when that pace is measured anew.
+        local src = p > 0 and p or i
+        wait = math.max(wait, leaves(KEYS[2 * src - 1], 0, win[src]))
+      end
+    end
   end
 end
 if wait > 0 then return wait end
-for i = 1, #KEYS - 1 do
-  redis.call('ZADD', KEYS[i], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[i * 2]))
+for i = 1, n do
+  redis.call('ZADD', KEYS[2 * i - 1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], win[i])
+  if bg and share[i] >= 0 then
+    redis.call('ZADD', KEYS[2 * i], now, ARGV[1])
+    redis.call('PEXPIRE', KEYS[2 * i], win[i])
+  end
 end
 return 0
 `;
@@ -84,6 +131,14 @@ export interface RateLimiterOptions<C extends string> {
   safetyFraction?: number;
   /** The smallest margin, in ms (default 50). */
   minSafetyMs?: number;
+  /**
+   * Windows at least this long (default 60 s) measure live work's pace; each longer window
+   * with a background share keeps room for that pace over its whole length. Shorter windows
+   * are too bursty to project (a poll's calls go out together).
+   */
+  livePaceFromMs?: number;
+  /** Part of each limit background work leaves free for bursts of live work, over its pace (default 0.1). */
+  liveHeadroom?: number;
   /** Called with the wait each time a caller has to queue behind the limit (for metrics). */
   onWait?: (category: C, ms: number, priority: Priority) => void;
 }
@@ -119,11 +174,19 @@ export class RateLimiter<C extends string> {
 
   /** Tries once: 0 if a slot was taken, else how long to wait before trying again. */
   async tryAcquire(subject: string, category: C, priority: Priority = "live"): Promise<number> {
-    const windows = this.limits[category];
-    const keys = [...windows.map((w) => this.key(subject, category, w.ms)), this.key(subject, category, "pause")];
+    const windows = [...this.limits[category]].sort((x, y) => x.ms - y.ms);
+    const keys = [...windows.flatMap((w) => [this.key(subject, category, w.ms), this.key(subject, category, `${w.ms}:bg`)]), this.key(subject, category, "pause")];
     const margin = (ms: number) => Math.max(this.opts.minSafetyMs ?? 50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
-    const limitOf = (w: Window) => (priority === "background" ? Math.max(1, w.background ?? w.limit) : w.limit);
-    const args = [randomUUID(), ...windows.flatMap((w) => [w.ms + margin(w.ms), limitOf(w)])];
+    const paceFrom = this.opts.livePaceFromMs ?? 60_000;
+    const headroom = this.opts.liveHeadroom ?? 0.1;
+    const args: (string | number)[] = [randomUUID(), priority === "background" ? "b" : "l"];
+    windows.forEach((w, i) => {
+      // The longest shorter window that is long enough to measure a pace (1-based for Lua).
+      let pace = 0;
+      for (let j = 0; j < i; j++) if (windows[j]!.ms >= paceFrom) pace = j + 1;
+      const share = w.background === undefined ? -1 : Math.max(1, Math.min(w.limit, w.background));
+      args.push(w.ms + margin(w.ms), w.limit, share, Math.max(1, Math.round(w.limit * headroom)), pace);
+    });
     return Number(await this.redis.uabRateAcquire(keys.length, ...keys, ...args));
   }
 

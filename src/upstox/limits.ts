@@ -2,9 +2,11 @@ import type { Window } from "../redis/rate-limit.js";
 
 /**
  * Upstox's documented limits, per user and per category (shared/upstox/REFERENCE.md §11),
- * with the share background work (history warm-up) may use: it takes a slot only while the
- * window holds fewer calls than that, so live quote polls always keep most of every window
- * (60 % of the second, 55 % of the minute and of the half hour) however much history is due.
+ * with the share background work (history warm-up) may hold: never more than that many of a
+ * window's calls, so live quote polls always keep most of every window (60 % of the second,
+ * 55 % of the minute and of the half hour) however much history is due; and never more than
+ * what the polls' own pace leaves over the whole window (see RateLimiter), so a history burst
+ * early in a half hour cannot leave later polls of a large watchlist without slots.
  */
 export type LimitCategory = "standard" | "order";
 

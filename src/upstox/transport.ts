@@ -142,7 +142,14 @@ export class UpstoxTransport {
   private async once<T>(c: CallOptions, method: string): Promise<T> {
     const host = c.host ?? "api";
     const limited = c.session && c.category && this.opts.limiter ? { limiter: this.opts.limiter, subject: String(c.session.userId), category: c.category } : undefined;
-    if (limited) await limited.limiter.acquire(limited.subject, limited.category, { priority: c.priority ?? "live", signal: this.opts.signals?.stopping });
+    if (limited) {
+      const priority = c.priority ?? "live";
+      // A live call that would wait over a minute fails (the next poll comes sooner); background
+      // work (history) waits as long as the budget live work leaves requires, up to the half
+      // hour window, and only the shutdown ends that wait.
+      const maxWaitMs = priority === "background" ? Number.POSITIVE_INFINITY : undefined;
+      await limited.limiter.acquire(limited.subject, limited.category, { priority, maxWaitMs, signal: this.opts.signals?.stopping });
+    }
     const headers: Record<string, string> = { accept: c.raw ? "*/*" : "application/json", ...c.headers };
     if (c.session) headers.authorization = `Bearer ${c.session.accessToken}`;
     let body: string | undefined;
