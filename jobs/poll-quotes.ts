@@ -2,15 +2,18 @@ import type { Job } from "bullmq";
 import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
+import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
 export type PollQuotesResult =
   | { skipped: "paused" | "market closed" | "nothing to poll" }
-  | { instruments: number; quotes: number; fired: number; stale: number };
+  | { instruments: number; quotes: number; fired: number; stale: number; warmUps?: number };
 
 /**
  * One market poll, only while NSE is open: the distinct instruments any active user
  * watches or alerts on, fetched together (500 a call), cached in Redis, and run through
- * the price rules. Quotes older than two poll intervals are not acted on.
+ * the price rules. Quotes older than two poll intervals are not acted on. Instruments
+ * quoted for the first time (newly watched) get their candle rules' history queued at once,
+ * not a minute later at the next candle fetch.
  */
 export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResult> {
   const now = s.clock();
@@ -55,5 +58,19 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
   }
   if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);
   await enqueueNotifications(s.queues, result.notificationIds, s.delivery);
-  return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale };
+  const warmUps = await queueFirstWarmUps(s, [...quotes.keys()].filter((k) => !previous.has(k)));
+  return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale, ...(warmUps ? { warmUps } : {}) };
+}
+
+/** History for instruments quoted for the first time; a failure here is the candle fetch's to retry, not the poll's. */
+async function queueFirstWarmUps(s: Services, fresh: readonly string[]): Promise<number> {
+  if (!fresh.length) return 0;
+  let queued = 0;
+  try {
+    s.ruleBook.refresh();
+    for (const key of fresh) if (await queueWarmUpIfNeeded(s, key)) queued++;
+  } catch (err) {
+    s.log.warn({ err: (err as Error).message }, "could not queue history for newly watched instruments; the next candle fetch will");
+  }
+  return queued;
 }
