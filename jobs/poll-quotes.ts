@@ -1,4 +1,5 @@
 import type { Job } from "bullmq";
+import { formatRupees } from "../src/notify/render.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
@@ -53,7 +54,7 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s.metrics.alerts.inc({ kind: f.kind });
     s.log.info(
       { ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined },
-      `🔔 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} at ₹${f.price}`,
+      `🔔 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} at ${formatRupees(f.price)}`,
     );
   }
   if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);

@@ -116,7 +116,10 @@ describe("alert pipeline end to end", () => {
     expect(telegram).toHaveLength(1);
     expect(telegram[0]).toMatchObject({ chatId: 424242 });
     expect(telegram[0]!.msg).toBe("📨 telegram → 🔔 RELIANCE crossed above ₹1,420.00 | Last price: ₹1,421.25 (+0.19% today) | 2025-01-06 10:30:15 IST");
-    expect(logLines.filter((l) => l.msg.startsWith("🔔 signal"))).toHaveLength(1);
+    const signalLines = logLines.filter((l) => l.msg.startsWith("🔔 signal"));
+    expect(signalLines).toHaveLength(1);
+    // Prices in log lines read like prices ("₹1,421.25"), never like floats ("₹1421.2500000001").
+    expect(signalLines[0]!.msg).toBe("🔔 signal: RELIANCE cross up at ₹1,421.25");
 
     const metrics = await app.services.metrics.registry.metrics();
     expect(metrics).toMatch(/^uab_notifications_total\{channel="email",outcome="sent"\} 1$/m);
