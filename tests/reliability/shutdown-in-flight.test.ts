@@ -13,6 +13,7 @@ import { FakeUpstox } from "../fakes/upstox/index.js";
 import { upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 import { botEnv, spawnBot, type BotProcess } from "../support/process.js";
+import { startSmtpCapture } from "../support/smtp.js";
 import { waitUntil } from "../support/wait.js";
 
 const BUDGET_MS = 9_000;
@@ -90,6 +91,42 @@ describe("SIGTERM with calls in flight", () => {
     await waitUntil(() => outbox.get(id)?.status === "sent", { timeoutMs: 40_000, what: "the row to be delivered after the restart" });
     expect(tg.sent.filter((m) => m.chatId === 424242 && m.method === "sendMessage")).toHaveLength(1);
     expect(tg.sent.find((m) => m.chatId === 424242)!.rawText).toContain("TCS");
+    await sigterm(again);
+  }, 90_000);
+
+  it("an SMTP server that takes 30 s to accept: exit 0 in time, the row delivered after the restart", async () => {
+    const slow = await startSmtpCapture({ acceptDelayMs: 30_000 });
+    cleanups.push(() => slow.close());
+    const { dataDir, prefix, db } = workspace();
+    const bot = await started(botEnv({ dataDir, prefix, extra: { SMTP_URL: slow.url, POLL_INTERVAL: "3600" } }));
+    const user = new UserRepository(db).create({ email: "slow@example.com", emailVerified: true, channels: "email" });
+    const outbox = new Outbox(db, new AlertRuleRepository(db));
+    const id = outbox.enqueueRow({
+      userId: user.id,
+      channel: "email",
+      kind: "price_alert",
+      dedupKey: "t:slow-smtp:1",
+      payload: { symbol: "WIPRO", instrumentKey: "NSE_EQ|INE075A01022", ruleId: 1, ruleKind: "price_below", price: 290, level: 291, dayChangePct: -0.8, firedAt: Date.now() },
+    });
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const queues = createQueues(redis, prefix);
+    cleanups.push(async () => {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await redis.quit();
+    });
+    await enqueueNotifications(queues, [id]);
+    await waitUntil(() => slow.receiving() === 1, { what: "the email to be on the wire" });
+
+    expect(await sigterm(bot)).toBeLessThan(BUDGET_MS);
+    expect(outbox.get(id)).toMatchObject({ status: "pending", lastError: null });
+
+    // The relay is fixed: the restart sends the row. The cut-off transaction may still land at
+    // the slow relay once its 30 s are up (SMTP cannot take a message back): at most one copy more.
+    const fast = await startSmtpCapture();
+    cleanups.push(() => fast.close());
+    const again = await started(botEnv({ dataDir, prefix, extra: { SMTP_URL: fast.url, POLL_INTERVAL: "3600" } }));
+    await waitUntil(() => outbox.get(id)?.status === "sent", { timeoutMs: 40_000, what: "the row to be delivered after the restart" });
+    expect(fast.messages.filter((m) => m.envelopeTo.includes("slow@example.com"))).toHaveLength(1);
     await sigterm(again);
   }, 90_000);
 
