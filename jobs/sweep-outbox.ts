@@ -1,18 +1,28 @@
 import type { Job } from "bullmq";
-import { enqueueNotifications } from "../src/queue/queues.js";
+import { enqueueNotifications, notifyJobId } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 
 /** Rows still pending a minute after they were due were orphaned (crash, lost job): queue them again. */
 export const SWEEP_GRACE_MS = 60_000;
 
 export interface SweepData {
-  /** Shorter grace after Redis lost its jobs (the schedule keeper asks for it). */
+  /** Shorter grace at start and after Redis lost its jobs (re-queuing is by job id, so safe). */
   graceMs?: number;
 }
 
+/**
+ * Queues again the pending rows whose job is gone (a crash between the row and its job, a
+ * Redis restarted empty). A row whose job still exists is left to it: only orphans are
+ * queued and counted, so the warning says what was really recovered.
+ */
 export async function sweepOutbox(job: Job<SweepData>, s: Services): Promise<{ requeued: number }> {
-  const ids = s.outbox.duePending(s.clock() - (job.data?.graceMs ?? SWEEP_GRACE_MS));
-  await enqueueNotifications(s.queues, ids, s.delivery);
-  if (ids.length) s.log.warn({ count: ids.length }, "re-queued pending notifications left behind");
-  return { requeued: ids.length };
+  const due = s.outbox.duePending(s.clock() - (job.data?.graceMs ?? SWEEP_GRACE_MS));
+  if (!due.length) return { requeued: 0 };
+  const pipeline = s.redis.pipeline();
+  for (const id of due) pipeline.exists(s.queues.notify.toKey(notifyJobId(id)));
+  const exists = (await pipeline.exec()) ?? [];
+  const orphans = due.filter((_, i) => exists[i]?.[1] !== 1);
+  await enqueueNotifications(s.queues, orphans, s.delivery);
+  if (orphans.length) s.log.warn({ count: orphans.length }, "re-queued pending notifications whose jobs were lost");
+  return { requeued: orphans.length };
 }
