@@ -3,6 +3,7 @@ import { istParts } from "../src/market/calendar.js";
 import { channelsFor } from "../src/notify/preferences.js";
 import { holdingMoves } from "../src/portfolio/digest.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
+import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
 /**
@@ -36,6 +37,8 @@ export async function checkHoldingMoves(_job: Job, s: Services): Promise<{ alert
             }),
           );
     } catch (err) {
+      // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
+      if (isShutdown(err)) throw err;
       s.log.warn({ userId, err: (err as Error).message }, "holding check skipped for a user");
     }
   }

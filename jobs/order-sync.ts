@@ -2,6 +2,7 @@ import type { Job } from "bullmq";
 import { recordOrderSnapshot } from "../src/orders/track.js";
 import { snapshotFromOrder } from "../src/orders/snapshot.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
+import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
 /**
@@ -24,6 +25,8 @@ export async function syncOrders(_job: Job, s: Services): Promise<{ users: numbe
       for (const order of await s.upstox.client.getOrderBook(session))
         ids.push(...recordOrderSnapshot({ db: s.db, orders: s.orders, outbox: s.outbox, users: s.users, now }, userId, snapshotFromOrder(order)));
     } catch (err) {
+      // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
+      if (isShutdown(err)) throw err;
       s.log.warn({ userId, err: (err as Error).message }, "order book sync skipped for a user");
     }
   }

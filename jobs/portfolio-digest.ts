@@ -3,6 +3,7 @@ import { istParts } from "../src/market/calendar.js";
 import { channelsFor } from "../src/notify/preferences.js";
 import { buildDigest } from "../src/portfolio/digest.js";
 import { enqueueNotifications } from "../src/queue/queues.js";
+import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
 export interface DigestJobData {
@@ -58,6 +59,8 @@ export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Pro
       for (const channel of channels)
         ids.push(s.outbox.enqueueRow({ userId, channel, kind: "portfolio_digest", dedupKey: `digest:${userId}:${date}:${job.data.when}:${channel}`, payload: { ...payload } }));
     } catch (err) {
+      // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
+      if (isShutdown(err)) throw err;
       // One user's failure (expired token, Upstox hiccup) must not cost everyone else their digest.
       skipped++;
       s.log.warn({ userId, err: (err as Error).message }, "portfolio digest skipped for a user");

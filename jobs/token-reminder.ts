@@ -13,7 +13,7 @@ export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded:
   if (!s.upstox) return { skipped: "simulator mode: no Upstox logins" };
   const now = s.clock();
   await s.calendar.sync();
-  if (!s.calendar.isTradingDay(new Date(now))) return { skipped: "not a trading day" };
+  if (!s.calendar.tradesOn(new Date(now))) return { skipped: "not a trading day" };
   const date = istParts(new Date(now)).date;
   const oauth = new OAuthStates(s.redis, s.config.redis.prefix, 3 * 3600);
   const ids: number[] = [];

@@ -81,8 +81,11 @@ export interface RunningApp {
   /** The bound HTTP port, when this role serves HTTP. */
   httpPort: number | undefined;
   redisUrl: string;
-  /** Stops everything within SHUTDOWN_TIMEOUT and never rejects: what could not close politely is dropped (and logged). */
-  stop(): Promise<void>;
+  /**
+   * Stops everything within `budgetMs` (default SHUTDOWN_TIMEOUT) and never rejects: what
+   * could not close politely is dropped (and logged).
+   */
+  stop(budgetMs?: number): Promise<void>;
 }
 
 /** Telegram's documented ceiling for a bot: about 30 messages a second across all chats. */
@@ -94,7 +97,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
   const clock = opts.clock ?? Date.now;
   const startedAt = clock();
   const shutdown = new ShutdownStack({ budgetMs: config.shutdownTimeoutMs, log });
-  const stop = () => shutdown.stop().then(() => undefined);
+  const stop = (budgetMs?: number) => shutdown.stop(budgetMs).then(() => undefined);
   const lifecycle = { stopping: shutdown.stopping, cutOff: shutdown.cutOff };
 
   try {
@@ -141,9 +144,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         }),
     });
     countOutage = () => metrics.redisOutages.inc();
-    // The queues re-emit the shared connection's errors, already told by the watch; without a
-    // listener BullMQ prints each one to stderr as an unstructured stack.
-    for (const q of Object.values(queues)) q.on("error", (err) => log.debug({ err: err.message, queue: q.name }, "queue error"));
+    // The queues re-emit the shared connection's errors, already told by the watch (so they go
+    // to debug while Redis is down); without a listener BullMQ prints each as a bare stack.
+    for (const q of Object.values(queues)) q.on("error", (err) => redisWatch.report(err, `queue ${q.name}`));
     shutdown.push({
       name: "queues",
       run: () => Promise.all(Object.values(queues).map((q) => q.close())).then(() => undefined),
@@ -255,7 +258,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     function reportJob(queue: QueueName, job: Job | undefined, err?: Error) {
       if (err && isShutdown(err)) {
         metrics.jobs.inc({ queue, outcome: "interrupted" });
-        return log.info({ queue, jobId: job?.id }, `job ${queue} stopped by the shutdown: it runs again after the restart`);
+        // Notifications go back to the queue (jobs/notify); scheduled work runs at its next time.
+        return log.info({ queue, jobId: job?.id }, `job ${queue} stopped by the shutdown`);
       }
       metrics.jobs.inc({ queue, outcome: err ? "failed" : "completed" });
       if (!err) return failures.recovered(queue);
@@ -290,11 +294,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
           await queueWarmUps(services);
         },
       });
+      shutdown.push({ name: "schedule check", run: () => keeper.close() });
       await keeper.register();
       keeper.watch();
       // Rows a stop or a crash left pending whose jobs are gone go now, not a minute from now.
       await queues["sweep-outbox"].add("sweep-outbox", { graceMs: 0 }, { jobId: `start-${startedAt}` });
-      shutdown.push({ name: "schedule check", run: () => keeper.close() });
       if (upstox) {
         await queues["refresh-calendar"].add("refresh-calendar", {}, { jobId: `start-${startedAt}` });
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });

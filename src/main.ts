@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   let app: Awaited<ReturnType<typeof startApp>> | undefined;
   let stopping: string | undefined;
   let force: NodeJS.Timeout | undefined;
+  let signalledAt = 0;
   const shutdown = (signal: string) => {
+    signalledAt ||= Date.now();
     // The budget runs from the signal, also when it comes while starting: a start that hangs
     // (Redis gone mid-start) still ends within SHUTDOWN_TIMEOUT. The app's own stop keeps
     // inside it, so this only fires if something outside the app holds the process.
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
     }
     log.info({ signal }, "shutting down: draining workers");
     // stop() never rejects: what could not close politely was dropped, and said so.
-    void app.stop().then(() => {
+    void app.stop(Math.max(1000, config.shutdownTimeoutMs - (Date.now() - signalledAt))).then(() => {
       log.info("stopped cleanly");
       process.exit(0);
     });

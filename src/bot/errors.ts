@@ -1,4 +1,5 @@
 import { NoMarketDataSessionError } from "../upstox/quote-source.js";
+import { isShutdown } from "../lifecycle/abort.js";
 import { traderMessage, UpstoxError, UpstoxResponseError, UpstoxTokenError } from "../upstox/errors.js";
 
 /**
@@ -23,11 +24,14 @@ export const NOT_LINKED = "Link your Upstox account first: send /login.";
  */
 export function chatMessage(err: unknown): string | undefined {
   if (err instanceof NoMarketDataSessionError) return NO_MARKET_DATA;
+  if (isShutdown(err)) return RESTARTING;
   // UDAPI100067 (a read-only login where a full one is needed) has its own sentence.
   if (err instanceof UpstoxTokenError && err.code !== "UDAPI100067") return LOGIN_ENDED;
   if (err instanceof UpstoxError) return traderMessage(err);
   return undefined;
 }
+
+const RESTARTING = "The bot is restarting right now, so that did not go through: try again in a minute.";
 
 /**
  * Whether an error with a chat sentence is still worth an error-level log: a known condition

@@ -24,7 +24,6 @@ export async function startBot(bot: Bot<BotContext>, s: Services): Promise<Runni
   // One getMe of our own: grammY's init() retries network errors forever, so a Telegram that
   // cannot be reached would hang the start instead of ending it with a clear line.
   bot.botInfo = await bot.api.getMe();
-  await bot.init();
   try {
     await publishCommands(bot, config.telegram.adminIds);
   } catch (err) {

@@ -21,32 +21,6 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
-/** Races work against the signal: rejects with its reason when it aborts first (the work is left to settle). */
-export function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      work.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 /** The reason the app's stop signal carries: recognisable, so an aborted job is not reported as a failure. */
 export class ShuttingDownError extends Error {
   override name = "ShuttingDownError";
@@ -57,7 +31,32 @@ export class ShuttingDownError extends Error {
 
 export const isShutdown = (err: unknown): boolean => err instanceof ShuttingDownError || (err instanceof Error && err.name === "ShuttingDownError");
 
-/** Both signals in one (the call's own deadline and the app's stop). */
-export function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
-  return b ? AbortSignal.any([a, b]) : a;
+/**
+ * A call that was already on the wire when the shutdown cut it off: the far end may have
+ * acted on it. For a read that changes nothing; an order write must be treated as unclear.
+ */
+export class CallCutOffError extends ShuttingDownError {
+  readonly cutOff = true;
+}
+
+/**
+ * An abort signal for one call: aborts when `parent` does, or after `timeoutMs`. `done()`
+ * detaches it from the parent, so a long-lived parent does not collect a listener per call.
+ */
+export function callSignal(timeoutMs: number, parent: AbortSignal | undefined): { signal: AbortSignal; done: () => void } {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (!parent) return { signal: timeout, done: () => {} };
+  const ctl = new AbortController();
+  const onParent = () => ctl.abort(parent.reason);
+  const onTimeout = () => ctl.abort(timeout.reason);
+  if (parent.aborted) onParent();
+  parent.addEventListener("abort", onParent, { once: true });
+  timeout.addEventListener("abort", onTimeout, { once: true });
+  return {
+    signal: ctl.signal,
+    done: () => {
+      parent.removeEventListener("abort", onParent);
+      timeout.removeEventListener("abort", onTimeout);
+    },
+  };
 }

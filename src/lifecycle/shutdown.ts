@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "../log/logger.js";
 import { ShuttingDownError } from "./abort.js";
 
@@ -8,6 +9,8 @@ export interface Cleanup {
   timeoutMs?: number;
   /** Drops what the step could not close politely (connections, a child process), so nothing keeps the process alive. */
   abandon?: () => Promise<void> | void;
+  /** A drain: when it overruns, calls still in flight are cut off before it is abandoned. */
+  drain?: boolean;
 }
 
 export interface StopOutcome {
@@ -44,7 +47,10 @@ export class ShutdownStack {
   readonly stopping: AbortSignal = this.stoppingCtl.signal;
   readonly cutOff: AbortSignal = this.cutOffCtl.signal;
 
-  constructor(private readonly opts: { budgetMs: number; log: Logger; now?: () => number }) {}
+  constructor(private readonly opts: { budgetMs: number; log: Logger; now?: () => number }) {
+    // Every wait and every call in flight listens on these (and detaches when done): many at once is normal.
+    setMaxListeners(0, this.stopping, this.cutOff);
+  }
 
   private now(): number {
     return (this.opts.now ?? performance.now.bind(performance))();
@@ -60,11 +66,13 @@ export class ShutdownStack {
    * settle, and then `abandon` drops it.
    */
   pushDrain(step: { name: string; close: () => Promise<void>; abandon: () => Promise<void> }): void {
+    // Steps run from the end of the list: those still to run after this one are the ones before it.
+    const laterSteps = this.steps.length;
     this.push({
       name: step.name,
       timeoutMs: Infinity,
+      drain: true,
       run: async () => {
-        const laterSteps = this.steps.indexOf(stepRef);
         const cutAt = this.deadline - SETTLE_MS - laterSteps * STEP_RESERVE_MS;
         const timer = setTimeout(() => this.cutInFlight(), Math.max(0, cutAt - this.now()));
         try {
@@ -75,7 +83,6 @@ export class ShutdownStack {
       },
       abandon: step.abandon,
     });
-    const stepRef = this.steps[this.steps.length - 1]!;
   }
 
   /** Aborts calls on the wire now (also done by the drain when its time is up). */
@@ -83,14 +90,17 @@ export class ShutdownStack {
     if (!this.cutOff.aborted) this.cutOffCtl.abort(new ShuttingDownError());
   }
 
-  /** Runs every step once; later calls get the same outcome. Never rejects. */
-  stop(): Promise<StopOutcome> {
-    return (this.stopped ??= this.run());
+  /**
+   * Runs every step once, within `budgetMs` (default: the whole budget; less when part of it
+   * was spent before the stop began); later calls get the same outcome. Never rejects.
+   */
+  stop(budgetMs = this.opts.budgetMs): Promise<StopOutcome> {
+    return (this.stopped ??= this.run(budgetMs));
   }
 
-  private async run(): Promise<StopOutcome> {
+  private async run(budgetMs: number): Promise<StopOutcome> {
     const started = this.now();
-    this.deadline = started + this.opts.budgetMs - EXIT_RESERVE_MS;
+    this.deadline = started + budgetMs - EXIT_RESERVE_MS;
     this.stoppingCtl.abort(new ShuttingDownError());
     const abandoned: string[] = [];
     while (this.steps.length) {
@@ -102,8 +112,9 @@ export class ShutdownStack {
         await withTimeout(Promise.resolve().then(step.run), limit, `closing ${step.name}`);
       } catch (err) {
         abandoned.push(step.name);
-        this.opts.log.warn({ err: (err as Error).message }, `${step.name} did not close in time: dropped`);
-        this.cutInFlight();
+        this.opts.log.warn({ err: (err as Error).message }, `${step.name} did not close cleanly: dropped`);
+        // Only the drain's overrun cuts calls off: a slow step before it leaves them their time.
+        if (step.drain) this.cutInFlight();
         if (step.abandon) await withTimeout(Promise.resolve().then(step.abandon), Math.max(50, Math.min(SETTLE_MS, this.deadline - this.now())), `dropping ${step.name}`).catch(() => {});
       }
       this.steps.pop();

@@ -33,7 +33,7 @@ export class MarketCalendar {
   }
 
   /** Whether NSE trades at all on the IST day of `at`: a normal trading day or a special session. */
-  isTradingDay(at: Date): boolean {
+  tradesOn(at: Date): boolean {
     return this.session(at) !== undefined;
   }
 

@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import nodemailer, { type Transporter } from "nodemailer";
-import { untilAborted } from "../lifecycle/abort.js";
 
 export interface EmailMessage {
   to: string;
@@ -52,8 +51,15 @@ export function createEmailSender(opts: {
     return {
       target: `${url.protocol}//${url.host}`,
       async send(m) {
-        const info = await untilAborted(transport.sendMail({ from: opts.from, ...m }), opts.signal);
-        return { messageId: String(info.messageId) };
+        try {
+          // The signal closes the SMTP connection of a message still on the wire, so a message
+          // cut off by the shutdown is not also completed behind our back.
+          const info = await transport.sendMail({ from: opts.from, ...m, ...(opts.signal ? { signal: opts.signal } : {}) });
+          return { messageId: String(info.messageId) };
+        } catch (err) {
+          if (opts.signal?.aborted) throw opts.signal.reason;
+          throw err;
+        }
       },
       close: () => transport.close(),
     };

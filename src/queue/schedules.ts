@@ -100,10 +100,12 @@ export class ScheduleKeeper {
 
   private async checkOnce(): Promise<boolean> {
     if (this.closed || this.deps.redis.status !== "ready") return false;
-    if ((await this.deps.redis.exists(this.marker)) === 1) return false;
+    // One process wins the marker and does the catching up; the others see it set.
+    const won = (await this.deps.redis.set(this.marker, String(Date.now()), "NX")) === "OK";
+    if (!won || this.closed) return false;
     this.deps.log.warn({ schedules: this.deps.schedules.length }, "job schedules were missing from Redis (restarted or flushed): registered them again");
     await this.register();
-    await this.deps.onRestored?.();
+    if (!this.closed) await this.deps.onRestored?.();
     return true;
   }
 
@@ -121,10 +123,10 @@ export class ScheduleKeeper {
 
   private stopWatching: () => void | Promise<void> = () => {};
 
+  /** Stops checking. A check in progress is not waited for: with Redis gone it could wait forever. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.stopWatching();
-    await this.checking?.catch(() => {});
   }
 }

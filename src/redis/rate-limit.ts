@@ -101,20 +101,21 @@ return 0
 `;
 
 // KEYS: the pause key, the strike counter. ARGV: pause ms (0: back off from the strikes),
-// base ms, max ms, jitter fraction 0..1 (drawn by the caller). Returns the pause applied.
+// base ms, max ms, jitter fraction 0..1 (drawn by the caller). Returns the pause in force.
 // A longer pause already in force is kept; strikes expire a minute after the last 429.
 const PAUSE = `
-local strikes = redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], 60000)
+local left = redis.call('PTTL', KEYS[1])
 local ms = tonumber(ARGV[1])
 if ms <= 0 then
-  local base = tonumber(ARGV[2])
-  local max = tonumber(ARGV[3])
-  ms = math.min(max, base * (2 ^ (strikes - 1)))
+  -- 429s answered together (parallel batches, other processes) are one strike: while a
+  -- pause is in force, a 429 without Retry-After keeps it as it is.
+  if left > 0 then return left end
+  local strikes = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 60000)
+  ms = math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) * (2 ^ (strikes - 1)))
   ms = math.floor(ms * (0.5 + tonumber(ARGV[4]) / 2))
   if ms < 1 then ms = 1 end
 end
-local left = redis.call('PTTL', KEYS[1])
 if left >= ms then return left end
 redis.call('SET', KEYS[1], '1', 'PX', ms)
 return ms
@@ -196,9 +197,10 @@ export class RateLimiter<C extends string> {
     const maxWaitMs = opts.maxWaitMs ?? 60_000;
     let waited = 0;
     for (;;) {
-      opts.signal?.throwIfAborted();
       const wait = await this.tryAcquire(subject, category, priority);
       if (wait === 0) return;
+      // A free slot is granted even while stopping (running work may finish); a wait is not.
+      opts.signal?.throwIfAborted();
       if (waited + wait > maxWaitMs) throw new RateLimitWaitTooLongError(category, wait);
       this.opts.onWait?.(category, wait, priority);
       await abortableSleep(wait, opts.signal);

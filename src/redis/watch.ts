@@ -3,6 +3,8 @@ import type { Logger } from "../log/logger.js";
 
 /** How often a still-failing Redis is mentioned again while it stays down. */
 export const STILL_DOWN_EVERY_MS = 60_000;
+/** The same error from the same place is logged again at most this often while Redis is up. */
+export const REPEATED_ERROR_EVERY_MS = 60_000;
 
 export interface RedisWatch {
   /** Whether the shared connection is up (commands go through now). */
@@ -63,7 +65,7 @@ export function watchRedis(connection: Redis, log: Logger, hooks: { onLost?: () 
       if (lostAt !== undefined || connection.status !== "ready") return void log.debug({ err: err.message, where }, "redis-related error while Redis is down");
       const key = `${where}:${err.message}`;
       const last = recent.get(key);
-      if (last !== undefined && now() - last < STILL_DOWN_EVERY_MS) return void log.debug({ err: err.message, where }, "repeated error");
+      if (last !== undefined && now() - last < REPEATED_ERROR_EVERY_MS) return void log.debug({ err: err.message, where }, "repeated error");
       recent.set(key, now());
       if (recent.size > 200) recent.delete(recent.keys().next().value!);
       log.error({ err, where }, `${where} error`);

@@ -36,16 +36,11 @@ export function specsFor(rules: readonly AlertRule[]): IndicatorSpec[] {
  * indicators fill in from live candles).
  */
 export function historyNeeded(rules: readonly AlertRule[]): number {
-  const specs: IndicatorSpec[] = [];
-  for (const r of rules) {
-    if (!isCandleRule(r.kind)) continue;
-    for (const key of indicatorKeysFor(r)) {
-      const spec = parseSpecKey(key);
-      if (spec) specs.push(spec);
-    }
-    // A rule on the candle itself (volume spike, ...) still wants a little history.
-    if (!specs.length) specs.push({ kind: "sma", period: 20 });
-  }
+  const specs = rules
+    .filter((r) => isCandleRule(r.kind))
+    .flatMap((r) => indicatorKeysFor(r))
+    .map(parseSpecKey)
+    .filter((spec): spec is IndicatorSpec => spec !== undefined);
   return candlesNeeded(specs);
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { InstrumentInfo, Quote } from "../market/types.js";
 import { OrderOutcomeUnknownError, UpstoxNetworkError, UpstoxRequestError, UpstoxResponseError, UpstoxUnavailableError } from "./errors.js";
 import type { Priority, RateLimiter } from "../redis/rate-limit.js";
+import { CallCutOffError } from "../lifecycle/abort.js";
 import type { LimitCategory } from "./limits.js";
 import * as S from "./schemas.js";
 import type { UpstoxSession } from "./token-store.js";
@@ -359,6 +360,9 @@ export class UpstoxClient {
       const data = await this.orderWrite<unknown>(session, "POST", "/v3/order/place", body);
       return { orderIds: parse(S.placeOrderV3Schema, data, "order placement").order_ids, reconciled: false };
     } catch (err) {
+      // Cut off by the shutdown while on the wire: Upstox may have the order. The look-ups would
+      // be cut off too; the tag lets the order book tell after the restart.
+      if (err instanceof CallCutOffError) throw new OrderOutcomeUnknownError("the bot stopped while the order was being placed", req.tag, err);
       const unclear = err instanceof UpstoxNetworkError || err instanceof UpstoxUnavailableError || err instanceof UpstoxResponseError;
       if (!unclear) throw err;
       this.opts.log.warn({ tag: req.tag, err: (err as Error).message }, "order placement outcome unclear: reconciling by tag");

@@ -10,7 +10,7 @@ import {
   UpstoxUnavailableError,
 } from "./errors.js";
 import type { Priority, RateLimiter } from "../redis/rate-limit.js";
-import { abortableSleep, eitherSignal } from "../lifecycle/abort.js";
+import { abortableSleep, CallCutOffError, callSignal } from "../lifecycle/abort.js";
 import type { LimitCategory } from "./limits.js";
 
 /**
@@ -161,6 +161,8 @@ export class UpstoxTransport {
       body = new URLSearchParams(c.form).toString();
     }
     const started = performance.now();
+    const cutOff = this.opts.signals?.cutOff;
+    const call = callSignal(this.opts.timeoutMs ?? (host === "assets" ? 120_000 : 15_000), cutOff);
     let res: Dispatcher.ResponseData;
     try {
       res = await this.pools[host].request({
@@ -168,10 +170,11 @@ export class UpstoxTransport {
         path: this.basePath(host) + c.path,
         headers,
         body,
-        signal: eitherSignal(AbortSignal.timeout(this.opts.timeoutMs ?? (host === "assets" ? 120_000 : 15_000)), this.opts.signals?.cutOff),
+        signal: call.signal,
       });
     } catch (err) {
-      if (this.opts.signals?.cutOff.aborted) throw this.opts.signals.cutOff.reason;
+      call.done();
+      if (cutOff?.aborted) throw new CallCutOffError();
       const timeout =
         err instanceof undiciErrors.HeadersTimeoutError ||
         err instanceof undiciErrors.BodyTimeoutError ||
@@ -184,9 +187,11 @@ export class UpstoxTransport {
     try {
       buf = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
-      if (this.opts.signals?.cutOff.aborted) throw this.opts.signals.cutOff.reason;
+      if (cutOff?.aborted) throw new CallCutOffError();
       if ((err as Error).name === "TimeoutError") throw new UpstoxNetworkError("Upstox did not finish answering in time", err);
       throw new UpstoxNetworkError(`Upstox's answer was cut off: ${(err as Error).message}`, err);
+    } finally {
+      call.done();
     }
     const status = res.statusCode;
     this.opts.onResponse?.({ host, status, ms: performance.now() - started, path: c.path.split("?")[0]! });

@@ -51,7 +51,8 @@ export function spawnBot(args: string[], env: Record<string, string>): BotProces
   });
   child.stderr!.on("data", (chunk: string) => (err += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => resolve({ code, signal }));
+    // "close", not "exit": exit can come before the last stdout chunk has been read here.
+    child.once("close", (code, signal) => resolve({ code, signal }));
   });
   const bot: BotProcess = {
     child,

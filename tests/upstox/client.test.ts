@@ -20,6 +20,7 @@ import {
 } from "../../src/upstox/errors.js";
 import { RateLimiter } from "../../src/redis/rate-limit.js";
 import { UPSTOX_LIMITS } from "../../src/upstox/limits.js";
+import { ShuttingDownError } from "../../src/lifecycle/abort.js";
 import { TokenStore, type UpstoxSession } from "../../src/upstox/token-store.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
 import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
@@ -224,6 +225,22 @@ describe("UpstoxClient over the fake Upstox server", () => {
       expect(traderMessage(err)).toBe("The quantity must be more than zero.");
       const cancelUnknown = await client.cancelOrder(session, "999999999").catch((e: unknown) => e);
       expect(traderMessage(cancelUnknown)).toBe("Upstox can't find that order.");
+    });
+
+    it("a placement cut off by the shutdown while on the wire is reported unclear with its tag, never as not placed", async () => {
+      const stopping = new AbortController();
+      const cutOff = new AbortController();
+      const stoppable = makeClient({ transport: { backoffMs: 20, timeoutMs: 5000, signals: { stopping: stopping.signal, cutOff: cutOff.signal } } });
+      fake.delayNext({ ms: 3000, pathPrefix: "/v3/order/place" });
+      const placing = stoppable.placeOrder(session, { instrumentKey: RELIANCE, quantity: 1, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "uab-cut-1" });
+      await new Promise((r) => setTimeout(r, 300));
+      cutOff.abort(new ShuttingDownError());
+      const err = await placing.catch((e: unknown) => e);
+      // Upstox may have the order: never "not placed", never sent again; the tag finds it later.
+      expect(err).toBeInstanceOf(OrderOutcomeUnknownError);
+      expect((err as OrderOutcomeUnknownError).tag).toBe("uab-cut-1");
+      expect(fake.requestsTo("/v3/order/place").length).toBeLessThanOrEqual(1);
+      await stoppable.close();
     });
 
     it("never retries a failed placement blindly: it reconciles by tag", async () => {
