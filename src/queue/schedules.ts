@@ -104,7 +104,13 @@ export class ScheduleKeeper {
     const won = (await this.deps.redis.set(this.marker, String(Date.now()), "NX")) === "OK";
     if (!won || this.closed) return false;
     this.deps.log.warn({ schedules: this.deps.schedules.length }, "job schedules were missing from Redis (restarted or flushed): registered them again");
-    await this.register();
+    try {
+      await this.register();
+    } catch (err) {
+      // Half registered: give the marker back, so the next check (here or elsewhere) does it again.
+      await this.deps.redis.del(this.marker).catch(() => {});
+      throw err;
+    }
     if (!this.closed) await this.deps.onRestored?.();
     return true;
   }
