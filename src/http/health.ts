@@ -1,3 +1,6 @@
+import type { Services } from "../services.js";
+import { whenUp } from "../redis/watch.js";
+
 /** Pure assessment of service health from measured inputs; the HTTP layer only gathers them. */
 
 export interface HealthInputs {
@@ -64,4 +67,52 @@ export function assessHealth(i: HealthInputs): HealthReport {
       ...(i.history ? { history: { state: i.history.pending > 0 ? ("loading" as const) : ("done" as const), ...i.history } } : {}),
     },
   };
+}
+
+/** What gathering health reads. */
+export type HealthSources = Pick<Services, "clock" | "pollState" | "users" | "queues" | "config" | "marketOpen" | "quotes">;
+
+/**
+ * Measures what /healthz reports (Redis, SQLite, the last poll, tokens, history progress)
+ * and hands it to assessHealth. Every Redis read is bounded, so a Redis outage answers 503
+ * at once instead of hanging.
+ */
+export async function gatherHealth(s: HealthSources, startedAt: number, redisReady: () => boolean, sqlitePing: { get(): unknown }): Promise<HealthReport> {
+  const now = s.clock();
+  const redis = await (async () => {
+    const t0 = performance.now();
+    try {
+      await whenUp(redisReady, () => s.pollState.isPaused());
+      return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  })();
+  let sqlite: { ok: boolean; error?: string } = { ok: true };
+  try {
+    sqlitePing.get();
+  } catch (err) {
+    sqlite = { ok: false, error: (err as Error).message };
+  }
+  const [lastPollAt, pollingPaused] = redis.ok
+    ? await whenUp(redisReady, () => Promise.all([s.pollState.lastPollAt(), s.pollState.isPaused()])).catch(() => [null, false] as const)
+    : [null, false];
+  const counts = sqlite.ok ? s.users.counts() : { linked: 0, expired: 0 };
+  const history = redis.ok
+    ? await whenUp(redisReady, () => s.queues["warm-up-candles"].getJobCounts("waiting", "active", "delayed", "prioritized", "failed"))
+        .then((c) => ({ pending: (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), failed: c.failed ?? 0 }))
+        .catch(() => undefined)
+    : undefined;
+  return assessHealth({
+    now,
+    startedAt,
+    redis,
+    sqlite,
+    lastPollAt,
+    pollIntervalSeconds: s.config.pollIntervalSeconds,
+    marketOpen: s.marketOpen(new Date(now)),
+    pollingPaused,
+    marketData: { source: s.quotes.name, linkedUsers: counts.linked, expiredTokens: counts.expired },
+    history,
+  });
 }

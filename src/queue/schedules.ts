@@ -7,7 +7,7 @@ export const MARKET_TZ = "Asia/Kolkata";
 
 type Repeat = { pattern: string; tz: string } | { every: number };
 
-/** One BullMQ job scheduler: runs once per cluster, whichever process holds the scheduler role. */
+/** One BullMQ job scheduler: runs once per cluster, whichever process holds the scheduler role. The list is jobs/index.ts. */
 export interface JobSchedule {
   queue: QueueName;
   id: string;
@@ -15,7 +15,6 @@ export interface JobSchedule {
   data?: Record<string, unknown>;
 }
 
-const ist = (pattern: string): Repeat => ({ pattern, tz: MARKET_TZ });
 
 /**
  * When to poll: every N seconds, at any hour of any day. The job itself asks the calendar
@@ -24,36 +23,8 @@ const ist = (pattern: string): Repeat => ({ pattern, tz: MARKET_TZ });
  * one cheap check. Aligned to the minute when N divides 60.
  */
 export function pollSchedule(seconds: number): Repeat {
-  if (seconds < 60 && 60 % seconds === 0) return ist(`*/${seconds} * * * * *`);
+  if (seconds < 60 && 60 % seconds === 0) return { pattern: `*/${seconds} * * * * *`, tz: MARKET_TZ };
   return { every: seconds * 1000 };
-}
-
-/**
- * Every schedule the cluster runs. Market-hours work (polls, candles, order book, holding
- * moves) runs around the clock and the jobs skip when the calendar says closed; daily work
- * runs every day and skips days that are not trading days (special sessions included).
- */
-export function jobSchedules(opts: { pollIntervalSeconds: number; backupCron: string; upstox: boolean }): JobSchedule[] {
-  const all: JobSchedule[] = [
-    { queue: "poll-quotes", id: "poll-quotes", repeat: pollSchedule(opts.pollIntervalSeconds) },
-    { queue: "sweep-outbox", id: "sweep-outbox", repeat: { every: 60_000 } },
-    { queue: "backup", id: "backup", repeat: ist(opts.backupCron) },
-    // Second 5 of every minute: the minute that just closed has its candle by then.
-    { queue: "fetch-candles", id: "fetch-candles", repeat: ist("5 * * * * *") },
-    { queue: "prune-candles", id: "prune-candles", repeat: ist("0 17 * * *") },
-  ];
-  if (!opts.upstox) return all;
-  return [
-    ...all,
-    { queue: "refresh-calendar", id: "refresh-calendar", repeat: ist("0 6 * * *") },
-    { queue: "portfolio-digest", id: "digest-open", repeat: ist("45 8 * * *"), data: { when: "open" } },
-    { queue: "portfolio-digest", id: "digest-close", repeat: ist("45 15 * * *"), data: { when: "close" } },
-    { queue: "token-reminder", id: "token-reminder", repeat: ist("30 8 * * *") },
-    { queue: "order-sync", id: "order-sync", repeat: ist("*/30 * * * * *") },
-    { queue: "holding-moves", id: "holding-moves", repeat: ist("0 */5 * * * *") },
-    // Upstox publishes the day's instruments around 06:00 IST.
-    { queue: "refresh-instruments", id: "refresh-instruments", repeat: ist("30 6 * * *") },
-  ];
 }
 
 /** How often each scheduler process checks that Redis still holds its schedules. */

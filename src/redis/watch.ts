@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../log/logger.js";
+import { withTimeout } from "../lifecycle/shutdown.js";
 
 /** How often a still-failing Redis is mentioned again while it stays down. */
 export const STILL_DOWN_EVERY_MS = 60_000;
@@ -76,4 +77,17 @@ export function watchRedis(connection: Redis, log: Logger, hooks: { onLost?: () 
       connection.off("ready", onReady);
     },
   };
+}
+
+/** How long /healthz and /metrics wait for Redis before reporting it down. */
+export const REDIS_CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * A Redis call on behalf of /healthz or /metrics. The shared connection never fails a
+ * command (BullMQ needs maxRetriesPerRequest: null): while Redis is down, commands wait in
+ * the offline queue forever. So fail at once when not connected, and bound the wait.
+ */
+export function whenUp<T>(up: () => boolean, fn: () => Promise<T>): Promise<T> {
+  if (!up()) return Promise.reject(new Error("redis is not connected"));
+  return withTimeout(fn(), REDIS_CHECK_TIMEOUT_MS, "redis");
 }

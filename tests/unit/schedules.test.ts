@@ -2,7 +2,8 @@ import { defaultRepeatStrategy } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
 import { describe, expect, it } from "vitest";
 import { isSessionOpen, nseCalendar, sessionOn, type ExchangeDay, type HolidaySet, type SpecialSession } from "../../src/market/calendar.js";
-import { jobSchedules, MARKET_TZ, pollSchedule, type JobSchedule } from "../../src/queue/schedules.js";
+import { jobSchedules } from "../../jobs/index.js";
+import { MARKET_TZ, pollSchedule, type JobSchedule } from "../../src/queue/schedules.js";
 
 /** An instant given as IST wall-clock time ("2026-11-08T18:00:00"). */
 const ist = (s: string) => Date.parse(`${s}+05:30`);
