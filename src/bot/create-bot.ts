@@ -1,12 +1,7 @@
 import { autoRetry } from "@grammyjs/auto-retry";
 import { sequentialize } from "@grammyjs/runner";
 import { Bot, GrammyError, HttpError } from "grammy";
-import { adminHandlers } from "../../handlers/admin.js";
-import { alertHandlers } from "../../handlers/alerts.js";
-import { marketHandlers } from "../../handlers/market.js";
-import { portfolioHandlers } from "../../handlers/portfolio.js";
-import { startHandlers } from "../../handlers/start.js";
-import { watchlistHandlers } from "../../handlers/watchlist.js";
+import { handlers } from "../../handlers/index.js";
 import type { Services } from "../services.js";
 import { adminCommands, COMMANDS, traderCommands } from "./commands.js";
 import type { BotContext } from "./context.js";
@@ -53,7 +48,7 @@ export function createBot(services: Services, oauth: OAuthStates, token: string)
     await next();
   });
 
-  bot.use(startHandlers, watchlistHandlers, alertHandlers, marketHandlers, portfolioHandlers, adminHandlers);
+  bot.use(...handlers);
 
   // Anything no Composer took.
   bot.on("message:text", async (ctx) => {
