@@ -3,9 +3,10 @@ import type { BotContext } from "../src/bot/context.js";
 import { parseAlert } from "../src/bot/parse-alert.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
-import { escapeHtml, rupees } from "../src/bot/text.js";
-import { formatIstTime } from "../src/notify/render.js";
-import type { AlertRule, RuleKind } from "../src/signals/rules.js";
+import { escapeHtml } from "../src/format/html.js";
+import { rupees } from "../src/format/money.js";
+import { describeRule } from "../src/format/rules.js";
+import { formatIstClock, formatIstMinute } from "../src/format/time.js";
 
 /** /alert, /alerts (with delete, snooze and resume buttons), /delalert. */
 export const alertHandlers = new Composer<BotContext>();
@@ -13,29 +14,6 @@ const pm = alertHandlers.chatType("private");
 
 const MAX_RULES_PER_USER = 200;
 const SNOOZE_MINUTES = [60, 24 * 60];
-
-/** One line describing a rule, as the trader would say it. */
-export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">): string {
-  const p = r.params;
-  const what: Record<RuleKind, string> = {
-    price_above: `price at or above ${rupees(p.level ?? 0)}`,
-    price_below: `price at or below ${rupees(p.level ?? 0)}`,
-    cross_up: `crosses above ${rupees(p.level ?? 0)}`,
-    cross_down: `crosses below ${rupees(p.level ?? 0)}`,
-    change_pct: `moves ${p.pct}% from the previous close`,
-    rsi_above: `RSI(${p.period ?? 14}) rises above ${p.level}`,
-    rsi_below: `RSI(${p.period ?? 14}) falls below ${p.level}`,
-    macd_cross_up: "MACD crosses above its signal",
-    macd_cross_down: "MACD crosses below its signal",
-    ma_cross_up: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses above ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
-    ma_cross_down: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses below ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
-    bb_break_up: "closes above the upper Bollinger band",
-    bb_break_down: "closes below the lower Bollinger band",
-    volume_spike: `volume ${p.multiple}× the average`,
-  };
-  const freq = r.frequency === "once" ? "once" : r.frequency === "once_per_bar" ? "once per candle" : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
-  return `${what[r.kind]}, ${freq}`;
-}
 
 pm.command("alert", async (ctx) => {
   const s = ctx.services;
@@ -65,7 +43,7 @@ pm.command("alert", async (ctx) => {
   // Alerted instruments are polled: keep them on the watchlist too, so /watchlist shows them.
   s.watchlists.add(user.id, key);
   const now = last ? ` Now ${rupees(last.lastPrice)}.` : "";
-  const expiry = rule.expiresAt ? ` Expires ${formatIstTime(rule.expiresAt).slice(0, 16)} IST.` : "";
+  const expiry = rule.expiresAt ? ` Expires ${formatIstMinute(rule.expiresAt)} IST.` : "";
   await replyHtml(ctx, `✅ Alert #${rule.id}: <b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(describeRule(rule))}.${now}${expiry}`);
 });
 
@@ -76,7 +54,7 @@ async function showAlerts(ctx: BotContext): Promise<void> {
   const kb = new InlineKeyboard();
   const lines = rules.map((r) => {
     const sym = escapeHtml(s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey);
-    const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstTime(r.snoozedUntil).slice(11, 16)}` : "";
+    const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstClock(r.snoozedUntil)}` : "";
     kb.text(`🗑 #${r.id}`, `a:del:${r.id}`);
     if (r.status === "paused") kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
     else kb.text(`😴 #${r.id} 1h`, `a:snz:${r.id}:60`);

@@ -3,8 +3,10 @@ import type { BotContext } from "../src/bot/context.js";
 import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
-import { escapeHtml, rupees, signedPct } from "../src/bot/text.js";
-import { formatIstTime } from "../src/notify/render.js";
+import { escapeHtml } from "../src/format/html.js";
+import { rupees } from "../src/format/money.js";
+import { formatCount, signedPct } from "../src/format/numbers.js";
+import { formatIstClock, formatIstMinute, formatIstTime } from "../src/format/time.js";
 
 /** /quote and /signals. */
 export const marketHandlers = new Composer<BotContext>();
@@ -37,7 +39,7 @@ pm.command("quote", async (ctx) => {
     `<b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(sym.instrument.name)}`,
     `${rupees(q.lastPrice)} (${signedPct(pct)})`,
     `Open ${rupees(q.open)} · High ${rupees(q.high)} · Low ${rupees(q.low)} · Prev close ${rupees(q.prevClose)}`,
-    `Volume ${q.volume.toLocaleString("en-IN")}`,
+    `Volume ${formatCount(q.volume)}`,
   ];
   const ind = await s.pollState.latestIndicators(key);
   if (ind) {
@@ -54,9 +56,9 @@ pm.command("quote", async (ctx) => {
       st && fmt(st.value) && `Supertrend ${fmt(st.value)} ${st.direction === 1 ? "▲" : "▼"}`,
       fmt(v.vwap) && `VWAP ${fmt(v.vwap)}`,
     ].filter(Boolean);
-    if (parts.length) lines.push(`<i>1-min ${formatIstTime(ind.ts).slice(11, 16)}:</i> ${parts.join(" · ")}`);
+    if (parts.length) lines.push(`<i>1-min ${formatIstClock(ind.ts)}:</i> ${parts.join(" · ")}`);
   }
-  lines.push(`<i>as of ${formatIstTime(q.lastTradeAt || s.clock()).slice(0, 16)} IST</i>`);
+  lines.push(`<i>as of ${formatIstMinute(q.lastTradeAt || s.clock())} IST</i>`);
   if (unavailable) lines.push(`⚠️ ${escapeHtml(unavailable)}`);
   await replyHtml(ctx, lines.join("\n"));
 });

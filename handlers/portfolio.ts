@@ -2,7 +2,10 @@ import { Composer } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
 import { replyHtml } from "../src/bot/reply.js";
-import { escapeHtml, rupees, signedPct, signedRupees } from "../src/bot/text.js";
+import { escapeHtml } from "../src/format/html.js";
+import { rupees, signedRupees } from "../src/format/money.js";
+import { signedPct } from "../src/format/numbers.js";
+import { summarisePortfolio } from "../src/portfolio/digest.js";
 import type { UpstoxSession } from "../src/upstox/token-store.js";
 
 /** /portfolio, /funds, /orders: the trader's own Upstox account, through their own token. */
@@ -35,24 +38,19 @@ pm.command("portfolio", (ctx) =>
   withUpstox(ctx, async (session) => {
     const { client } = ctx.services.upstox!;
     const [holdings, positions] = await Promise.all([client.getHoldings(session), client.getPositions(session)]);
+    const p = summarisePortfolio(holdings, positions);
     const lines = ["<b>Holdings</b>"];
-    if (!holdings.length) lines.push("none");
-    let dayPnl = 0;
-    for (const h of holdings) {
-      const dayChange = (h.lastPrice - h.closePrice) * h.quantity;
-      dayPnl += dayChange;
-      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&amp;L ${signedRupees(h.pnl)} · today ${signedRupees(dayChange)}`);
+    if (!p.holdings.length) lines.push("none");
+    for (const h of p.holdings) {
+      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&amp;L ${signedRupees(h.pnl)} · today ${signedRupees(h.dayChange)}`);
     }
     lines.push("", "<b>Positions</b>");
-    const open = positions.filter((p) => p.quantity !== 0 || p.realised !== 0);
-    if (!open.length) lines.push("none");
-    for (const p of open) {
-      dayPnl += p.pnl;
-      lines.push(`${escapeHtml(p.symbol)} ${p.quantity > 0 ? "+" : ""}${p.quantity} (${escapeHtml(p.product)}) · P&amp;L ${signedRupees(p.pnl)}`);
+    if (!p.positions.length) lines.push("none");
+    for (const x of p.positions) {
+      lines.push(`${escapeHtml(x.symbol)} ${x.quantity > 0 ? "+" : ""}${x.quantity} (${escapeHtml(x.product)}) · P&amp;L ${signedRupees(x.pnl)}`);
     }
-    const value = holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0);
-    const prev = holdings.reduce((a, h) => a + h.closePrice * h.quantity, 0);
-    lines.push("", `<b>Day P&amp;L: ${signedRupees(dayPnl)}</b>${prev > 0 ? ` (holdings ${signedPct(((value - prev) / prev) * 100)})` : ""}`);
+    const pct = p.holdingsDayChangePct;
+    lines.push("", `<b>Day P&amp;L: ${signedRupees(p.dayPnl)}</b>${pct !== null ? ` (holdings ${signedPct(pct)})` : ""}`);
     return lines.join("\n");
   }),
 );

@@ -4,8 +4,8 @@ import { adminCommands, traderCommands, usageParts, type CommandSpec } from "../
 import type { BotContext } from "../src/bot/context.js";
 import { parseDuration } from "../src/bot/parse-alert.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
-import { escapeHtml } from "../src/bot/text.js";
-import { formatIstTime } from "../src/notify/render.js";
+import { escapeHtml } from "../src/format/html.js";
+import { formatIstMinute } from "../src/format/time.js";
 import { tokenExpiry } from "../src/upstox/token-crypto.js";
 
 /** /start, /help, /id, /login, /settings, /verify, /mute, /unmute. */
@@ -74,11 +74,11 @@ pm.command("login", async (ctx) => {
   const state = await ctx.oauth.create(ctx.account!.id);
   const url = s.upstox.client.loginUrl(state);
   const tokenState = s.upstox.tokens.state(ctx.account!.id);
-  const now = tokenState.state === "valid" ? `Your current login is valid until ${formatIstTime(tokenState.expiresAt).slice(0, 16)} IST.\n` : "";
+  const now = tokenState.state === "valid" ? `Your current login is valid until ${formatIstMinute(tokenState.expiresAt)} IST.\n` : "";
   await replyHtml(
     ctx,
     `${now}🔐 <a href="${escapeHtml(url)}">Log in to Upstox</a> to link your account. The link works once, for 10 minutes.\n` +
-      `Upstox ends every login at 3:30 AM IST, so you will need to do this each trading day (next expiry: ${formatIstTime(tokenExpiry(new Date(s.clock())).getTime()).slice(0, 16)} IST).`,
+      `Upstox ends every login at 3:30 AM IST, so you will need to do this each trading day (next expiry: ${formatIstMinute(tokenExpiry(new Date(s.clock())).getTime())} IST).`,
   );
 });
 
@@ -88,7 +88,7 @@ function settingsText(ctx: BotContext): string {
   const email = u.email ? `${escapeHtml(u.email)}${u.emailVerified ? " ✅" : " (not verified)"}` : "not set";
   const pending = u.emailPending ? `\nWaiting for the code sent to ${escapeHtml(u.emailPending)} (/verify CODE).` : "";
   const quiet = u.quietStart && u.quietEnd ? `${u.quietStart}–${u.quietEnd} IST` : "off";
-  const muted = u.mutedUntil && u.mutedUntil > ctx.services.clock() ? `until ${formatIstTime(u.mutedUntil).slice(0, 16)} IST` : "no";
+  const muted = u.mutedUntil && u.mutedUntil > ctx.services.clock() ? `until ${formatIstMinute(u.mutedUntil)} IST` : "no";
   return [
     "<b>Your settings</b>",
     `Alerts go to: <b>${u.channels}</b>`,
@@ -176,7 +176,7 @@ pm.command("mute", async (ctx) => {
   if (ms === undefined) return replyUsage(ctx, "mute", `"${arg.slice(0, 20)}" is not a duration.`);
   const until = ctx.services.clock() + ms;
   ctx.account = ctx.services.users.update(ctx.account!.id, { mutedUntil: until });
-  await replyHtml(ctx, `🔕 Alerts muted until ${formatIstTime(until).slice(0, 16)} IST. /unmute to resume earlier.`);
+  await replyHtml(ctx, `🔕 Alerts muted until ${formatIstMinute(until)} IST. /unmute to resume earlier.`);
 });
 
 pm.command("unmute", async (ctx) => {

@@ -3,7 +3,9 @@ import type { BotContext } from "../src/bot/context.js";
 import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
-import { escapeHtml, rupees, signedPct } from "../src/bot/text.js";
+import { escapeHtml } from "../src/format/html.js";
+import { rupees } from "../src/format/money.js";
+import { signedPct } from "../src/format/numbers.js";
 import type { InstrumentInfo } from "../src/market/types.js";
 
 /** /watch, /unwatch, /watchlist. */

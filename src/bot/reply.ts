@@ -1,7 +1,8 @@
 import { InlineKeyboard } from "grammy";
+import { escapeHtml } from "../format/html.js";
+import { splitMessage } from "../format/telegram.js";
 import { usageOf, usageParts } from "./commands.js";
 import type { BotContext } from "./context.js";
-import { escapeHtml, splitMessage } from "./text.js";
 
 /** Sends HTML, split under Telegram's limit; buttons go on the last part. */
 export async function replyHtml(ctx: BotContext, html: string, keyboard?: InlineKeyboard): Promise<void> {

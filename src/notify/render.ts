@@ -1,44 +1,19 @@
 import { TEMPLATES, type MessageTemplate, type TemplateKind } from "../../templates/index.js";
-import { istParts } from "../market/calendar.js";
+import { escapeHtml, httpUrl } from "../format/html.js";
+import { formatPrice, formatRupees, signedRupees } from "../format/money.js";
+import { formatQuantity, signedPct } from "../format/numbers.js";
+import { indicatorFiredWording, priceFiredHeadline } from "../format/rules.js";
+import { TELEGRAM_LIMIT } from "../format/telegram.js";
+import { formatDate, formatIstClock, formatIstTime } from "../format/time.js";
+
+// Their home is src/format/*; re-exported for callers not moved yet (src/http/page.ts, unsubscribe-route.ts,
+// upstox-callback.ts, handlers/admin.ts, jobs/fetch-candles.ts, jobs/poll-quotes.ts).
+export { escapeHtml, formatIstTime, formatPrice, formatRupees };
 
 export interface RenderedMessage {
   telegramHtml: string;
   email: { subject: string; text: string; html: string };
 }
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-const rupees = new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
-export function formatPrice(n: number): string {
-  return rupees.format(n);
-}
-
-export function formatIstTime(epochMs: number): string {
-  const { date, minute } = istParts(new Date(epochMs));
-  const ss = String(Math.floor((epochMs % 60_000) / 1000)).padStart(2, "0");
-  return `${date} ${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}:${ss}`;
-}
-
-/** "+1.25%", "−3.46%" (a real minus sign), and "0.00%" for anything that rounds to zero. */
-const signed = (pct: number) => {
-  const shown = Math.abs(pct).toFixed(2);
-  const sign = Number(shown) === 0 ? "" : pct > 0 ? "+" : pct < 0 ? "−" : "";
-  return `${sign}${shown}%`;
-};
-
-/** "₹1,450.00"; a loss is "−₹452.00" (a real minus sign); `plus` adds "+" to gains. Rounds-to-zero is "₹0.00". */
-export function formatRupees(n: number, plus = false): string {
-  const shown = formatPrice(Math.abs(n));
-  const sign = shown === "0.00" ? "" : n < 0 ? "−" : plus ? "+" : "";
-  return `${sign}₹${shown}`;
-}
-
-const counts = new Intl.NumberFormat("en-IN", { maximumFractionDigits: 2 });
-/** Share counts: "10", "1,500", "1,00,000". */
-const qty = (n: number) => counts.format(n);
 
 /** Upstox product codes in words; anything else is shown as Upstox sent it. */
 const PRODUCTS: Record<string, string> = { I: "intraday", D: "delivery", MTF: "MTF" };
@@ -47,23 +22,8 @@ const product = (code: unknown) => PRODUCTS[String(code)] ?? String(code ?? "");
 /** An epoch-ms payload field as IST wall-clock time, without letting a bad value throw a RangeError. */
 const istTime = (v: unknown) => (Number.isFinite(Number(v)) && v !== null ? formatIstTime(Number(v)) : "(time unknown)");
 
-/** Links we put in href: only http(s), so a bad value cannot become a javascript: link. "" for none. */
-const httpUrl = (v: unknown) => (typeof v === "string" && /^https?:\/\/\S+$/i.test(v) ? v : "");
-
-const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-/** "2025-01-06" → "Mon, 6 Jan 2025"; anything else is shown as given. */
-function formatDate(d: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d);
-  if (!m) return d;
-  const t = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  if (t.toISOString().slice(0, 10) !== d) return d;
-  return `${WEEKDAYS[t.getUTCDay()]}, ${t.getUTCDate()} ${MONTHS[t.getUTCMonth()]} ${t.getUTCFullYear()}`;
-}
-
 /** Most digest rows Telegram shows (holdings; positions get half); fewer if the message would not fit. */
 const DIGEST_TELEGRAM_ROWS = [30, 20, 12, 6, 0];
-const TELEGRAM_LIMIT = 4096;
 
 /** A view value: a string, or a list of items for a `{{#name}}…{{/name}}` section to repeat. */
 type ViewValue = string | readonly Record<string, string>[];
@@ -127,12 +87,12 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
       return {
         emoji: down ? "📉" : "📈",
         symbol: String(p.symbol),
-        quantity: qty(Number(p.quantity)),
+        quantity: formatQuantity(Number(p.quantity)),
         direction: down ? "down" : "up",
         changePct: Math.abs(changePct).toFixed(1),
         lastPrice: formatPrice(Number(p.lastPrice)),
         closePrice: formatPrice(Number(p.closePrice)),
-        dayChange: formatRupees(Number(p.dayChange), true),
+        dayChange: signedRupees(Number(p.dayChange)),
         thresholdPct: String(Number(Math.abs(Number(p.thresholdPct)).toFixed(2))),
       };
     }
@@ -144,60 +104,25 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
       return { reason: p.expired === true ? "" : refusalReason(p.reason) };
     case "broadcast":
       return { text: String(p.text ?? "") };
-    case "price_alert": {
-      const price = Number(p.price);
-      const level = p.level === undefined ? undefined : Number(p.level);
-      const headlines: Record<string, string> = {
-        price_above: `is at or above ₹${formatPrice(level ?? 0)}`,
-        price_below: `is at or below ₹${formatPrice(level ?? 0)}`,
-        cross_up: `crossed above ₹${formatPrice(level ?? 0)}`,
-        cross_down: `crossed below ₹${formatPrice(level ?? 0)}`,
-        change_pct: `moved ${signed(Number(p.changePct))} from the previous close`,
-      };
+    case "price_alert":
       return {
         symbol: String(p.symbol),
-        headline: headlines[String(p.ruleKind)] ?? "alert",
-        price: formatPrice(price),
-        changePct: signed(Number(p.dayChangePct ?? 0)),
+        headline: priceFiredHeadline(String(p.ruleKind), p) ?? "alert",
+        price: formatPrice(Number(p.price)),
+        changePct: signedPct(Number(p.dayChangePct ?? 0)),
         time: formatIstTime(Number(p.firedAt)),
         pausedNote: pausedNote(p),
       };
-    }
     case "indicator_alert": {
       const params = (p.params ?? {}) as Record<string, unknown>;
       const values = (p.values ?? {}) as Record<string, number>;
-      const n = (k: string, d: number) => (typeof params[k] === "number" ? (params[k] as number) : d);
-      const ma = String(params.ma ?? "ema").toUpperCase();
-      const fixed = (v: number | undefined, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : "–");
-      const kind = String(p.ruleKind);
-      const headlines: Record<string, string> = {
-        rsi_above: `RSI(${n("period", 14)}) rose above ${n("level", 70)}`,
-        rsi_below: `RSI(${n("period", 14)}) fell below ${n("level", 30)}`,
-        macd_cross_up: `MACD(${n("fast", 12)},${n("slow", 26)},${n("signal", 9)}) crossed above its signal line`,
-        macd_cross_down: `MACD(${n("fast", 12)},${n("slow", 26)},${n("signal", 9)}) crossed below its signal line`,
-        ma_cross_up: `${ma} ${n("fast", 9)} crossed above ${ma} ${n("slow", 21)}`,
-        ma_cross_down: `${ma} ${n("fast", 9)} crossed below ${ma} ${n("slow", 21)}`,
-        bb_break_up: `closed above the upper Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
-        bb_break_down: `closed below the lower Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
-        volume_spike: `volume spike: ${fixed(values.volume !== undefined && values.averageVolume ? values.volume / values.averageVolume : undefined, 1)}× the ${n("period", 20)}-candle average`,
-      };
-      const lines: Record<string, string> = {
-        rsi_above: `RSI ${fixed(values.rsi)}`,
-        rsi_below: `RSI ${fixed(values.rsi)}`,
-        macd_cross_up: `MACD ${fixed(values.macd, 3)}, signal ${fixed(values.signal, 3)}`,
-        macd_cross_down: `MACD ${fixed(values.macd, 3)}, signal ${fixed(values.signal, 3)}`,
-        ma_cross_up: `${ma} ${n("fast", 9)}: ₹${fixed(values.fast)}, ${ma} ${n("slow", 21)}: ₹${fixed(values.slow)}`,
-        ma_cross_down: `${ma} ${n("fast", 9)}: ₹${fixed(values.fast)}, ${ma} ${n("slow", 21)}: ₹${fixed(values.slow)}`,
-        bb_break_up: `Upper band ₹${fixed(values.upper)}`,
-        bb_break_down: `Lower band ₹${fixed(values.lower)}`,
-        volume_spike: `Volume ${Math.round(values.volume ?? 0).toLocaleString("en-IN")} vs average ${Math.round(values.averageVolume ?? 0).toLocaleString("en-IN")}`,
-      };
+      const { headline, valuesLine } = indicatorFiredWording(String(p.ruleKind), params, values);
       return {
         symbol: String(p.symbol),
-        headline: headlines[kind] ?? "indicator alert",
-        valuesLine: lines[kind] ?? "",
+        headline: headline ?? "indicator alert",
+        valuesLine: valuesLine ?? "",
         price: formatPrice(Number(p.price)),
-        candleTime: formatIstTime(Number(p.candleTs ?? p.firedAt)).slice(11, 16),
+        candleTime: formatIstClock(Number(p.candleTs ?? p.firedAt)),
         pausedNote: pausedNote(p),
       };
     }
@@ -235,10 +160,10 @@ function orderView(p: Record<string, unknown>): View {
     orderId: String(p.orderId ?? ""),
     symbol: String(p.symbol),
     side,
-    quantity: qty(quantity),
-    filled: qty(filled),
-    pending: qty(Math.max(0, quantity - filledQuantity)),
-    partFilled: filledQuantity > 0 ? qty(filledQuantity) : "",
+    quantity: formatQuantity(quantity),
+    filled: formatQuantity(filled),
+    pending: formatQuantity(Math.max(0, quantity - filledQuantity)),
+    partFilled: filledQuantity > 0 ? formatQuantity(filledQuantity) : "",
     orderType,
     product: product(p.product),
     priceText: atMarket ? "at market" : `@ ${formatRupees(price)}`,
@@ -267,12 +192,12 @@ function digestView(p: Record<string, unknown>, telegramRows: number): View {
       const close = Number(h.closePrice);
       return {
         symbol: String(h.symbol),
-        quantity: qty(Number(h.quantity)),
+        quantity: formatQuantity(Number(h.quantity)),
         averagePrice: formatPrice(Number(h.averagePrice)),
         lastPrice: formatPrice(last),
-        pnl: formatRupees(Number(h.pnl), true),
-        dayChange: formatRupees(Number(h.dayChange), true),
-        dayChangePct: close > 0 && Number.isFinite(last) ? signed(((last - close) / close) * 100) : "",
+        pnl: signedRupees(Number(h.pnl)),
+        dayChange: signedRupees(Number(h.dayChange)),
+        dayChangePct: close > 0 && Number.isFinite(last) ? signedPct(((last - close) / close) * 100) : "",
       };
     });
   const positions = list(p.positions)
@@ -283,8 +208,8 @@ function digestView(p: Record<string, unknown>, telegramRows: number): View {
       return {
         symbol: String(x.symbol),
         product: product(x.product),
-        side: q > 0 ? `long ${qty(q)}` : q < 0 ? `short ${qty(-q)}` : "closed",
-        pnl: formatRupees(Number(x.pnl), true),
+        side: q > 0 ? `long ${formatQuantity(q)}` : q < 0 ? `short ${formatQuantity(-q)}` : "closed",
+        pnl: signedRupees(Number(x.pnl)),
       };
     });
   const positionRows = Math.ceil(telegramRows / 2);
@@ -296,9 +221,9 @@ function digestView(p: Record<string, unknown>, telegramRows: number): View {
     dayPnlLabel: open ? "Last session's P&L" : "Day P&L",
     dayLabel: open ? "last session" : "today",
     dayLabelCap: open ? "Last session" : "Today",
-    dayPnl: formatRupees(Number(p.dayPnl), true),
+    dayPnl: signedRupees(Number(p.dayPnl)),
     totalValue: formatPrice(Number(p.totalValue)),
-    totalPnl: formatRupees(Number(p.totalPnl), true),
+    totalPnl: signedRupees(Number(p.totalPnl)),
     holdingsCount: holdings.length ? String(holdings.length) : "",
     holdings,
     tgHoldings: holdings.slice(0, telegramRows),

@@ -13,8 +13,23 @@ export interface DigestPayload {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-/** Pure: a digest from holdings and positions. Day P&L = holdings' change since the last close + positions' P&L. */
-export function buildDigest(when: "open" | "close", date: string, holdings: readonly Holding[], positions: readonly Position[]): DigestPayload {
+/**
+ * The numbers behind a digest and /portfolio, in one place: each holding's P&L and change
+ * since the last close, the open (or closed today) positions, and the totals. Amounts are
+ * rounded to the paisa. Day P&L = holdings' change since the last close + positions' P&L.
+ */
+export interface PortfolioSummary {
+  holdings: DigestPayload["holdings"];
+  positions: DigestPayload["positions"];
+  dayPnl: number;
+  totalValue: number;
+  totalPnl: number;
+  /** Holdings' value now against their value at the last close, in percent; null with nothing held at a price. */
+  holdingsDayChangePct: number | null;
+}
+
+/** Pure: the portfolio's numbers from Upstox's holdings and positions (the order Upstox gave is kept). */
+export function summarisePortfolio(holdings: readonly Holding[], positions: readonly Position[]): PortfolioSummary {
   const rows = holdings.map((h) => ({
     symbol: h.symbol,
     quantity: h.quantity,
@@ -25,15 +40,22 @@ export function buildDigest(when: "open" | "close", date: string, holdings: read
     dayChange: round2((h.lastPrice - h.closePrice) * h.quantity),
   }));
   const pos = positions.filter((p) => p.quantity !== 0 || p.realised !== 0).map((p) => ({ symbol: p.symbol, product: p.product, quantity: p.quantity, pnl: round2(p.pnl) }));
+  const value = holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0);
+  const previous = holdings.reduce((a, h) => a + h.closePrice * h.quantity, 0);
   return {
-    when,
-    date,
     holdings: rows,
     positions: pos,
     dayPnl: round2(rows.reduce((a, h) => a + h.dayChange, 0) + pos.reduce((a, p) => a + p.pnl, 0)),
-    totalValue: round2(holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0)),
+    totalValue: round2(value),
     totalPnl: round2(rows.reduce((a, h) => a + h.pnl, 0)),
+    holdingsDayChangePct: previous > 0 ? ((value - previous) / previous) * 100 : null,
   };
+}
+
+/** Pure: a digest from holdings and positions (the numbers are summarisePortfolio's). */
+export function buildDigest(when: "open" | "close", date: string, holdings: readonly Holding[], positions: readonly Position[]): DigestPayload {
+  const { holdings: rows, positions: pos, dayPnl, totalValue, totalPnl } = summarisePortfolio(holdings, positions);
+  return { when, date, holdings: rows, positions: pos, dayPnl, totalValue, totalPnl };
 }
 
 export interface HoldingMove {

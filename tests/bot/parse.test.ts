@@ -3,7 +3,7 @@ import { COMMANDS, usageOf, usageParts } from "../../src/bot/commands.js";
 import { ALERT_FORMS, parseAlert, parseDuration, parsePrice } from "../../src/bot/parse-alert.js";
 import { CANDLE_RULE_KINDS, PRICE_RULE_KINDS } from "../../src/signals/rules.js";
 import { editDistance } from "../../src/bot/symbols.js";
-import { splitMessage } from "../../src/bot/text.js";
+import { splitMessage } from "../../src/format/telegram.js";
 
 describe("parseAlert", () => {
   const ok = (text: string) => {

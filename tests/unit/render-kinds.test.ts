@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatRupees, renderNotification, type RenderedMessage } from "../../src/notify/render.js";
+import { formatRupees } from "../../src/format/money.js";
+import { renderNotification, type RenderedMessage } from "../../src/notify/render.js";
 import { TEMPLATES, type TemplateKind } from "../../templates/index.js";
 
 const AT = Date.UTC(2025, 0, 6, 4, 0, 7); // 2025-01-06 09:30:07 IST

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, formatIstTime, formatPrice, renderNotification } from "../../src/notify/render.js";
+import { escapeHtml } from "../../src/format/html.js";
+import { formatPrice } from "../../src/format/money.js";
+import { formatIstTime } from "../../src/format/time.js";
+import { renderNotification } from "../../src/notify/render.js";
 
 const FIRED_AT = Date.UTC(2025, 0, 6, 4, 0, 7); // 2025-01-06 09:30:07 IST
 

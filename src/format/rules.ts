@@ -1,0 +1,87 @@
+/**
+ * How a rule reads, in one place: as the trader set it ("crosses above ₹1,450.00, once", for
+ * /alert and /alerts) and as it fired ("crossed above ₹1,450.00", "RSI(14) fell below 30",
+ * for the alert messages rendered by src/notify/render.ts).
+ */
+import type { AlertRule, RuleKind } from "../signals/rules.js";
+import { rupees } from "./money.js";
+import { formatCount, signedPct } from "./numbers.js";
+
+/** One line describing a rule, as the trader would say it: "price at or above ₹1,450.00, once". */
+export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">): string {
+  const p = r.params;
+  const what: Record<RuleKind, string> = {
+    price_above: `price at or above ${rupees(p.level ?? 0)}`,
+    price_below: `price at or below ${rupees(p.level ?? 0)}`,
+    cross_up: `crosses above ${rupees(p.level ?? 0)}`,
+    cross_down: `crosses below ${rupees(p.level ?? 0)}`,
+    change_pct: `moves ${p.pct}% from the previous close`,
+    rsi_above: `RSI(${p.period ?? 14}) rises above ${p.level}`,
+    rsi_below: `RSI(${p.period ?? 14}) falls below ${p.level}`,
+    macd_cross_up: "MACD crosses above its signal",
+    macd_cross_down: "MACD crosses below its signal",
+    ma_cross_up: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses above ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
+    ma_cross_down: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses below ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
+    bb_break_up: "closes above the upper Bollinger band",
+    bb_break_down: "closes below the lower Bollinger band",
+    volume_spike: `volume ${p.multiple}× the average`,
+  };
+  return `${what[r.kind]}, ${describeFrequency(r)}`;
+}
+
+/** "once", "once per candle", "every time (at most every 15 min)". */
+export function describeFrequency(r: Pick<AlertRule, "frequency" | "cooldownSeconds">): string {
+  return r.frequency === "once" ? "once" : r.frequency === "once_per_bar" ? "once per candle" : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
+}
+
+/** What a fired price rule did, from its price_alert payload: "crossed above ₹1,450.00"; undefined for another kind. */
+export function priceFiredHeadline(ruleKind: string, p: { level?: unknown; changePct?: unknown }): string | undefined {
+  const level = p.level === undefined ? undefined : Number(p.level);
+  const headlines: Record<string, string> = {
+    price_above: `is at or above ${rupees(level ?? 0)}`,
+    price_below: `is at or below ${rupees(level ?? 0)}`,
+    cross_up: `crossed above ${rupees(level ?? 0)}`,
+    cross_down: `crossed below ${rupees(level ?? 0)}`,
+    change_pct: `moved ${signedPct(Number(p.changePct))} from the previous close`,
+  };
+  return headlines[ruleKind];
+}
+
+/** A fired candle rule in words: what crossed (`headline`) and the values that made it fire (`valuesLine`). */
+export interface IndicatorFiredWording {
+  headline: string | undefined;
+  valuesLine: string | undefined;
+}
+
+/**
+ * What a fired candle rule did, from its indicator_alert payload's params and values:
+ * "RSI(14) fell below 30" with "RSI 28.40". Both are undefined for a kind that is not a candle rule.
+ */
+export function indicatorFiredWording(ruleKind: string, params: Record<string, unknown>, values: Record<string, number>): IndicatorFiredWording {
+  const n = (k: string, d: number) => (typeof params[k] === "number" ? (params[k] as number) : d);
+  const ma = String(params.ma ?? "ema").toUpperCase();
+  const fixed = (v: number | undefined, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : "–");
+  const headlines: Record<string, string> = {
+    rsi_above: `RSI(${n("period", 14)}) rose above ${n("level", 70)}`,
+    rsi_below: `RSI(${n("period", 14)}) fell below ${n("level", 30)}`,
+    macd_cross_up: `MACD(${n("fast", 12)},${n("slow", 26)},${n("signal", 9)}) crossed above its signal line`,
+    macd_cross_down: `MACD(${n("fast", 12)},${n("slow", 26)},${n("signal", 9)}) crossed below its signal line`,
+    ma_cross_up: `${ma} ${n("fast", 9)} crossed above ${ma} ${n("slow", 21)}`,
+    ma_cross_down: `${ma} ${n("fast", 9)} crossed below ${ma} ${n("slow", 21)}`,
+    bb_break_up: `closed above the upper Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
+    bb_break_down: `closed below the lower Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
+    volume_spike: `volume spike: ${fixed(values.volume !== undefined && values.averageVolume ? values.volume / values.averageVolume : undefined, 1)}× the ${n("period", 20)}-candle average`,
+  };
+  const lines: Record<string, string> = {
+    rsi_above: `RSI ${fixed(values.rsi)}`,
+    rsi_below: `RSI ${fixed(values.rsi)}`,
+    macd_cross_up: `MACD ${fixed(values.macd, 3)}, signal ${fixed(values.signal, 3)}`,
+    macd_cross_down: `MACD ${fixed(values.macd, 3)}, signal ${fixed(values.signal, 3)}`,
+    ma_cross_up: `${ma} ${n("fast", 9)}: ₹${fixed(values.fast)}, ${ma} ${n("slow", 21)}: ₹${fixed(values.slow)}`,
+    ma_cross_down: `${ma} ${n("fast", 9)}: ₹${fixed(values.fast)}, ${ma} ${n("slow", 21)}: ₹${fixed(values.slow)}`,
+    bb_break_up: `Upper band ₹${fixed(values.upper)}`,
+    bb_break_down: `Lower band ₹${fixed(values.lower)}`,
+    volume_spike: `Volume ${formatCount(Math.round(values.volume ?? 0))} vs average ${formatCount(Math.round(values.averageVolume ?? 0))}`,
+  };
+  return { headline: headlines[ruleKind], valuesLine: lines[ruleKind] };
+}
