@@ -2,15 +2,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
 import { openDatabase } from "../src/db/open.js";
 import { AlertRuleRepository } from "../src/db/repositories/alert-rules.js";
 import { UserRepository } from "../src/db/repositories/users.js";
 import type { Quote } from "../src/market/types.js";
 import { seededRandom } from "../src/market/simulator.js";
+import { Notifier } from "../src/notify/notifier.js";
 import { Outbox } from "../src/notify/outbox.js";
+import { createQueues, DEFAULT_DELIVERY } from "../src/queue/queues.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
 import { RuleBook } from "../src/signals/rule-book.js";
 import type { RuleKind } from "../src/signals/rules.js";
+import { deletePrefix, TEST_REDIS_URL } from "../tests/support/env.js";
 import { type BenchResult, percentile } from "./report.js";
 
 /**
@@ -21,12 +25,16 @@ import { type BenchResult, percentile } from "./report.js";
 export async function benchPipeline(instruments = 2000, ruleCount = 50_000, polls = 60): Promise<BenchResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), "uab-bench-"));
   const db = openDatabase(path.join(dir, "bench.sqlite"));
+  // The Notifier's queues: evaluation only records rows (what is measured), nothing is queued.
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = `bench-pipeline-${process.pid}`;
+  const queues = createQueues(redis, prefix);
   try {
     let now = Date.parse("2025-01-15T10:00:00+05:30");
     const clock = () => now;
     const users = new UserRepository(db, clock);
     const rules = new AlertRuleRepository(db, clock);
-    const outbox = new Outbox(db, rules, clock);
+    const notifier = new Notifier({ db, outbox: new Outbox(db, rules, clock), users, queues, delivery: DEFAULT_DELIVERY, clock });
     const book = new RuleBook(rules);
     const rand = seededRandom(7);
     const keys = Array.from({ length: instruments }, (_, i) => `NSE_EQ|INEBENCH${String(i).padStart(4, "0")}`);
@@ -56,7 +64,7 @@ export async function benchPipeline(instruments = 2000, ruleCount = 50_000, poll
         batch.set(key, { instrumentKey: key, symbol: key.slice(-8), lastPrice: Math.round(p * 20) / 20, open: p, high: p, low: p, prevClose: prices.get(key)!, volume: 1, lastTradeAt: now });
       }
       const t0 = performance.now();
-      const r = evaluateQuotes(batch, new Map([...previous].map(([k, v]) => [k, v])), { db, book, rules, users, outbox, now, staleAfterMs: 30_000 });
+      const r = evaluateQuotes(batch, new Map([...previous].map(([k, v]) => [k, v])), { db, book, rules, users, notifier, now, staleAfterMs: 30_000 });
       times.push(performance.now() - t0);
       fired += r.fired.length;
       previous = new Map([...batch].map(([k, q]) => [k, q.lastPrice]));
@@ -72,6 +80,9 @@ export async function benchPipeline(instruments = 2000, ruleCount = 50_000, poll
       { name: "RSS with 50,000 rules in memory", value: rss, unit: "MB", limit: 1024, ratio: rss / 1024, target: "<= 1.00" },
     ];
   } finally {
+    await Promise.all(Object.values(queues).map((q) => q.close()));
+    redis.disconnect();
+    await deletePrefix(prefix);
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }

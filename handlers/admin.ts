@@ -5,9 +5,8 @@ import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { escapeHtml } from "../src/bot/text.js";
 import { backupDatabase } from "../src/db/backup.js";
 import { istInstant, istParts } from "../src/market/calendar.js";
-import { channelsFor } from "../src/notify/preferences.js";
 import { formatIstTime } from "../src/notify/render.js";
-import { enqueueNotifications, QUEUE_NAMES } from "../src/queue/queues.js";
+import { QUEUE_NAMES } from "../src/queue/queues.js";
 
 /**
  * Admin commands. Only senders whose user id is in ADMIN_TELEGRAM_IDS get here (the chat
@@ -116,10 +115,9 @@ admin.callbackQuery(/^b:(send|cancel):([0-9a-f]{12})$/, async (ctx) => {
   for (const userId of s.users.activeIds()) {
     const user = s.users.get(userId);
     if (!user) continue;
-    for (const channel of channelsFor(user, "broadcast", s.clock()).filter((c) => c === "telegram"))
-      ids.push(s.outbox.enqueueRow({ userId, channel, kind: "broadcast", dedupKey: `broadcast:${id}:${userId}:${channel}`, payload: { text: draft.text } }));
+    ids.push(...s.notifier.record({ user, kind: "broadcast", dedupKey: `broadcast:${id}:${userId}`, payload: { text: draft.text }, only: ["telegram"], now: s.clock() }));
   }
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  await s.notifier.queue(ids);
   audit(ctx, "broadcast sent", id, { recipients: ids.length });
   await ctx.answerCallbackQuery({ text: `Queued for ${ids.length} users.` });
   await ctx.editMessageText(`📣 Broadcast queued for ${ids.length} users. Delivery follows Telegram's rate limits.`);

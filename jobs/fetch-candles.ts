@@ -1,7 +1,6 @@
 import type { Job } from "bullmq";
 import type { MarketCandle } from "../src/market/types.js";
 import { formatRupees } from "../src/notify/render.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { evaluateCandles } from "../src/signals/engine.js";
 import { specsFor } from "../src/signals/indicator-engine.js";
@@ -54,11 +53,11 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   }
 
   await s.pollState.recordIndicators(latest);
-  const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, outbox: s.outbox, now });
+  const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, notifier: s.notifier, now });
   for (const f of result.fired) {
     s.metrics.alerts.inc({ kind: f.kind });
     s.log.info({ ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined }, `📈 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} (close ${formatRupees(f.price)})`);
   }
-  await enqueueNotifications(s.queues, result.notificationIds, s.delivery);
+  await s.notifier.queue(result.notificationIds);
   return { candles: candles.size, evaluated: inputs.size, fired: result.fired.length, warmUps };
 }

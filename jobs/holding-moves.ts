@@ -1,8 +1,6 @@
 import type { Job } from "bullmq";
 import { istParts } from "../src/market/calendar.js";
-import { channelsFor } from "../src/notify/preferences.js";
 import { holdingMoves } from "../src/portfolio/digest.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
@@ -22,26 +20,16 @@ export async function checkHoldingMoves(_job: Job, s: Services): Promise<{ alert
     const threshold = user?.prefs.holdingMovePct;
     const session = s.upstox.tokens.session(userId);
     if (!user || !threshold || !session) continue;
-    const channels = channelsFor(user, "holding_move", now);
-    if (!channels.length) continue;
+    if (!s.notifier.channels(user, "holding_move", now).length) continue;
     try {
       for (const move of holdingMoves(await s.upstox.client.getHoldings(session), threshold))
-        for (const channel of channels)
-          ids.push(
-            s.outbox.enqueueRow({
-              userId,
-              channel,
-              kind: "holding_move",
-              dedupKey: `holding:${userId}:${move.instrumentKey}:${date}:${move.direction}:${channel}`,
-              payload: { ...move.payload },
-            }),
-          );
+        ids.push(...s.notifier.record({ user, kind: "holding_move", dedupKey: `holding:${userId}:${move.instrumentKey}:${date}:${move.direction}`, payload: { ...move.payload }, now }));
     } catch (err) {
       // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
       if (isShutdown(err)) throw err;
       s.log.warn({ userId, err: (err as Error).message }, "holding check skipped for a user");
     }
   }
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  await s.notifier.queue(ids);
   return { alerts: ids.length };
 }

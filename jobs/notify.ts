@@ -4,7 +4,7 @@ import type { User } from "../src/db/repositories/users.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
-import { enqueueNotifications, retryDelayMs } from "../src/queue/queues.js";
+import { retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/bot/text.js";
 import { isShutdown } from "../src/lifecycle/abort.js";
@@ -142,9 +142,9 @@ function failed(job: Job<NotifyJobData>, s: Services, rows: readonly Notificatio
 
 /** Telegram gave up on these rows: the same messages go by email if the user has a verified address. */
 async function fallBackToEmail(s: Services, user: User, rows: readonly Notification[]): Promise<void> {
-  if (!user.email || !user.emailVerified || rows[0]?.channel !== "telegram") return;
-  const ids = rows.map((r) => s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: r.kind, dedupKey: `${r.dedupKey}:fallback-email`, payload: r.payload }));
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  const ids = s.notifier.recordEmailFallback(user, rows);
+  if (!ids.length) return;
+  await s.notifier.queue(ids);
   s.log.info({ userId: user.id, count: ids.length }, "Telegram delivery failed: sent by email instead");
 }
 

@@ -1,7 +1,6 @@
 import type { Job } from "bullmq";
 import { recordOrderSnapshot } from "../src/orders/track.js";
 import { snapshotFromOrder } from "../src/orders/snapshot.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
@@ -23,13 +22,13 @@ export async function syncOrders(_job: Job, s: Services): Promise<{ users: numbe
     users++;
     try {
       for (const order of await s.upstox.client.getOrderBook(session))
-        ids.push(...recordOrderSnapshot({ db: s.db, orders: s.orders, outbox: s.outbox, users: s.users, now }, userId, snapshotFromOrder(order)));
+        ids.push(...recordOrderSnapshot({ db: s.db, orders: s.orders, notifier: s.notifier, users: s.users, now }, userId, snapshotFromOrder(order)));
     } catch (err) {
       // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
       if (isShutdown(err)) throw err;
       s.log.warn({ userId, err: (err as Error).message }, "order book sync skipped for a user");
     }
   }
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  await s.notifier.queue(ids);
   return { users, notified: ids.length };
 }

@@ -1,6 +1,5 @@
 import type { Job } from "bullmq";
 import { formatRupees } from "../src/notify/render.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
@@ -46,7 +45,7 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     book: s.ruleBook,
     rules: s.rules,
     users: s.users,
-    outbox: s.outbox,
+    notifier: s.notifier,
     now,
     staleAfterMs: 2 * s.config.pollIntervalSeconds * 1000,
   });
@@ -58,7 +57,7 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     );
   }
   if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);
-  await enqueueNotifications(s.queues, result.notificationIds, s.delivery);
+  await s.notifier.queue(result.notificationIds);
   const warmUps = await queueFirstWarmUps(s, [...quotes.keys()].filter((k) => !previous.has(k)));
   return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale, ...(warmUps ? { warmUps } : {}) };
 }

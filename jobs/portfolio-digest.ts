@@ -1,8 +1,6 @@
 import type { Job } from "bullmq";
 import { istParts } from "../src/market/calendar.js";
-import { channelsFor } from "../src/notify/preferences.js";
 import { buildDigest } from "../src/portfolio/digest.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import { isShutdown } from "../src/lifecycle/abort.js";
 import type { Services } from "../src/services.js";
 
@@ -50,14 +48,12 @@ export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Pro
       skipped++;
       continue;
     }
-    const channels = channelsFor(user, "portfolio_digest", now);
-    if (!channels.length) continue;
+    if (!s.notifier.channels(user, "portfolio_digest", now).length) continue;
     try {
       const [holdings, positions] = await Promise.all([s.upstox.client.getHoldings(session), s.upstox.client.getPositions(session)]);
       if (!holdings.length && !positions.length) continue;
       const payload = buildDigest(job.data.when, date, holdings, positions);
-      for (const channel of channels)
-        ids.push(s.outbox.enqueueRow({ userId, channel, kind: "portfolio_digest", dedupKey: `digest:${userId}:${date}:${job.data.when}:${channel}`, payload: { ...payload } }));
+      ids.push(...s.notifier.record({ user, kind: "portfolio_digest", dedupKey: `digest:${userId}:${date}:${job.data.when}`, payload: { ...payload }, now }));
     } catch (err) {
       // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
       if (isShutdown(err)) throw err;
@@ -66,6 +62,6 @@ export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Pro
       s.log.warn({ userId, err: (err as Error).message }, "portfolio digest skipped for a user");
     }
   }
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  await s.notifier.queue(ids);
   return { sent: ids.length, skipped };
 }

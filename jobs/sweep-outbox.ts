@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import { enqueueNotifications, notifyJobId } from "../src/queue/queues.js";
+import { notifyJobId } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 
 /** Rows still pending a minute after they were due were orphaned (crash, lost job): queue them again. */
@@ -22,7 +22,7 @@ export async function sweepOutbox(job: Job<SweepData>, s: Services): Promise<{ r
   for (const id of due) pipeline.exists(s.queues.notify.toKey(notifyJobId(id)));
   const exists = (await pipeline.exec()) ?? [];
   const orphans = due.filter((_, i) => exists[i]?.[1] !== 1);
-  await enqueueNotifications(s.queues, orphans, s.delivery);
+  await s.notifier.queue(orphans);
   if (orphans.length) s.log.warn({ count: orphans.length }, "re-queued pending notifications whose jobs were lost");
   return { requeued: orphans.length };
 }

@@ -1,8 +1,6 @@
 import type { Job } from "bullmq";
 import { OAuthStates } from "../src/bot/oauth.js";
 import { istParts } from "../src/market/calendar.js";
-import { channelsFor } from "../src/notify/preferences.js";
-import { enqueueNotifications } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 
 /**
@@ -22,13 +20,11 @@ export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded:
     const user = s.users.get(userId);
     const state = s.upstox.tokens.state(userId);
     if (!user || state.state !== "expired") continue;
-    const channels = channelsFor(user, "token_expiring", now);
-    if (!channels.length) continue;
+    if (!s.notifier.channels(user, "token_expiring", now).length) continue;
     const loginUrl = s.upstox.client.loginUrl(await oauth.create(userId));
     reminded++;
-    for (const channel of channels)
-      ids.push(s.outbox.enqueueRow({ userId, channel, kind: "token_expiring", dedupKey: `login-reminder:${userId}:${date}:${channel}`, payload: { loginUrl, expiresAt: state.expiredAt } }));
+    ids.push(...s.notifier.record({ user, kind: "token_expiring", dedupKey: `login-reminder:${userId}:${date}`, payload: { loginUrl, expiresAt: state.expiredAt }, now }));
   }
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  await s.notifier.queue(ids);
   return { reminded };
 }

@@ -16,6 +16,7 @@ import type { OrderRepository } from "./orders/order-repository.js";
 import type { IndicatorEngine } from "./signals/indicator-engine.js";
 import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
+import type { Notifier } from "./notify/notifier.js";
 import type { Outbox } from "./notify/outbox.js";
 import type { TelegramSender } from "./notify/telegram.js";
 import type { ChatLocks } from "./notify/chat-lock.js";
@@ -38,6 +39,8 @@ export interface Services {
   rules: AlertRuleRepository;
   audit: AuditLog;
   outbox: Outbox;
+  /** The one way to notify a user: decides channels, writes the outbox rows, queues them after commit. */
+  notifier: Notifier;
   quotes: QuoteSource;
   /** Closed one-minute candles: Upstox OHLC I1 (and history for warm-up) or the simulator. */
   candleSource: CandleSource;
@@ -51,7 +54,7 @@ export interface Services {
   redis: Redis;
   metrics: Metrics;
   queues: Queues;
-  /** Retry policy of notify jobs (attempts and backoff), used wherever outbox rows are queued. */
+  /** Retry policy of notify jobs (attempts and backoff): the Notifier queues with it, the notify job retries by it. */
   delivery: DeliveryPolicy;
   email: EmailSender;
   telegram: TelegramSender;

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { recordOrderSnapshot } from "../orders/track.js";
 import { parseOrderWebhook } from "../orders/webhook.js";
-import { enqueueNotifications } from "../queue/queues.js";
 import type { Services } from "../services.js";
 import { BadRequestError, sendJson } from "./server.js";
 
@@ -35,7 +34,7 @@ export async function handleOrderWebhook(req: IncomingMessage, res: ServerRespon
     s.log.info({ orderId: snapshot.orderId }, "order postback for an account nobody linked");
     return sendJson(res, 200, { ignored: "unknown user" });
   }
-  const ids = recordOrderSnapshot({ db: s.db, orders: s.orders, outbox: s.outbox, users: s.users, now: s.clock() }, user.id, snapshot);
-  await enqueueNotifications(s.queues, ids, s.delivery);
+  const ids = recordOrderSnapshot({ db: s.db, orders: s.orders, notifier: s.notifier, users: s.users, now: s.clock() }, user.id, snapshot);
+  await s.notifier.queue(ids);
   sendJson(res, 200, { ok: true });
 }

@@ -59,6 +59,7 @@ export interface Firing {
   price: number;
   /** Stored with the signal and handed to the template. */
   payload: Record<string, unknown>;
+  /** The owner's channels, as the Notifier decided them (Notifier.recordFiring). */
   channels: Channel[];
 }
 
@@ -151,7 +152,10 @@ export class Outbox {
     })();
   }
 
-  /** Adds one row (or finds the existing one with the same dedup key) and returns its id. */
+  /**
+   * Adds one row (or finds the existing one with the same dedup key) and returns its id. The
+   * app writes rows through the Notifier (src/notify/notifier.ts), which decides the channels.
+   */
   enqueueRow(n: { userId: number | null; channel: Channel; kind: string; dedupKey: string; payload: Record<string, unknown>; signalId?: number }): number {
     this.insertNotification.run({
       userId: n.userId,

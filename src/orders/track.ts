@@ -1,7 +1,6 @@
 import type { Database } from "better-sqlite3";
 import type { UserRepository } from "../db/repositories/users.js";
-import type { Outbox } from "../notify/outbox.js";
-import { channelsFor } from "../notify/preferences.js";
+import type { Notifier } from "../notify/notifier.js";
 import type { OrderRepository } from "./order-repository.js";
 import type { OrderSnapshot } from "./snapshot.js";
 import { nextNotifications } from "./transitions.js";
@@ -9,7 +8,8 @@ import { nextNotifications } from "./transitions.js";
 export interface TrackDeps {
   db: Database;
   orders: OrderRepository;
-  outbox: Outbox;
+  /** Writes the rows inside this transaction; the caller queues the returned ids after it. */
+  notifier: Pick<Notifier, "record">;
   users: UserRepository;
   now: number;
 }
@@ -65,21 +65,7 @@ export function recordOrderSnapshot(deps: TrackDeps, userId: number, snapshot: O
       statusMessage: snapshot.statusMessage,
       at: snapshot.at ?? deps.now,
     };
-    const ids: number[] = [];
-    for (const n of notifications) {
-      for (const channel of channelsFor(owner, n.kind, deps.now)) {
-        ids.push(
-          deps.outbox.enqueueRow({
-            userId: owner.id,
-            channel,
-            kind: n.kind,
-            dedupKey: `${n.dedupKey}:${channel}`,
-            payload: { ...payload },
-          }),
-        );
-      }
-    }
-    return ids;
+    return deps.notifier.record(notifications.map((n) => ({ user: owner, kind: n.kind, dedupKey: n.dedupKey, payload: { ...payload }, now: deps.now })));
   });
   // BEGIN IMMEDIATE; inside a caller's transaction better-sqlite3 uses a savepoint instead.
   return run.immediate();

@@ -45,7 +45,11 @@ export const DEFAULT_DELIVERY: DeliveryPolicy = { attempts: 6, backoffMs: 2000 }
 /** The delay BullMQ waits before the attempt after `attemptsMade` failed ones (exponential backoff). */
 export const retryDelayMs = (policy: DeliveryPolicy, attemptsMade: number) => policy.backoffMs * 2 ** Math.max(0, attemptsMade - 1);
 
-export async function enqueueNotifications(queues: Queues, ids: readonly number[], policy: DeliveryPolicy = DEFAULT_DELIVERY): Promise<void> {
+/**
+ * The producer of notify jobs. Only the Notifier (src/notify/notifier.ts) calls it: the app
+ * queues rows through Notifier.queue, which refuses to run before the rows are committed.
+ */
+export async function enqueueNotifications(queues: Pick<Queues, "notify">, ids: readonly number[], policy: DeliveryPolicy = DEFAULT_DELIVERY): Promise<void> {
   if (!ids.length) return;
   await queues.notify.addBulk(
     ids.map((id) => ({

@@ -2,8 +2,7 @@ import type { Database } from "better-sqlite3";
 import type { AlertRuleRepository } from "../db/repositories/alert-rules.js";
 import type { User, UserRepository } from "../db/repositories/users.js";
 import type { Quote } from "../market/types.js";
-import type { Outbox } from "../notify/outbox.js";
-import { channelsFor } from "../notify/preferences.js";
+import type { Notifier } from "../notify/notifier.js";
 import type { RuleBook } from "./rule-book.js";
 import { changePct, evaluateCandleRule, evaluateRule, isCandleRule, type AlertRule, type CandleInputs, type RuleOutcome } from "./rules.js";
 
@@ -29,11 +28,10 @@ export interface EngineDeps {
   book: RuleBook;
   rules: AlertRuleRepository;
   users: UserRepository;
-  outbox: Outbox;
+  /** Records firings (signal, rule state, outbox rows) inside the evaluation's transaction; the caller queues the ids after it. */
+  notifier: Pick<Notifier, "recordFiring">;
   now: number;
 }
-
-export { channelsFor };
 
 interface Decision {
   rule: AlertRule;
@@ -153,7 +151,7 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
       const user = userOf(rule.userId);
       if (!user) continue;
       const autoPaused = outcome.finished === "paused";
-      const recorded = deps.outbox.recordFiring({
+      const recorded = deps.notifier.recordFiring(user, {
         rule,
         kind,
         state: outcome.state,
@@ -161,7 +159,6 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
         firedAt: deps.now,
         price: outcome.detail?.price ?? Number(payload.price),
         payload: { ...payload, ...(autoPaused ? { autoPaused: true } : {}) },
-        channels: channelsFor(user, kind, deps.now),
       });
       if (!recorded) {
         // Another process recorded this firing (or changed the rule) first.

@@ -1,16 +1,20 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { AlertRuleRepository } from "../../src/db/repositories/alert-rules.js";
 import { UserRepository, type User } from "../../src/db/repositories/users.js";
+import { Notifier } from "../../src/notify/notifier.js";
 import { Outbox } from "../../src/notify/outbox.js";
 import { OrderRepository } from "../../src/orders/order-repository.js";
 import { snapshotFromOrder, type OrderSnapshot } from "../../src/orders/snapshot.js";
 import { recordOrderSnapshot, type TrackDeps } from "../../src/orders/track.js";
 import { parseOrderWebhook } from "../../src/orders/webhook.js";
+import { createQueues, DEFAULT_DELIVERY, type Queues } from "../../src/queue/queues.js";
 import type { Order } from "../../src/upstox/types.js";
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 
 const T0 = Date.parse("2023-10-19T13:30:00+05:30");
 const readJson = (rel: string) => JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as unknown;
@@ -79,13 +83,31 @@ let dir: string;
 let db: Database;
 let users: UserRepository;
 let orders: OrderRepository;
-let outbox: Outbox;
+let notifier: Notifier;
 let user: User;
 const extraDbs: Database[] = [];
 
+// The Notifier's queues; recording a snapshot only writes rows, so nothing is ever queued here.
+let redis: Redis;
+let queues: Queues;
+const prefix = uniquePrefix();
+beforeAll(() => {
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  queues = createQueues(redis, prefix);
+});
+afterAll(async () => {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+  redis.disconnect();
+  await deletePrefix(prefix);
+});
+
+const notifierFor = (d: Database, userRepo: UserRepository, now: number) =>
+  new Notifier({ db: d, outbox: new Outbox(d, new AlertRuleRepository(d, () => now), () => now), users: userRepo, queues, delivery: DEFAULT_DELIVERY, clock: () => now });
+
 const depsFor = (d: Database = db, now = T0): TrackDeps => {
-  if (d === db) return { db, orders, outbox, users, now };
-  return { db: d, orders: new OrderRepository(d, () => now), outbox: new Outbox(d, new AlertRuleRepository(d, () => now), () => now), users: new UserRepository(d, () => now), now };
+  if (d === db) return { db, orders, notifier, users, now };
+  const dUsers = new UserRepository(d, () => now);
+  return { db: d, orders: new OrderRepository(d, () => now), notifier: notifierFor(d, dUsers, now), users: dUsers, now };
 };
 const record = (s: OrderSnapshot, userId = user.id, deps = depsFor()) => recordOrderSnapshot(deps, userId, s);
 
@@ -104,7 +126,7 @@ beforeEach(() => {
   db = openDatabase(path.join(dir, "bot.sqlite"));
   users = new UserRepository(db, () => T0);
   orders = new OrderRepository(db, () => T0);
-  outbox = new Outbox(db, new AlertRuleRepository(db, () => T0), () => T0);
+  notifier = notifierFor(db, users, T0);
   user = users.create({ telegramId: 1001, email: "t@example.com", emailVerified: true, channels: "both" });
 });
 
