@@ -9,6 +9,7 @@ import type { Config } from "./config/load.js";
 import { seedDemo } from "./demo/seed.js";
 import { appRoutes } from "./http/routes.js";
 import { startHttpServer } from "./http/server.js";
+import { Heartbeat } from "./lifecycle/heartbeat.js";
 import { ShutdownStack } from "./lifecycle/shutdown.js";
 import type { Logger } from "./log/logger.js";
 import type { CandleSource, QuoteSource } from "./market/types.js";
@@ -76,6 +77,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
 
     // Workers: every role runs them; more `--role=worker` processes add capacity. Closing them
     // is the drain on shutdown: when the budget runs low, calls still on the wire are cut off.
+    const heartbeat = new Heartbeat(services.redis, config.redis.prefix, { role: opts.role, startedAt });
+    await heartbeat.start();
+    shutdown.push({ name: "heartbeat", run: () => heartbeat.stop() });
     const workers = startWorkers({ connection: services.redis, prefix: config.redis.prefix, jobs: bindJobs(services), log, metrics, redis: redisWatch });
     shutdown.pushDrain({ name: "workers", close: workers.close, abandon: workers.abandon });
 

@@ -1,5 +1,6 @@
 import type { Services } from "../services.js";
 import { whenUp } from "../redis/watch.js";
+import { liveProcesses, type LiveProcess } from "../lifecycle/heartbeat.js";
 
 /** Pure assessment of service health from measured inputs; the HTTP layer only gathers them. */
 
@@ -15,6 +16,8 @@ export interface HealthInputs {
   marketData: { source: string; linkedUsers: number; expiredTokens: number };
   /** History warm-ups for candle rules: queued or running, and failed (kept 10 minutes). Unknown while Redis is down. */
   history?: { pending: number; failed: number } | undefined;
+  /** The bot's processes that are alive (heartbeats in Redis). Unknown while Redis is down. */
+  processes?: LiveProcess[] | undefined;
 }
 
 export interface HealthReport {
@@ -31,6 +34,8 @@ export interface HealthReport {
     upstoxToken: { state: "simulator" | "no linked users" | "ok" | "some expired"; linkedUsers: number; expired: number };
     /** Progress of history loading; informative, never makes the bot unhealthy (live alerts do not wait for it). */
     history?: { state: "loading" | "done"; pending: number; failed: number };
+    /** Informative: which processes (roles, hosts) are alive. */
+    processes?: LiveProcess[];
   };
 }
 
@@ -64,13 +69,14 @@ export function assessHealth(i: HealthInputs): HealthReport {
       sqlite: i.sqlite,
       marketPoll: { ok: pollOk, state, lastPollAt: i.lastPollAt === null ? null : new Date(i.lastPollAt).toISOString(), ageSeconds: age },
       upstoxToken: token,
+      ...(i.processes ? { processes: i.processes } : {}),
       ...(i.history ? { history: { state: i.history.pending > 0 ? ("loading" as const) : ("done" as const), ...i.history } } : {}),
     },
   };
 }
 
 /** What gathering health reads. */
-export type HealthSources = Pick<Services, "clock" | "pollState" | "users" | "queues" | "config" | "marketOpen" | "quotes">;
+export type HealthSources = Pick<Services, "clock" | "pollState" | "users" | "queues" | "config" | "marketOpen" | "quotes" | "redis">;
 
 /**
  * Measures what /healthz reports (Redis, SQLite, the last poll, tokens, history progress)
@@ -103,6 +109,7 @@ export async function gatherHealth(s: HealthSources, startedAt: number, redisRea
         .then((c) => ({ pending: (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), failed: c.failed ?? 0 }))
         .catch(() => undefined)
     : undefined;
+  const processes = redis.ok ? await whenUp(redisReady, () => liveProcesses(s.redis, s.config.redis.prefix, Date.now())).catch(() => undefined) : undefined;
   return assessHealth({
     now,
     startedAt,
@@ -114,5 +121,6 @@ export async function gatherHealth(s: HealthSources, startedAt: number, redisRea
     pollingPaused,
     marketData: { source: s.quotes.name, linkedUsers: counts.linked, expiredTokens: counts.expired },
     history,
+    processes,
   });
 }

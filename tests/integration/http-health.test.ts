@@ -9,6 +9,7 @@ import { waitUntil } from "../support/wait.js";
 interface Health {
   status: "ok" | "unhealthy";
   checks: {
+    processes?: Array<{ role: string; pid: number }>;
     redis: { ok: boolean; latencyMs?: number };
     sqlite: { ok: boolean };
     marketPoll: { ok: boolean; state: string; lastPollAt: string | null; ageSeconds: number | null };
@@ -57,6 +58,8 @@ describe("/healthz and /metrics", () => {
     expect(body.checks.redis.ok).toBe(true);
     expect(typeof body.checks.redis.latencyMs).toBe("number");
     expect(body.checks.sqlite).toEqual({ ok: true });
+    // This process's heartbeat: /healthz lists the live processes with their roles.
+    expect(body.checks.processes).toEqual([expect.objectContaining({ role: "all", pid: process.pid })]);
     expect(body.checks.marketPoll.ok).toBe(true);
     expect(["waiting for first poll", "polling"]).toContain(body.checks.marketPoll.state);
     expect(body.checks.upstoxToken).toEqual({ state: "simulator", linkedUsers: 0, expired: 0 });

@@ -5,6 +5,7 @@ import { AlertRuleRepository } from "../../src/db/repositories/alert-rules.js";
 import { UserRepository } from "../../src/db/repositories/users.js";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { Outbox } from "../../src/notify/outbox.js";
+import { liveProcesses } from "../../src/lifecycle/heartbeat.js";
 import { createQueues, enqueueNotifications, type Queues } from "../../src/queue/queues.js";
 import { deletePrefix, removeDir, tempDir, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 import { botEnv, spawnBot, type BotProcess } from "../support/process.js";
@@ -74,8 +75,14 @@ describe("a --role=worker process", () => {
     expect(bot.logs.some((l) => typeof l.port === "number")).toBe(false);
     for (const q of Object.values(queues)) expect(await q.getJobSchedulers()).toEqual([]);
 
+    // Every process keeps a heartbeat (its own node-cron timer): the worker is listed as alive.
+    const alive = await liveProcesses(redis, prefix);
+    expect(alive).toEqual([expect.objectContaining({ role: "worker", pid: bot.pid })]);
+
     bot.child.kill("SIGTERM");
     expect(await bot.waitForExit(10_000)).toEqual({ code: 0, signal: null });
     expect(bot.logs.some((l) => l.msg === "stopped cleanly")).toBe(true);
+    // A clean stop takes it off the list at once, not 15 s later.
+    expect(await liveProcesses(redis, prefix)).toEqual([]);
   }, 60_000);
 });
