@@ -19,11 +19,11 @@ import { createMetrics } from "./metrics.js";
 import { ChatLocks } from "./notify/chat-lock.js";
 import { createEmailSender } from "./notify/email.js";
 import { Outbox } from "./notify/outbox.js";
-import { channelsFor } from "./notify/preferences.js";
+import { Notifier } from "./notify/notifier.js";
 import { createTelegramSender } from "./notify/telegram.js";
 import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { OrderRepository } from "./orders/order-repository.js";
-import { createQueues, DEFAULT_DELIVERY, enqueueNotifications, QUEUE_NAMES, type DeliveryPolicy } from "./queue/queues.js";
+import { createQueues, DEFAULT_DELIVERY, QUEUE_NAMES, type DeliveryPolicy } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import { RateLimiter } from "./redis/rate-limit.js";
 import { watchRedis, whenUp, type RedisWatch } from "./redis/watch.js";
@@ -121,6 +121,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
   const calendar = new MarketCalendar(connection, config.redis.prefix, { alwaysOpen: config.simulator.alwaysOpen, clock });
   const outbox = new Outbox(db, rules, clock);
   const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
+  const notifier = new Notifier({ db, outbox, users, queues, delivery, clock });
   const upstox = config.upstox.apiKey
     ? createUpstox({
         config,
@@ -132,13 +133,9 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
         signals: lifecycle,
         // Told once per token: the user hears it the first time Upstox refuses their login.
         onTokenExpired: (userId, refusal) => {
-          const user = users.get(userId);
-          if (!user) return;
           const payload = refusal.scheduledExpiry ? { expired: true } : { expired: false, ...(refusal.reason ? { reason: refusal.reason } : {}) };
-          const ids = channelsFor(user, "token_expired", clock()).map((channel) =>
-            outbox.enqueueRow({ userId, channel, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}:${channel}`, payload }),
-          );
-          enqueueNotifications(queues, ids, delivery).catch((err: unknown) => log.error({ err, userId }, "could not queue the token-expired notice"));
+          const ids = notifier.record({ user: userId, kind: "token_expired", dedupKey: `token-expired:${userId}:${clock()}`, payload });
+          notifier.queue(ids).catch((err: unknown) => log.error({ err, userId }, "could not queue the token-expired notice"));
         },
       })
     : undefined;
@@ -156,7 +153,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     rules,
     audit: new AuditLog(db, clock),
     outbox,
-    notifier: new (await import("./notify/notifier.js")).Notifier({ db, outbox, users, queues, delivery, clock }),
+    notifier,
     quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
     candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
     candles,
