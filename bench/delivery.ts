@@ -49,7 +49,13 @@ export async function benchDelivery(messages = 2000, chats = 600, concurrency = 
     const ids = s.db.transaction(() => {
       const users = Array.from({ length: chats }, (_, k) => s.users.create({ telegramId: 900_000 + k, channels: "telegram" }));
       return Array.from({ length: messages }, (_, i) =>
-        s.outbox.enqueueRow({ userId: users[i % chats]!.id, channel: "telegram", kind: "broadcast", dedupKey: `bench:${i}`, payload: { text: `#${i} ${filler}` } }),
+        s.outbox.enqueueRow({
+          userId: users[i % chats]!.id,
+          channel: "telegram",
+          kind: "broadcast",
+          dedupKey: `bench:${i}`,
+          payload: { text: `#${i} ${filler}` },
+        }),
       );
     })();
     const sentRows = s.db.prepare("SELECT COUNT(*) AS n FROM notifications WHERE status = 'sent'");
@@ -61,7 +67,10 @@ export async function benchDelivery(messages = 2000, chats = 600, concurrency = 
     while (countSent() < messages && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const lost = messages - countSent();
 
-    const sends = tg.sent.filter((m) => m.method === "sendMessage").map((m) => m.at).sort((a, b) => a - b);
+    const sends = tg.sent
+      .filter((m) => m.method === "sendMessage")
+      .map((m) => m.at)
+      .sort((a, b) => a - b);
     const spanS = sends.length > 1 ? (sends.at(-1)! - sends[0]!) / 1000 : NaN;
     const rate = (sends.length - 1) / spanS;
     const limit = DEFAULT_FLOOD_LIMITS.globalPerSecond;

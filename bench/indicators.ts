@@ -15,13 +15,7 @@
 import { seededRandom } from "../src/market/simulator.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import {
-  DEFAULT_SPECS,
-  InstrumentIndicators,
-  computeFull,
-  type CandleInput,
-  type IndicatorSpec,
-} from "../src/signals/indicators/index.js";
+import { DEFAULT_SPECS, InstrumentIndicators, computeFull, type CandleInput, type IndicatorSpec } from "../src/signals/indicators/index.js";
 import { type BenchResult, percentile } from "./report.js";
 
 const INSTRUMENTS = 2_000;

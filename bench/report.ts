@@ -28,6 +28,8 @@ export function printResults(title: string, results: readonly BenchResult[]): vo
   console.log(`\n## ${title}`);
   for (const r of results) {
     const v = r.value >= 100 ? r.value.toFixed(0) : r.value.toFixed(2);
-    console.log(`${meets(r) ? "ok  " : "MISS"} ${r.name}: ${v} ${r.unit} vs ${r.limit} ${r.unit} -> ratio ${r.ratio < 0.1 && r.ratio > 0 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)} (target ${r.target})`);
+    console.log(
+      `${meets(r) ? "ok  " : "MISS"} ${r.name}: ${v} ${r.unit} vs ${r.limit} ${r.unit} -> ratio ${r.ratio < 0.1 && r.ratio > 0 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)} (target ${r.target})`,
+    );
   }
 }

@@ -40,7 +40,14 @@ export async function benchUpstoxQuotes(n = 5000): Promise<BenchResult[]> {
     // Budget: parsing must stay a small part of a poll; 25 ms per 500 keys keeps 2,000 instruments under 100 ms.
     const budgetMs = 25;
     return [
-      { name: `quote calls for ${keys.length} instruments (got ${quotes.size} quotes)`, value: calls, unit: "calls", limit: ideal, ratio: calls / ideal, target: "= 1.00" },
+      {
+        name: `quote calls for ${keys.length} instruments (got ${quotes.size} quotes)`,
+        value: calls,
+        unit: "calls",
+        limit: ideal,
+        ratio: calls / ideal,
+        target: "= 1.00",
+      },
       { name: "parse one 500-key full-quote response, p50", value: p50, unit: "ms", limit: budgetMs, ratio: p50 / budgetMs, target: "<= 1.00" },
       { name: "parse one 500-key full-quote response, p99", value: p99, unit: "ms", limit: budgetMs, ratio: p99 / budgetMs, target: "<= 1.00" },
     ];

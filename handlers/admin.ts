@@ -115,7 +115,16 @@ admin.callbackQuery(/^b:(send|cancel):([0-9a-f]{12})$/, async (ctx) => {
   for (const userId of s.users.activeIds()) {
     const user = s.users.get(userId);
     if (!user) continue;
-    ids.push(...s.notifier.record({ user, kind: "broadcast", dedupKey: `broadcast:${id}:${userId}`, payload: { text: draft.text }, only: ["telegram"], now: s.clock() }));
+    ids.push(
+      ...s.notifier.record({
+        user,
+        kind: "broadcast",
+        dedupKey: `broadcast:${id}:${userId}`,
+        payload: { text: draft.text },
+        only: ["telegram"],
+        now: s.clock(),
+      }),
+    );
   }
   await s.notifier.queue(ids);
   audit(ctx, "broadcast sent", id, { recipients: ids.length });
@@ -156,7 +165,9 @@ admin.command("backup", async (ctx) => {
   const s = ctx.services;
   const result = await backupDatabase(s.db, s.config.backup.dir, s.config.backup.retention, new Date(s.clock()));
   audit(ctx, "backup", result.file, { bytes: result.bytes });
-  await ctx.replyWithDocument(new InputFile(result.file), { caption: `Database backup, ${(result.bytes / 1024).toFixed(0)} KiB. Keep it private: it holds users' settings.` });
+  await ctx.replyWithDocument(new InputFile(result.file), {
+    caption: `Database backup, ${(result.bytes / 1024).toFixed(0)} KiB. Keep it private: it holds users' settings.`,
+  });
 });
 
 admin.command("loglevel", async (ctx) => {
@@ -174,6 +185,9 @@ admin.command("audit", async (ctx) => {
   const n = Math.min(100, Math.max(1, Number(arg || 20)));
   const entries = ctx.services.audit.recent(n);
   audit(ctx, "audit", String(n));
-  const lines = entries.map((e) => `${formatIstTime(e.createdAt).slice(5, 16)} <code>${e.actorTelegramId ?? "-"}</code> ${escapeHtml(e.action)}${e.target ? ` ${escapeHtml(e.target)}` : ""}`);
+  const lines = entries.map(
+    (e) =>
+      `${formatIstTime(e.createdAt).slice(5, 16)} <code>${e.actorTelegramId ?? "-"}</code> ${escapeHtml(e.action)}${e.target ? ` ${escapeHtml(e.target)}` : ""}`,
+  );
   await replyHtml(ctx, `<b>Audit log</b>\n${lines.join("\n") || "empty"}`);
 });

@@ -23,7 +23,8 @@ pm.command("alert", async (ctx) => {
   const sym = resolveSymbol(s.instruments, req.symbol);
   if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
   const user = ctx.account!;
-  if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER) return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
+  if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER)
+    return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
   const key = sym.instrument.instrumentKey;
   let kind = req.kind;
   const last = (await s.pollState.latestQuotes([key])).get(key);

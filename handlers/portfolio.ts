@@ -42,7 +42,9 @@ pm.command("portfolio", (ctx) =>
     const lines = ["<b>Holdings</b>"];
     if (!p.holdings.length) lines.push("none");
     for (const h of p.holdings) {
-      lines.push(`${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&amp;L ${signedRupees(h.pnl)} · today ${signedRupees(h.dayChange)}`);
+      lines.push(
+        `${escapeHtml(h.symbol)} ×${h.quantity} @ ${rupees(h.averagePrice)} → ${rupees(h.lastPrice)} · P&amp;L ${signedRupees(h.pnl)} · today ${signedRupees(h.dayChange)}`,
+      );
     }
     lines.push("", "<b>Positions</b>");
     if (!p.positions.length) lines.push("none");

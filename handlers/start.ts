@@ -143,7 +143,8 @@ pm.command("settings", async (ctx) => {
     }
     const pct = /^(\d{1,2}(\.\d{1,2})?)%?$/.exec(value);
     const n = pct ? Number(pct[1]) : NaN;
-    if (!(n >= 0.5 && n <= 50)) return replyUsage(ctx, "settings", `Holding moves are a percent between 0.5 and 50, e.g. /settings holdings 3% (got "${value.slice(0, 20)}").`);
+    if (!(n >= 0.5 && n <= 50))
+      return replyUsage(ctx, "settings", `Holding moves are a percent between 0.5 and 50, e.g. /settings holdings 3% (got "${value.slice(0, 20)}").`);
     ctx.account = s.users.update(user.id, { prefs: { ...user.prefs, holdingMovePct: n } });
     return replyHtml(ctx, `You'll hear when a holding moves ${n}% or more in a day (needs /login).`);
   }

@@ -27,7 +27,10 @@ export function resolveAll(ctx: BotContext, words: string[]): { found: Instrumen
 }
 
 pm.command("watch", async (ctx) => {
-  const words = ctx.match.trim().split(/[\s,]+/).filter(Boolean);
+  const words = ctx.match
+    .trim()
+    .split(/[\s,]+/)
+    .filter(Boolean);
   if (!words.length) return replyUsage(ctx, "watch", "Which symbols?");
   if (words.length > 20) return replyUsage(ctx, "watch", "At most 20 symbols at a time.");
   const { found, problems } = resolveAll(ctx, words);
@@ -49,7 +52,10 @@ pm.command("watch", async (ctx) => {
 });
 
 pm.command("unwatch", async (ctx) => {
-  const words = ctx.match.trim().split(/[\s,]+/).filter(Boolean);
+  const words = ctx.match
+    .trim()
+    .split(/[\s,]+/)
+    .filter(Boolean);
   if (!words.length) return replyUsage(ctx, "unwatch", "Which symbols?");
   const { found, problems } = resolveAll(ctx, words);
   const removed = found.filter((i) => ctx.services.watchlists.remove(ctx.account!.id, i.instrumentKey)).map((i) => i.tradingSymbol);

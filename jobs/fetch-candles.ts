@@ -12,8 +12,7 @@ const MINUTE = 60_000;
 const STALE_CANDLE_MS = 5 * MINUTE;
 
 export type FetchCandlesResult =
-  | { skipped: "paused" | "market closed" | "nothing to fetch" }
-  | { candles: number; evaluated: number; fired: number; warmUps: number };
+  { skipped: "paused" | "market closed" | "nothing to fetch" } | { candles: number; evaluated: number; fired: number; warmUps: number };
 
 /**
  * At each one-minute close: the just-closed candle of every instrument in use (batched,
@@ -56,7 +55,10 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, notifier: s.notifier, now });
   for (const f of result.fired) {
     s.metrics.alerts.inc({ kind: f.kind });
-    s.log.info({ ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined }, `📈 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} (close ${formatRupees(f.price)})`);
+    s.log.info(
+      { ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined },
+      `📈 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} (close ${formatRupees(f.price)})`,
+    );
   }
   await s.notifier.queue(result.notificationIds);
   return { candles: candles.size, evaluated: inputs.size, fired: result.fired.length, warmUps };

@@ -23,7 +23,15 @@ export async function checkHoldingMoves(_job: Job, s: Services): Promise<{ alert
     if (!s.notifier.channels(user, "holding_move", now).length) continue;
     try {
       for (const move of holdingMoves(await s.upstox.client.getHoldings(session), threshold))
-        ids.push(...s.notifier.record({ user, kind: "holding_move", dedupKey: `holding:${userId}:${move.instrumentKey}:${date}:${move.direction}`, payload: { ...move.payload }, now }));
+        ids.push(
+          ...s.notifier.record({
+            user,
+            kind: "holding_move",
+            dedupKey: `holding:${userId}:${move.instrumentKey}:${date}:${move.direction}`,
+            payload: { ...move.payload },
+            now,
+          }),
+        );
     } catch (err) {
       // The shutdown is not this user's failure: stop the job, the rest is not skipped silently.
       if (isShutdown(err)) throw err;

@@ -14,9 +14,7 @@ export interface NotifyJobData {
 }
 
 export type NotifyResult =
-  | { sent: true; channel: string; grouped: number }
-  | { skipped: "not pending" | "no recipient" | "blocked" }
-  | { delayed: "chat busy" | "rate limited" };
+  { sent: true; channel: string; grouped: number } | { skipped: "not pending" | "no recipient" | "blocked" } | { delayed: "chat busy" | "rate limited" };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const SEPARATOR = "\n\n";
@@ -67,7 +65,7 @@ async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notificatio
 async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, chatId: number, token?: string): Promise<NotifyResult> {
   const release = await s.chatLocks.acquire(chatId);
   if (!release) return delay(job, token, CHAT_BUSY_RETRY_MS, "chat busy");
-  let batch: Notification[] = [];
+  const batch: Notification[] = [];
   try {
     // This row first, then whatever else is waiting for the chat, as long as it fits one message.
     const rendered: string[] = [];
@@ -155,7 +153,10 @@ async function fallBackToEmail(s: Services, user: User, rows: readonly Notificat
  */
 async function putBackForRestart(job: Job<NotifyJobData>, s: Services, token: string | undefined, err: unknown): Promise<never> {
   if (!token || s.redis.status !== "ready") throw err;
-  const moved = await Promise.race([job.moveToDelayed(Date.now() + 1000, token).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 500).unref())]).catch(() => false);
+  const moved = await Promise.race([
+    job.moveToDelayed(Date.now() + 1000, token).then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 500).unref()),
+  ]).catch(() => false);
   if (!moved) throw err;
   throw new DelayedError();
 }

@@ -5,8 +5,7 @@ import { evaluateQuotes } from "../src/signals/engine.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
 export type PollQuotesResult =
-  | { skipped: "paused" | "market closed" | "nothing to poll" }
-  | { instruments: number; quotes: number; fired: number; stale: number; warmUps?: number };
+  { skipped: "paused" | "market closed" | "nothing to poll" } | { instruments: number; quotes: number; fired: number; stale: number; warmUps?: number };
 
 /**
  * One market poll, only while NSE is open: the distinct instruments any active user
@@ -58,7 +57,10 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
   }
   if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);
   await s.notifier.queue(result.notificationIds);
-  const warmUps = await queueFirstWarmUps(s, [...quotes.keys()].filter((k) => !previous.has(k)));
+  const warmUps = await queueFirstWarmUps(
+    s,
+    [...quotes.keys()].filter((k) => !previous.has(k)),
+  );
   return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale, ...(warmUps ? { warmUps } : {}) };
 }
 

@@ -34,7 +34,10 @@ export async function portfolioDigest(job: Job<DigestJobData>, s: Services): Pro
     // Only a close later that same day (not SIMULATOR_ALWAYS_OPEN's day-long session).
     if (istParts(new Date(at)).date === date) {
       // A fixed id: a second run (a restart, a retry) finds it queued or done and adds nothing.
-      await s.queues["portfolio-digest"].add("portfolio-digest", { when: "close" } satisfies DigestJobData, { jobId: deferredCloseDigestId(date), delay: at - now });
+      await s.queues["portfolio-digest"].add("portfolio-digest", { when: "close" } satisfies DigestJobData, {
+        jobId: deferredCloseDigestId(date),
+        delay: at - now,
+      });
       s.log.info({ date, at: new Date(at).toISOString() }, "close digest put off until the session has closed");
       return { deferredUntil: at };
     }

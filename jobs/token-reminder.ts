@@ -23,7 +23,15 @@ export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded:
     if (!s.notifier.channels(user, "token_expiring", now).length) continue;
     const loginUrl = s.upstox.client.loginUrl(await oauth.create(userId));
     reminded++;
-    ids.push(...s.notifier.record({ user, kind: "token_expiring", dedupKey: `login-reminder:${userId}:${date}`, payload: { loginUrl, expiresAt: state.expiredAt }, now }));
+    ids.push(
+      ...s.notifier.record({
+        user,
+        kind: "token_expiring",
+        dedupKey: `login-reminder:${userId}:${date}`,
+        payload: { loginUrl, expiresAt: state.expiredAt },
+        now,
+      }),
+    );
   }
   await s.notifier.queue(ids);
   return { reminded };

@@ -27,7 +27,10 @@ export async function warmUpCandles(job: Job<WarmUpData>, s: Services): Promise<
   await s.calendar.sync();
   const session = s.calendar.session(new Date(now));
   const history = await s.candleSource.getCandleHistory(key, from, to, { atLeast: needed, tradedToday: session !== undefined && now >= session.start });
-  const stored = s.candles.upsert("1m", history.map((c) => [key, c] as const));
+  const stored = s.candles.upsert(
+    "1m",
+    history.map((c) => [key, c] as const),
+  );
   // Rebuilt from the stored history on the next candle.
   s.indicators.forget(key);
   s.metrics.historyLoaded.inc();
@@ -50,13 +53,17 @@ export async function queueWarmUpIfNeeded(s: Services, instrumentKey: string): P
   if ((s.indicators.candlesSeen(instrumentKey) ?? 0) >= needed) return false;
   if (s.candles.stats(instrumentKey, "1m").count >= needed) return false;
   const day = new Date(s.clock() + 330 * 60_000).toISOString().slice(0, 10);
-  await s.queues["warm-up-candles"].add("warm-up-candles", { instrumentKey }, {
-    jobId: warmUpJobId(instrumentKey, day),
-    // Kept for the day, so a short history (a new listing) is not fetched again every minute.
-    removeOnComplete: { age: 86_400 },
-    removeOnFail: { age: 600 },
-    attempts: 3,
-    backoff: { type: "exponential", delay: 5_000 },
-  });
+  await s.queues["warm-up-candles"].add(
+    "warm-up-candles",
+    { instrumentKey },
+    {
+      jobId: warmUpJobId(instrumentKey, day),
+      // Kept for the day, so a short history (a new listing) is not fetched again every minute.
+      removeOnComplete: { age: 86_400 },
+      removeOnFail: { age: 600 },
+      attempts: 3,
+      backoff: { type: "exponential", delay: 5_000 },
+    },
+  );
   return true;
 }

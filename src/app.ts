@@ -141,7 +141,13 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     }
 
     log.info(
-      { role: opts.role, source: services.quotes.name, pollEvery: config.pollIntervalSeconds, redis: built.redisUrl.replace(/\/\/.*@/, "//***@"), db: config.databasePath },
+      {
+        role: opts.role,
+        source: services.quotes.name,
+        pollEvery: config.pollIntervalSeconds,
+        redis: built.redisUrl.replace(/\/\/.*@/, "//***@"),
+        db: config.databasePath,
+      },
       "bot started",
     );
     return { services, httpPort, redisUrl: built.redisUrl, stop };

@@ -115,7 +115,12 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
 
   const users = new UserRepository(db, clock);
   const rules = new AlertRuleRepository(db, clock);
-  const email = createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from, outDir: path.join(config.dataDir, "mail"), signal: lifecycle.cutOff });
+  const email = createEmailSender({
+    smtpUrl: config.email.smtpUrl,
+    from: config.email.from,
+    outDir: path.join(config.dataDir, "mail"),
+    signal: lifecycle.cutOff,
+  });
   shutdown.push({ name: "email", run: () => email.close() });
   const sqlitePing = db.prepare("SELECT 1");
   const calendar = new MarketCalendar(connection, config.redis.prefix, { alwaysOpen: config.simulator.alwaysOpen, clock });

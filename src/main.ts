@@ -157,26 +157,57 @@ function describeStartFailure(err: unknown, config: Config): { exitCode: number;
   const e = err as NodeJS.ErrnoException | undefined;
   if (e?.syscall === "listen") {
     const where = `${config.http.host}:${config.http.port}`;
-    if (e.code === "EADDRINUSE") return { exitCode: EX_CONFIG, message: `HTTP_PORT ${config.http.port} is already in use on ${config.http.host}: stop whatever listens on ${where} or set HTTP_PORT to a free port (0 picks one)` };
-    if (e.code === "EADDRNOTAVAIL") return { exitCode: EX_CONFIG, message: `HTTP_HOST ${config.http.host} is not an address of this machine: set HTTP_HOST to one (127.0.0.1, or 0.0.0.0 for all)` };
-    if (e.code === "EACCES") return { exitCode: EX_CONFIG, message: `not allowed to listen on ${where} (ports below 1024 need privileges): set HTTP_PORT to 1024 or above` };
+    if (e.code === "EADDRINUSE")
+      return {
+        exitCode: EX_CONFIG,
+        message: `HTTP_PORT ${config.http.port} is already in use on ${config.http.host}: stop whatever listens on ${where} or set HTTP_PORT to a free port (0 picks one)`,
+      };
+    if (e.code === "EADDRNOTAVAIL")
+      return {
+        exitCode: EX_CONFIG,
+        message: `HTTP_HOST ${config.http.host} is not an address of this machine: set HTTP_HOST to one (127.0.0.1, or 0.0.0.0 for all)`,
+      };
+    if (e.code === "EACCES")
+      return { exitCode: EX_CONFIG, message: `not allowed to listen on ${where} (ports below 1024 need privileges): set HTTP_PORT to 1024 or above` };
   }
   // DATA_DIR was fine a moment ago (dataDirProblem); something under it, or elsewhere, is not.
   if (typeof e?.path === "string" && ["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST", "EISDIR"].includes(e.code ?? "")) {
     const failedPath = e.path;
     const under = (dir: string) => failedPath === dir || failedPath.startsWith(dir + path.sep);
-    const name = under(config.backup.dir) ? "BACKUP_DIR" : failedPath === config.databasePath || failedPath === path.dirname(config.databasePath) ? "DATABASE_PATH" : under(config.dataDir) ? "DATA_DIR" : undefined;
-    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "a file is in the way" : e.code === "EISDIR" ? "it is a directory" : e.code === "EROFS" ? "read-only file system" : "permission denied";
+    const name = under(config.backup.dir)
+      ? "BACKUP_DIR"
+      : failedPath === config.databasePath || failedPath === path.dirname(config.databasePath)
+        ? "DATABASE_PATH"
+        : under(config.dataDir)
+          ? "DATA_DIR"
+          : undefined;
+    const why =
+      e.code === "EEXIST" || e.code === "ENOTDIR"
+        ? "a file is in the way"
+        : e.code === "EISDIR"
+          ? "it is a directory"
+          : e.code === "EROFS"
+            ? "read-only file system"
+            : "permission denied";
     if (name) return { exitCode: EX_CONFIG, message: `${name}: cannot use ${failedPath} (${why}): point ${name} at a location this user can write` };
   }
   if (e?.code === "SQLITE_CANTOPEN") {
-    return { exitCode: EX_CONFIG, message: `DATABASE_PATH ${config.databasePath} cannot be opened as an SQLite file: point DATABASE_PATH (or DATA_DIR) at a writable location` };
+    return {
+      exitCode: EX_CONFIG,
+      message: `DATABASE_PATH ${config.databasePath} cannot be opened as an SQLite file: point DATABASE_PATH (or DATA_DIR) at a writable location`,
+    };
   }
   if (err instanceof GrammyError && err.method === "getMe" && (err.error_code === 401 || err.error_code === 404)) {
-    return { exitCode: EX_CONFIG, message: `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} ${err.description}): set it to the token @BotFather gave you` };
+    return {
+      exitCode: EX_CONFIG,
+      message: `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} ${err.description}): set it to the token @BotFather gave you`,
+    };
   }
   if (err instanceof HttpError) {
-    return { exitCode: EX_UNAVAILABLE, message: `Telegram could not be reached at ${config.telegram.apiRoot} (${oneLine(err.message)}): check the network, or TELEGRAM_API_ROOT` };
+    return {
+      exitCode: EX_UNAVAILABLE,
+      message: `Telegram could not be reached at ${config.telegram.apiRoot} (${oneLine(err.message)}): check the network, or TELEGRAM_API_ROOT`,
+    };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { exitCode: EX_SOFTWARE, message: `${oneLine(message)} (unexpected: LOG_LEVEL=debug logs the stack trace)` };

@@ -16,20 +16,47 @@ export function createMetrics(sources?: MetricSources) {
     polls: new Counter({ name: "uab_polls_total", help: "Market polls, by outcome", labelNames: ["outcome"], registers: [registry] }),
     quotes: new Counter({ name: "uab_quotes_received_total", help: "Quotes received from the market data source", registers: [registry] }),
     alerts: new Counter({ name: "uab_alerts_fired_total", help: "Alert rules that fired, by rule kind", labelNames: ["kind"], registers: [registry] }),
-    notifications: new Counter({ name: "uab_notifications_total", help: "Notification deliveries, by channel and outcome", labelNames: ["channel", "outcome"], registers: [registry] }),
-    upstoxRequests: new Counter({ name: "uab_upstox_requests_total", help: "Upstox API responses, by host and HTTP status", labelNames: ["host", "status"], registers: [registry] }),
-    upstoxThrottled: new Counter({ name: "uab_upstox_throttled_total", help: "429 answers from Upstox (each one backed off, never hammered)", labelNames: ["host"], registers: [registry] }),
+    notifications: new Counter({
+      name: "uab_notifications_total",
+      help: "Notification deliveries, by channel and outcome",
+      labelNames: ["channel", "outcome"],
+      registers: [registry],
+    }),
+    upstoxRequests: new Counter({
+      name: "uab_upstox_requests_total",
+      help: "Upstox API responses, by host and HTTP status",
+      labelNames: ["host", "status"],
+      registers: [registry],
+    }),
+    upstoxThrottled: new Counter({
+      name: "uab_upstox_throttled_total",
+      help: "429 answers from Upstox (each one backed off, never hammered)",
+      labelNames: ["host"],
+      registers: [registry],
+    }),
     upstoxRateLimitWaits: new Counter({
       name: "uab_upstox_rate_limit_waits_total",
       help: "Times a call waited for our own Upstox rate limiter, by category and priority (live quotes, background history)",
       labelNames: ["category", "priority"],
       registers: [registry],
     }),
-    historyLoaded: new Counter({ name: "uab_history_instruments_loaded_total", help: "Instruments whose candle history was loaded (warm-up for candle rules)", registers: [registry] }),
+    historyLoaded: new Counter({
+      name: "uab_history_instruments_loaded_total",
+      help: "Instruments whose candle history was loaded (warm-up for candle rules)",
+      registers: [registry],
+    }),
     historyCandles: new Counter({ name: "uab_history_candles_loaded_total", help: "One-minute candles stored by history warm-ups", registers: [registry] }),
     redisOutages: new Counter({ name: "uab_redis_outages_total", help: "Times the Redis connection was lost", registers: [registry] }),
-    schedulesRestored: new Counter({ name: "uab_schedules_restored_total", help: "Times the job schedules were found missing in Redis and registered again", registers: [registry] }),
-    tokensExpired: new Counter({ name: "uab_upstox_tokens_expired_total", help: "Upstox tokens found expired or revoked (counted once per token)", registers: [registry] }),
+    schedulesRestored: new Counter({
+      name: "uab_schedules_restored_total",
+      help: "Times the job schedules were found missing in Redis and registered again",
+      registers: [registry],
+    }),
+    tokensExpired: new Counter({
+      name: "uab_upstox_tokens_expired_total",
+      help: "Upstox tokens found expired or revoked (counted once per token)",
+      registers: [registry],
+    }),
     errors: new Counter({ name: "uab_errors_total", help: "Errors caught, by where they happened", labelNames: ["where"], registers: [registry] }),
     queueDepth: new Gauge({
       name: "uab_queue_depth",
@@ -42,8 +69,7 @@ export function createMetrics(sources?: MetricSources) {
         this.reset();
         const counts = await sources.queueCounts().catch(() => undefined);
         if (!counts) return void m.errors.inc({ where: "metrics" });
-        for (const [queue, byState] of Object.entries(counts))
-          for (const [state, n] of Object.entries(byState)) this.set({ queue, state }, n);
+        for (const [queue, byState] of Object.entries(counts)) for (const [state, n] of Object.entries(byState)) this.set({ queue, state }, n);
       },
     }),
     lastPollAge: new Gauge({

@@ -3,8 +3,7 @@
  * values that made it fire.
  */
 export const indicatorAlert = {
-  telegram:
-    "📈 <b>{{symbol}}</b> {{headline}}\n{{valuesLine}}\nClose: <b>₹{{price}}</b> (1-minute candle of {{candleTime}} IST){{pausedNote}}",
+  telegram: "📈 <b>{{symbol}}</b> {{headline}}\n{{valuesLine}}\nClose: <b>₹{{price}}</b> (1-minute candle of {{candleTime}} IST){{pausedNote}}",
   subject: "{{symbol}}: {{headline}}",
   text: "{{symbol}} {{headline}}\n{{valuesLine}}\nClose: Rs {{price}} (1-minute candle of {{candleTime}} IST){{pausedNote}}\n\nYou get this because of an alert you set. Manage alerts with /alerts in the bot.\n{{#unsubscribeUrl}}Unsubscribe: {{unsubscribeUrl}}\n{{/unsubscribeUrl}}",
   html:

@@ -30,7 +30,9 @@ export const orderPartiallyFilled = {
     "◐ <b>Partly filled</b>: {{filled}} of {{quantity}} <b>{{symbol}}</b> {{verb}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}\n{{pending}} still open ({{orderType}}, {{product}})" +
     telegramFooter,
   subject: "Partly filled: {{filled}} of {{quantity}} {{symbol}} {{verb}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}",
-  text: "Partly filled: {{filled}} of {{quantity}} {{symbol}} {{verb}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}\n{{pending}} still open ({{orderType}}, {{product}})" + textFooter,
+  text:
+    "Partly filled: {{filled}} of {{quantity}} {{symbol}} {{verb}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}\n{{pending}} still open ({{orderType}}, {{product}})" +
+    textFooter,
   html: wrap(
     "<p>◐ <b>Partly filled</b>: {{filled}} of {{quantity}} <b>{{symbol}}</b> {{verb}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}<br>{{pending}} still open ({{orderType}}, {{product}})</p>",
   ),
@@ -38,10 +40,14 @@ export const orderPartiallyFilled = {
 
 /** The whole order traded. */
 export const orderFilled = {
-  telegram: "✅ <b>Filled</b>: {{side}} {{filled}} <b>{{symbol}}</b>{{#avgPrice}} at {{avgPrice}} avg ({{value}}){{/avgPrice}}\n{{orderType}}, {{product}}" + telegramFooter,
+  telegram:
+    "✅ <b>Filled</b>: {{side}} {{filled}} <b>{{symbol}}</b>{{#avgPrice}} at {{avgPrice}} avg ({{value}}){{/avgPrice}}\n{{orderType}}, {{product}}" +
+    telegramFooter,
   subject: "Filled: {{side}} {{filled}} {{symbol}}{{#avgPrice}} at {{avgPrice}} avg{{/avgPrice}}",
   text: "Filled: {{side}} {{filled}} {{symbol}}{{#avgPrice}} at {{avgPrice}} avg ({{value}}){{/avgPrice}}\n{{orderType}}, {{product}}" + textFooter,
-  html: wrap("<p>✅ <b>Filled</b>: {{side}} {{filled}} <b>{{symbol}}</b>{{#avgPrice}} at {{avgPrice}} avg ({{value}}){{/avgPrice}}<br>{{orderType}}, {{product}}</p>"),
+  html: wrap(
+    "<p>✅ <b>Filled</b>: {{side}} {{filled}} <b>{{symbol}}</b>{{#avgPrice}} at {{avgPrice}} avg ({{value}}){{/avgPrice}}<br>{{orderType}}, {{product}}</p>",
+  ),
 } as const;
 
 /** Upstox or the exchange refused the order; {{reason}} is their message. */

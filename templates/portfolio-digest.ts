@@ -31,7 +31,7 @@ export const portfolioDigest = {
   html:
     '<div style="font-family:system-ui,sans-serif;font-size:15px">' +
     "<p>{{emoji}} <b>Portfolio {{title}}</b> · {{date}}<br>{{dayPnlLabel}}: <b>{{dayPnl}}</b></p>" +
-    "<h3 style=\"font-size:15px;margin:16px 0 4px\">Holdings{{#holdingsCount}} ({{holdingsCount}}){{/holdingsCount}}</h3>" +
+    '<h3 style="font-size:15px;margin:16px 0 4px">Holdings{{#holdingsCount}} ({{holdingsCount}}){{/holdingsCount}}</h3>' +
     "{{^holdings}}<p>No holdings.</p>{{/holdings}}" +
     '{{#holdingsCount}}<table cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-size:14px">' +
     '<thead><tr style="border-bottom:1px solid #ccc;text-align:right"><th style="text-align:left">Symbol</th><th>Qty</th><th>Avg</th><th>Last</th><th>P&amp;L</th><th>{{dayLabelCap}}</th></tr></thead>' +

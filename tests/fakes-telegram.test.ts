@@ -78,7 +78,12 @@ function png(w: number, h: number): Buffer {
   ihdr[8] = 8;
   ihdr[9] = 0;
   const raw = Buffer.alloc((w + 1) * h);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 afterEach(async () => {
@@ -110,7 +115,7 @@ describe("fake Telegram: a grammY bot long polling", () => {
     await fake({ botUsername: "alerts_test_bot" });
     const bot = newBot();
     bot.command("ping", (ctx) => ctx.reply(`pong ${ctx.chat.type}`));
-    startPolling(bot);
+    void startPolling(bot);
     await tg.sendText(USER, "/ping@other_bot", { chatId: -5001, chatType: "group" });
     await tg.sendText(USER, "/ping@alerts_test_bot", { chatId: -5001, chatType: "group" });
     const msgs = await tg.waitForMessages(-5001, 1);
@@ -127,7 +132,7 @@ describe("fake Telegram: a grammY bot long polling", () => {
       await ctx.answerCallbackQuery({ text: `Alert #${ctx.match[1]} deleted.` });
       await ctx.editMessageText("Deleted.");
     });
-    startPolling(bot);
+    void startPolling(bot);
     await tg.sendText(USER, "/ask");
     const [question] = await tg.waitForMessages(USER.id, 1);
     expect(JSON.stringify(question!.replyMarkup)).toContain("del:7");
@@ -276,7 +281,9 @@ describe("fake Telegram: validation", () => {
   it("parses HTML like Telegram and refuses malformed HTML with can't parse entities", async () => {
     await fake({ floodLimits: false });
     const api = newBot().api;
-    const m = await api.sendMessage(USER.id, '⚠️ <b>RELIANCE</b> &lt;today&gt; <a href="https://x.test/?a=1&amp;b=2">link</a> <code>/alert</code>', { parse_mode: "HTML" });
+    const m = await api.sendMessage(USER.id, '⚠️ <b>RELIANCE</b> &lt;today&gt; <a href="https://x.test/?a=1&amp;b=2">link</a> <code>/alert</code>', {
+      parse_mode: "HTML",
+    });
     expect(m.text).toBe("⚠️ RELIANCE <today> link /alert");
     expect(m.entities).toEqual([
       { type: "bold", offset: 3, length: 8 },
@@ -306,7 +313,9 @@ describe("fake Telegram: validation", () => {
     // Without parse_mode the same text is fine, tags and all.
     expect((await api.sendMessage(USER.id, "price < 1500 <b>")).text).toBe("price < 1500 <b>");
     // Supported extras.
-    const ok = parseHtml('<tg-spoiler>s</tg-spoiler><span class="tg-spoiler">p</span><pre><code class="language-ts">x</code></pre><blockquote expandable>q</blockquote><s>d</s>');
+    const ok = parseHtml(
+      '<tg-spoiler>s</tg-spoiler><span class="tg-spoiler">p</span><pre><code class="language-ts">x</code></pre><blockquote expandable>q</blockquote><s>d</s>',
+    );
     expect(ok.entities.map((e) => e.type)).toEqual(["spoiler", "spoiler", "pre", "expandable_blockquote", "strikethrough"]);
     expect(ok.entities[2]!.language).toBe("ts");
     expect(sentCount()).toBe(2);
@@ -354,7 +363,13 @@ describe("fake Telegram: limits and failures", () => {
     await fake();
     const api = newBot().api;
     const results = [];
-    for (let i = 0; i < 6; i++) results.push(await api.sendMessage(USER.id, `msg ${i}`).then(() => "ok", (e: unknown) => e));
+    for (let i = 0; i < 6; i++)
+      results.push(
+        await api.sendMessage(USER.id, `msg ${i}`).then(
+          () => "ok",
+          (e: unknown) => e,
+        ),
+      );
     const errors = results.filter((r): r is GrammyError => r instanceof GrammyError);
     expect(results.slice(0, 3)).toEqual(["ok", "ok", "ok"]);
     expect(errors.length).toBeGreaterThanOrEqual(2);
@@ -447,24 +462,28 @@ describe("fake Telegram: files and commands", () => {
     // No filename: grammY names it after the field; a returned file_id can be sent again.
     await bot.api.sendDocument(OTHER.id, new InputFile(Buffer.from("abc")));
     expect(tg.sentTo(OTHER.id)[0]!.document!.filename).toBe("document.dat");
-    await bot.api.sendDocument(OTHER.id, m.document!.file_id);
+    await bot.api.sendDocument(OTHER.id, m.document.file_id);
     expect(tg.sentTo(OTHER.id)[1]!.document!.bytes).toBe(content.length);
-    expect((await apiError(bot.api.sendDocument(OTHER.id, new InputFile(Buffer.alloc(0), "empty.txt")))).description).toBe("Bad Request: file must be non-empty");
+    expect((await apiError(bot.api.sendDocument(OTHER.id, new InputFile(Buffer.alloc(0), "empty.txt")))).description).toBe(
+      "Bad Request: file must be non-empty",
+    );
 
     // sendPhoto measures the image; bytes that are no image are refused.
     const p = await bot.api.sendPhoto(OTHER.id, new InputFile(png(640, 320), "chart.png"), { caption: "RELIANCE" });
-    expect(p.photo![0]).toMatchObject({ width: 640, height: 320 });
+    expect(p.photo[0]).toMatchObject({ width: 640, height: 320 });
     expect(tg.sentTo(OTHER.id).at(-1)!.photo!.filename).toBe("chart.png");
-    expect((await apiError(bot.api.sendPhoto(OTHER.id, new InputFile(Buffer.from("not an image"), "x.png")))).description).toBe("Bad Request: IMAGE_PROCESS_FAILED");
+    expect((await apiError(bot.api.sendPhoto(OTHER.id, new InputFile(Buffer.from("not an image"), "x.png")))).description).toBe(
+      "Bad Request: IMAGE_PROCESS_FAILED",
+    );
 
     // A standard (quoted) multipart body, as curl or fetch's FormData send it.
     const form = new FormData();
     form.set("chat_id", String(USER.id + 5));
-    form.set("document", new Blob([Buffer.from("a;b\r\n--c")]), 'report Q1.csv');
+    form.set("document", new Blob([Buffer.from("a;b\r\n--c")]), "report Q1.csv");
     const res = await fetch(`${tg.apiRoot}/bot${tg.token}/sendDocument`, { method: "POST", body: form });
     expect(res.status).toBe(200);
     const viaForm = tg.sentTo(USER.id + 5)[0]!;
-    expect(viaForm.document!.filename).toBe('report Q1.csv');
+    expect(viaForm.document!.filename).toBe("report Q1.csv");
     expect(viaForm.document!.content.toString()).toBe("a;b\r\n--c");
   });
 

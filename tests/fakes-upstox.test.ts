@@ -18,7 +18,11 @@ interface Res {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-async function call(base: string, path: string, init: { method?: "GET" | "POST" | "PUT" | "DELETE"; token?: string | null; json?: unknown; form?: Record<string, string> } = {}): Promise<Res> {
+async function call(
+  base: string,
+  path: string,
+  init: { method?: "GET" | "POST" | "PUT" | "DELETE"; token?: string | null; json?: unknown; form?: Record<string, string> } = {},
+): Promise<Res> {
   const headers: Record<string, string> = { accept: "application/json" };
   const t = init.token === undefined ? token : init.token;
   if (t) headers.authorization = `Bearer ${t}`;
@@ -99,7 +103,10 @@ describe("fake Upstox: market quotes", () => {
   });
 
   it("refuses more than 500 keys", async () => {
-    const keys = fake.instrumentKeys().filter((k) => k.startsWith("NSE_EQ|")).slice(0, 501);
+    const keys = fake
+      .instrumentKeys()
+      .filter((k) => k.startsWith("NSE_EQ|"))
+      .slice(0, 501);
     expect(keys).toHaveLength(501);
     const full = await call(fake.apiBase, `/v2/market-quote/quotes?${q(keys)}`);
     expect(full.status).toBe(400);
@@ -138,7 +145,13 @@ describe("fake Upstox: auth", () => {
 
   it("exchanges a single-use auth code for a bare token object", async () => {
     fake.addAuthCode("code-1", { userId: "ZX9876" });
-    const form = { code: "code-1", client_id: fake.clientId, client_secret: fake.clientSecret, redirect_uri: fake.redirectUri, grant_type: "authorization_code" };
+    const form = {
+      code: "code-1",
+      client_id: fake.clientId,
+      client_secret: fake.clientSecret,
+      redirect_uri: fake.redirectUri,
+      grant_type: "authorization_code",
+    };
     const res = await call(fake.apiBase, "/v2/login/authorization/token", { method: "POST", token: null, form });
     expect(res.status).toBe(200);
     expect(res.body.status).toBeUndefined();
@@ -149,7 +162,11 @@ describe("fake Upstox: auth", () => {
     expect(again.status).toBe(400);
     expect(again.body.errors[0].error_code).toBe("UDAPI100057");
     fake.addAuthCode("code-2");
-    const badSecret = await call(fake.apiBase, "/v2/login/authorization/token", { method: "POST", token: null, form: { ...form, code: "code-2", client_secret: "x" } });
+    const badSecret = await call(fake.apiBase, "/v2/login/authorization/token", {
+      method: "POST",
+      token: null,
+      form: { ...form, code: "code-2", client_secret: "x" },
+    });
     expect(badSecret.status).toBe(401);
     expect(badSecret.body.errors[0].error_code).toBe("UDAPI100016");
   });
@@ -171,7 +188,19 @@ describe("fake Upstox: rate limits", () => {
   });
 
   it("allows 10 order writes per second", async () => {
-    const body = { quantity: 1, product: "D", validity: "DAY", price: 1000, tag: "rl", instrument_token: "NSE_EQ|INE002A01018", order_type: "LIMIT", transaction_type: "BUY", disclosed_quantity: 0, trigger_price: 0, is_amo: false };
+    const body = {
+      quantity: 1,
+      product: "D",
+      validity: "DAY",
+      price: 1000,
+      tag: "rl",
+      instrument_token: "NSE_EQ|INE002A01018",
+      order_type: "LIMIT",
+      transaction_type: "BUY",
+      disclosed_quantity: 0,
+      trigger_price: 0,
+      is_amo: false,
+    };
     const results = await Promise.all(Array.from({ length: 11 }, () => call(fake.hftBase, "/v3/order/place", { method: "POST", json: body })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(10);
     expect(results.filter((r) => r.status === 429)).toHaveLength(1);
@@ -207,9 +236,23 @@ describe("fake Upstox: orders", () => {
     expect(placed.body.metadata.latency).toBeGreaterThanOrEqual(1);
     const [id] = placed.body.data.order_ids as string[];
     const details = await call(fake.apiBase, `/v2/order/details?order_id=${id}`);
-    expect(details.body.data).toMatchObject({ order_id: id, status: "complete", filled_quantity: 2, average_price: 820.35, tag: "alert-1", exchange: "NSE", trading_symbol: "SBIN" });
+    expect(details.body.data).toMatchObject({
+      order_id: id,
+      status: "complete",
+      filled_quantity: 2,
+      average_price: 820.35,
+      tag: "alert-1",
+      exchange: "NSE",
+      trading_symbol: "SBIN",
+    });
     const history = await call(fake.apiBase, "/v2/order/history?tag=alert-1");
-    expect(history.body.data.map((r: { status: string }) => r.status)).toEqual(["put order req received", "validation pending", "open pending", "open", "complete"]);
+    expect(history.body.data.map((r: { status: string }) => r.status)).toEqual([
+      "put order req received",
+      "validation pending",
+      "open pending",
+      "open",
+      "complete",
+    ]);
     const trades = await call(fake.apiBase, `/v2/order/trades?order_id=${id}`);
     expect(trades.body.data[0]).toMatchObject({ order_id: id, quantity: 2, average_price: 820.35 });
     const sampleOrder = (fixture("order_details.json") as { data: object }).data;
@@ -225,7 +268,10 @@ describe("fake Upstox: orders", () => {
     const placed = await call(fake.hftBase, "/v2/order/place", { method: "POST", json: order({ order_type: "LIMIT", price: 800, tag: "lim" }) });
     const id = placed.body.data.order_id as string;
     expect((await call(fake.apiBase, `/v2/order/details?order_id=${id}`)).body.data.status).toBe("open");
-    const mod = await call(fake.hftBase, "/v3/order/modify", { method: "PUT", json: { order_id: id, order_type: "LIMIT", validity: "DAY", price: 805, trigger_price: 0 } });
+    const mod = await call(fake.hftBase, "/v3/order/modify", {
+      method: "PUT",
+      json: { order_id: id, order_type: "LIMIT", validity: "DAY", price: 805, trigger_price: 0 },
+    });
     expect(mod.body).toMatchObject({ status: "success", data: { order_id: id } });
     fake.setOrderStatus(id, "open", { filledQuantity: 1, averagePrice: 805 });
     const cancel = await call(fake.hftBase, `/v3/order/cancel?order_id=${id}`, { method: "DELETE" });
@@ -294,11 +340,19 @@ describe("fake Upstox: candles, market info, instruments", () => {
   it("reports timings and status from the clock", async () => {
     clock = istMs(2025, 1, 15, 11, 0);
     const timings = await call(fake.apiBase, "/v2/market/timings/2025-01-15", { token: null });
-    expect(timings.body.data.find((t: { exchange: string }) => t.exchange === "NSE")).toEqual({ exchange: "NSE", start_time: istMs(2025, 1, 15, 9, 15), end_time: istMs(2025, 1, 15, 15, 30) });
+    expect(timings.body.data.find((t: { exchange: string }) => t.exchange === "NSE")).toEqual({
+      exchange: "NSE",
+      start_time: istMs(2025, 1, 15, 9, 15),
+      end_time: istMs(2025, 1, 15, 15, 30),
+    });
     expect((await call(fake.apiBase, "/v2/market/timings/2025-01-18", { token: null })).body.data).toEqual([]);
     expect((await call(fake.apiBase, "/v2/market/status/NSE")).body.data.status).toBe("NORMAL_OPEN");
     clock = istMs(2025, 1, 15, 16, 0);
-    expect((await call(fake.apiBase, "/v2/market/status/NSE")).body.data).toEqual({ exchange: "NSE", status: "NORMAL_CLOSE", last_updated: istMs(2025, 1, 15, 15, 30) });
+    expect((await call(fake.apiBase, "/v2/market/status/NSE")).body.data).toEqual({
+      exchange: "NSE",
+      status: "NORMAL_CLOSE",
+      last_updated: istMs(2025, 1, 15, 15, 30),
+    });
     expect((await call(fake.apiBase, "/v2/market/status/XYZ")).body.errors[0].error_code).toBe("UDAPI1089");
     expect((await call(fake.apiBase, "/v2/market/timings/2025-13-01", { token: null })).body.errors[0].error_code).toBe("UDAPI1088");
   });

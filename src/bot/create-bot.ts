@@ -63,7 +63,12 @@ export function createBot(services: Services, oauth: OAuthStates, token: string)
       const known = COMMANDS.find((c) => c.command === name.toLowerCase());
       if (known?.admin) return replyHtml(ctx, "That command is for admins only.");
       const close = COMMANDS.filter((c) => !c.admin && (c.command.startsWith(name.slice(0, 3).toLowerCase()) || name.toLowerCase().startsWith(c.command)));
-      const hint = close.length ? ` Did you mean ${close.slice(0, 3).map((c) => `/${c.command}`).join(", ")}?` : "";
+      const hint = close.length
+        ? ` Did you mean ${close
+            .slice(0, 3)
+            .map((c) => `/${c.command}`)
+            .join(", ")}?`
+        : "";
       return replyHtml(ctx, `I don't know <code>/${escapeHtml(name.slice(0, 40))}</code>.${hint} Send /help for the list.`);
     }
     return replyHtml(ctx, "I understand commands: send /help to see them.");
@@ -77,7 +82,8 @@ export function createBot(services: Services, oauth: OAuthStates, token: string)
     const e = err.error;
     const known = chatMessage(e);
     const where = { updateId: ctx.update.update_id, userId: ctx.account?.id };
-    if (known !== undefined && isExpectedCondition(e)) log.warn({ ...where, err: (e as Error).message, kind: (e as Error).name }, "answered a known Upstox condition");
+    if (known !== undefined && isExpectedCondition(e))
+      log.warn({ ...where, err: (e as Error).message, kind: (e as Error).name }, "answered a known Upstox condition");
     else {
       services.metrics.errors.inc({ where: "bot" });
       if (e instanceof GrammyError) log.error({ ...where, code: e.error_code, description: e.description, method: e.method }, "Telegram refused a call");

@@ -9,8 +9,7 @@ import { traderMessage, UpstoxError, UpstoxResponseError, UpstoxTokenError } fro
  */
 
 /** Market data (quotes, prices) needs any linked user's valid token, and there is none. */
-export const NO_MARKET_DATA =
-  "No one has linked Upstox today, so there are no live prices yet: /login links your account (logins end at 03:30 IST every day).";
+export const NO_MARKET_DATA = "No one has linked Upstox today, so there are no live prices yet: /login links your account (logins end at 03:30 IST every day).";
 
 /** The user's own account (portfolio, funds, orders): their token expired or Upstox refused it. */
 export const LOGIN_ENDED = "Your Upstox login has ended (logins end at 03:30 IST every day): send /login to link your account again.";

@@ -6,7 +6,11 @@ import type { Redis } from "ioredis";
  * started the login, and a state works once, for ten minutes.
  */
 export class OAuthStates {
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlSeconds = 600) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSeconds = 600,
+  ) {}
 
   async create(userId: number): Promise<string> {
     const state = randomBytes(24).toString("base64url");

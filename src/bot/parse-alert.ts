@@ -136,7 +136,8 @@ export const ALERT_FORMS: readonly AlertForm[] = [
       const slow = int(c, 3, 400);
       if (fast === undefined || slow === undefined) return fail(`Give two periods, e.g. ${ma} 9 21 up.`);
       if (fast >= slow) return fail(`The first ${ma.toUpperCase()} period must be shorter than the second (got ${fast} and ${slow}).`);
-      if (d !== "up" && d !== "down") return fail(`End with up or down: ${ma} ${fast} ${slow} up means ${ma.toUpperCase()} ${fast} crossing above ${ma.toUpperCase()} ${slow}.`);
+      if (d !== "up" && d !== "down")
+        return fail(`End with up or down: ${ma} ${fast} ${slow} up means ${ma.toUpperCase()} ${fast} crossing above ${ma.toUpperCase()} ${slow}.`);
       return ok({ kind: d === "up" ? "ma_cross_up" : "ma_cross_down", params: { ma, fast, slow } });
     },
   },

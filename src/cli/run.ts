@@ -14,7 +14,7 @@ export function runCli(fn: () => Promise<string>): void {
     },
     (err: unknown) => {
       const known = err instanceof ConfigError || err instanceof UsageError || err instanceof BackupInvalidError;
-      process.stderr.write(`${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
+      process.stderr.write(`${known ? err.message : String((err as Error)?.stack ?? err)}\n`);
       process.exit(err instanceof ConfigError ? 78 : err instanceof UsageError ? 64 : 1);
     },
   );

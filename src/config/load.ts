@@ -53,15 +53,10 @@ export function readEnvFile(file = ".env"): Record<string, string> {
 }
 
 /** Validates every setting at once and reports all problems together. */
-export function loadConfig(
-  env: Record<string, string | undefined>,
-  overrides: Partial<Record<string, string>> = {},
-): Config {
+export function loadConfig(env: Record<string, string | undefined>, overrides: Partial<Record<string, string>> = {}): Config {
   // A variable set to an empty string (`LOG_LEVEL=` in .env or a compose file) means "unset",
   // for every setting alike, not only the ones whose parser happens to treat "" as absent.
-  const merged = Object.fromEntries(
-    Object.entries({ ...env, ...overrides }).filter(([, v]) => typeof v === "string" && v.trim() !== ""),
-  );
+  const merged = Object.fromEntries(Object.entries({ ...env, ...overrides }).filter(([, v]) => typeof v === "string" && v.trim() !== ""));
   const result = envSchema.safeParse(merged);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {

@@ -85,7 +85,10 @@ const adminIds = z
   .transform((v, ctx) => {
     if (v === undefined || v.trim() === "") return [] as number[];
     const ids: number[] = [];
-    for (const part of v.split(",").map((p) => p.trim()).filter(Boolean)) {
+    for (const part of v
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       if (!/^\d{1,15}$/.test(part)) {
         ctx.addIssue({ code: "custom", message: `must be a comma-separated list of numeric Telegram user ids (bad entry "${part}")` });
         return z.NEVER;
@@ -181,7 +184,10 @@ export const envSchema = z
       .optional()
       .transform((v, ctx) => {
         const raw = v === undefined || v.trim() === "" ? "NSE,BSE" : v;
-        const files = raw.split(",").map((f) => f.trim().toUpperCase()).filter(Boolean);
+        const files = raw
+          .split(",")
+          .map((f) => f.trim().toUpperCase())
+          .filter(Boolean);
         const allowed = ["NSE", "BSE", "MCX", "COMPLETE"];
         const bad = files.filter((f) => !allowed.includes(f));
         if (bad.length || !files.length) {
@@ -228,37 +234,44 @@ export const envSchema = z
     SMTP_URL: url(undefined, ["smtp:", "smtps:"]),
     EMAIL_FROM: z.string().trim().min(3).default("Upstox Alert Bot <alerts@localhost>"),
   })
-  .superRefine((env, ctx) => {
-    const upstox = [env.UPSTOX_API_KEY, env.UPSTOX_API_SECRET, env.UPSTOX_REDIRECT_URI];
-    if (upstox.some(Boolean) && !upstox.every(Boolean)) {
-      for (const [name, value] of [
-        ["UPSTOX_API_KEY", env.UPSTOX_API_KEY],
-        ["UPSTOX_API_SECRET", env.UPSTOX_API_SECRET],
-        ["UPSTOX_REDIRECT_URI", env.UPSTOX_REDIRECT_URI],
-      ] as const) {
-        if (!value)
-          ctx.addIssue({
-            code: "custom",
-            path: [name],
-            message: "is required when any of UPSTOX_API_KEY, UPSTOX_API_SECRET, UPSTOX_REDIRECT_URI is set",
-          });
+  .superRefine(
+    (env, ctx) => {
+      const upstox = [env.UPSTOX_API_KEY, env.UPSTOX_API_SECRET, env.UPSTOX_REDIRECT_URI];
+      if (upstox.some(Boolean) && !upstox.every(Boolean)) {
+        for (const [name, value] of [
+          ["UPSTOX_API_KEY", env.UPSTOX_API_KEY],
+          ["UPSTOX_API_SECRET", env.UPSTOX_API_SECRET],
+          ["UPSTOX_REDIRECT_URI", env.UPSTOX_REDIRECT_URI],
+        ] as const) {
+          if (!value)
+            ctx.addIssue({
+              code: "custom",
+              path: [name],
+              message: "is required when any of UPSTOX_API_KEY, UPSTOX_API_SECRET, UPSTOX_REDIRECT_URI is set",
+            });
+        }
       }
-    }
-    if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_WEBHOOK_SECRET) {
-      ctx.addIssue({ code: "custom", path: ["TELEGRAM_WEBHOOK_SECRET"], message: "is required when TELEGRAM_MODE=webhook, so only Telegram can post updates to the bot" });
-    }
-    if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_BOT_TOKEN) {
-      ctx.addIssue({ code: "custom", path: ["TELEGRAM_BOT_TOKEN"], message: "is required when TELEGRAM_MODE=webhook" });
-    }
-    if (env.UPSTOX_API_KEY && !env.TOKEN_ENCRYPTION_KEY) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["TOKEN_ENCRYPTION_KEY"],
-        message: "is required when UPSTOX_API_KEY is set, to encrypt Upstox tokens at rest (generate one with: openssl rand -hex 32)",
-      });
-    }
-    // Run even when other fields failed, so every problem is reported in one go. A field that
-    // failed holds zod's NEVER marker (truthy), so it never adds a second, misleading issue.
-  }, { when: () => true });
+      if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_WEBHOOK_SECRET) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["TELEGRAM_WEBHOOK_SECRET"],
+          message: "is required when TELEGRAM_MODE=webhook, so only Telegram can post updates to the bot",
+        });
+      }
+      if (env.TELEGRAM_MODE === "webhook" && !env.TELEGRAM_BOT_TOKEN) {
+        ctx.addIssue({ code: "custom", path: ["TELEGRAM_BOT_TOKEN"], message: "is required when TELEGRAM_MODE=webhook" });
+      }
+      if (env.UPSTOX_API_KEY && !env.TOKEN_ENCRYPTION_KEY) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["TOKEN_ENCRYPTION_KEY"],
+          message: "is required when UPSTOX_API_KEY is set, to encrypt Upstox tokens at rest (generate one with: openssl rand -hex 32)",
+        });
+      }
+      // Run even when other fields failed, so every problem is reported in one go. A field that
+      // failed holds zod's NEVER marker (truthy), so it never adds a second, misleading issue.
+    },
+    { when: () => true },
+  );
 
 export type Env = z.output<typeof envSchema>;

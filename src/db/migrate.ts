@@ -2,7 +2,10 @@ import type { Database } from "better-sqlite3";
 import { MIGRATIONS, type Migration } from "./migrations/index.js";
 
 export class SchemaTooNewError extends Error {
-  constructor(readonly dbVersion: number, readonly knownVersion: number) {
+  constructor(
+    readonly dbVersion: number,
+    readonly knownVersion: number,
+  ) {
     super(
       `The database is at schema version ${dbVersion}, but this build only knows up to ${knownVersion}. ` +
         `It was written by a newer version of the bot: upgrade the bot, or restore a backup made by this version.`,

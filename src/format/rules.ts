@@ -31,7 +31,11 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
 
 /** "once", "once per candle", "every time (at most every 15 min)". */
 export function describeFrequency(r: Pick<AlertRule, "frequency" | "cooldownSeconds">): string {
-  return r.frequency === "once" ? "once" : r.frequency === "once_per_bar" ? "once per candle" : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
+  return r.frequency === "once"
+    ? "once"
+    : r.frequency === "once_per_bar"
+      ? "once per candle"
+      : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
 }
 
 /** What a fired price rule did, from its price_alert payload: "crossed above ₹1,450.00"; undefined for another kind. */
@@ -58,7 +62,7 @@ export interface IndicatorFiredWording {
  * "RSI(14) fell below 30" with "RSI 28.40". Both are undefined for a kind that is not a candle rule.
  */
 export function indicatorFiredWording(ruleKind: string, params: Record<string, unknown>, values: Record<string, number>): IndicatorFiredWording {
-  const n = (k: string, d: number) => (typeof params[k] === "number" ? (params[k] as number) : d);
+  const n = (k: string, d: number) => (typeof params[k] === "number" ? params[k] : d);
   const ma = String(params.ma ?? "ema").toUpperCase();
   const fixed = (v: number | undefined, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : "–");
   const headlines: Record<string, string> = {

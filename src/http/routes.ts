@@ -38,6 +38,8 @@ export function appRoutes(deps: {
     routes[WEBHOOK_PATH] = (req, res) => webhook(req, res);
   }
   if (s.upstox && s.config.upstox.webhookSecret) routes[orderWebhookPath(s.config.upstox.webhookSecret)] = (req, res) => handleOrderWebhook(req, res, s);
-  if (s.upstox) routes[UPSTOX_CALLBACK_PATH] = (_req, res, url) => handleUpstoxCallback(url, res, s, oauth, async (chatId, html) => void (await deps.sendToChat?.(chatId, html)));
+  if (s.upstox)
+    routes[UPSTOX_CALLBACK_PATH] = (_req, res, url) =>
+      handleUpstoxCallback(url, res, s, oauth, async (chatId, html) => void (await deps.sendToChat?.(chatId, html)));
   return routes;
 }

@@ -5,7 +5,6 @@ import type { Services } from "../services.js";
 
 export const UNSUBSCRIBE_PATH = "/unsubscribe";
 
-
 async function readBody(req: IncomingMessage, limit = 4096): Promise<string> {
   let body = "";
   for await (const chunk of req) {
@@ -31,7 +30,12 @@ export async function handleUnsubscribe(req: IncomingMessage, res: ServerRespons
     const channels = user.telegramId !== null ? "telegram" : user.channels;
     s.users.update(user.id, { channels, ...(user.telegramId === null ? { prefs: { price: "off", indicator: "off", portfolio: "off", orders: "off" } } : {}) });
     s.log.info({ userId: user.id }, "unsubscribed from email");
-    return sendPage(res, 200, "Unsubscribed", `<p>You won't get these emails any more.${user.telegramId !== null ? " Alerts still arrive in Telegram; change that with /settings." : ""}</p>`);
+    return sendPage(
+      res,
+      200,
+      "Unsubscribed",
+      `<p>You won't get these emails any more.${user.telegramId !== null ? " Alerts still arrive in Telegram; change that with /settings." : ""}</p>`,
+    );
   }
   return sendPage(
     res,

@@ -38,7 +38,13 @@ export class Heartbeat {
   /** Skipped while Redis is down (beats would only pile up in the offline queue), except the first. */
   private beat(first = false): Promise<unknown> {
     if (!first && this.redis.status !== "ready") return Promise.resolve();
-    const value = JSON.stringify({ role: this.info.role, host: hostname(), pid: process.pid, startedAt: new Date(this.info.startedAt).toISOString(), at: Date.now() });
+    const value = JSON.stringify({
+      role: this.info.role,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: new Date(this.info.startedAt).toISOString(),
+      at: Date.now(),
+    });
     return this.redis.set(this.key, value, "PX", HEARTBEAT_TTL_MS);
   }
 
@@ -69,7 +75,14 @@ export async function liveProcesses(redis: Redis, prefix: string, now = Date.now
   values.forEach((raw, i) => {
     if (!raw) return;
     const v = JSON.parse(raw) as { role: string; host: string; pid: number; startedAt: string; at: number };
-    out.push({ id: keys[i]!.slice(`${prefix}:process:`.length), role: v.role, host: v.host, pid: v.pid, startedAt: v.startedAt, seenSecondsAgo: Math.max(0, Math.round((now - v.at) / 1000)) });
+    out.push({
+      id: keys[i]!.slice(`${prefix}:process:`.length),
+      role: v.role,
+      host: v.host,
+      pid: v.pid,
+      startedAt: v.startedAt,
+      seenSecondsAgo: Math.max(0, Math.round((now - v.at) / 1000)),
+    });
   });
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }

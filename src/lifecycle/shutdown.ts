@@ -115,13 +115,17 @@ export class ShutdownStack {
         this.opts.log.warn({ err: (err as Error).message }, `${step.name} did not close cleanly: dropped`);
         // Only the drain's overrun cuts calls off: a slow step before it leaves them their time.
         if (step.drain) this.cutInFlight();
-        if (step.abandon) await withTimeout(Promise.resolve().then(step.abandon), Math.max(50, Math.min(SETTLE_MS, this.deadline - this.now())), `dropping ${step.name}`).catch(() => {});
+        if (step.abandon)
+          await withTimeout(Promise.resolve().then(step.abandon), Math.max(50, Math.min(SETTLE_MS, this.deadline - this.now())), `dropping ${step.name}`).catch(
+            () => {},
+          );
       }
       this.steps.pop();
     }
     this.cutInFlight();
     const ms = Math.round(this.now() - started);
-    if (abandoned.length) this.opts.log.warn({ dropped: abandoned, ms }, "stopped; what did not close in time was dropped (pending notifications go after the restart)");
+    if (abandoned.length)
+      this.opts.log.warn({ dropped: abandoned, ms }, "stopped; what did not close in time was dropped (pending notifications go after the restart)");
     else this.opts.log.debug({ ms }, "every part closed in time");
     return { abandoned, ms };
   }

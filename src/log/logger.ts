@@ -81,7 +81,5 @@ export function scrub(line: string, secrets: string[]): string {
   let out = line;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join("[redacted]");
   // Bearer tokens and bot tokens we were not told about still look like themselves.
-  return out
-    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, "$1[redacted]")
-    .replace(/\/bot\d+:[A-Za-z0-9_-]{20,}/g, "/bot[redacted]");
+  return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, "$1[redacted]").replace(/\/bot\d+:[A-Za-z0-9_-]{20,}/g, "/bot[redacted]");
 }

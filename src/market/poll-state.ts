@@ -6,14 +6,15 @@ import type { Quote } from "./types.js";
  * whether an admin paused polling, and the latest quote of each instrument.
  */
 export class PollState {
-
   private readonly lastPollKey: string;
   private readonly pausedKey: string;
   private readonly quotesKey: string;
   private readonly indicatorsKey: string;
 
-  constructor(private readonly redis: Redis, prefix: string) {
-
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.lastPollKey = `${prefix}:state:last-poll`;
     this.pausedKey = `${prefix}:state:polling-paused`;
     this.quotesKey = `${prefix}:quotes`;

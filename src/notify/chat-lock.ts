@@ -9,7 +9,11 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
  * and a burst of alerts arrives together instead of trickling.
  */
 export class ChatLocks {
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs = 15_000) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlMs = 15_000,
+  ) {
     redis.defineCommand("uabReleaseLock", { numberOfKeys: 1, lua: RELEASE });
   }
 

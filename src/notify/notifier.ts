@@ -70,7 +70,9 @@ export class Notifier {
       return ids;
     });
     this.recordFallback = deps.db.transaction((user: User, rows: readonly Notification[]) =>
-      rows.map((r) => deps.outbox.enqueueRow({ userId: user.id, channel: "email", kind: r.kind, dedupKey: `${r.dedupKey}:fallback-email`, payload: r.payload })),
+      rows.map((r) =>
+        deps.outbox.enqueueRow({ userId: user.id, channel: "email", kind: r.kind, dedupKey: `${r.dedupKey}:fallback-email`, payload: r.payload }),
+      ),
     );
   }
 

@@ -78,7 +78,11 @@ export class Outbox {
   private readonly userSignalsForKeyStmt: Statement<[number, string, number]>;
   private readonly ruleFireCountStmt: Statement<[number], { fire_count: number; status: string }>;
 
-  constructor(private readonly db: Database, private readonly rules: AlertRuleRepository, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Database,
+    private readonly rules: AlertRuleRepository,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertSignal = db.prepare(
       `INSERT INTO signals (rule_id, user_id, instrument_key, kind, price, payload, created_at)
        VALUES (@ruleId, @userId, @instrumentKey, @kind, @price, @payload, @createdAt)`,
@@ -99,12 +103,8 @@ export class Outbox {
     this.markDeadStmt = db.prepare(
       "UPDATE notifications SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
     );
-    this.pendingForUserStmt = db.prepare(
-      "SELECT * FROM notifications WHERE user_id = ? AND channel = ? AND status = 'pending' ORDER BY id LIMIT ?",
-    );
-    this.staleStmt = db.prepare(
-      "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-    );
+    this.pendingForUserStmt = db.prepare("SELECT * FROM notifications WHERE user_id = ? AND channel = ? AND status = 'pending' ORDER BY id LIMIT ?");
+    this.staleStmt = db.prepare("SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?");
     this.signalsSinceStmt = db.prepare("SELECT COUNT(*) AS n FROM signals WHERE created_at >= ?");
     this.userSignalsStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?");
     this.userSignalsForKeyStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? AND instrument_key = ? ORDER BY created_at DESC, id DESC LIMIT ?");
@@ -198,7 +198,11 @@ export class Outbox {
   }
 
   /** A user's latest signals, newest first, optionally for one instrument. */
-  recentSignals(userId: number, instrumentKey: string | undefined, limit = 10): Array<{ id: number; instrumentKey: string; kind: string; price: number | null; payload: Record<string, unknown>; createdAt: number }> {
+  recentSignals(
+    userId: number,
+    instrumentKey: string | undefined,
+    limit = 10,
+  ): Array<{ id: number; instrumentKey: string; kind: string; price: number | null; payload: Record<string, unknown>; createdAt: number }> {
     const rows = (instrumentKey ? this.userSignalsForKeyStmt.all(userId, instrumentKey, limit) : this.userSignalsStmt.all(userId, limit)) as Array<{
       id: number;
       instrument_key: string;
@@ -207,7 +211,14 @@ export class Outbox {
       payload: string;
       created_at: number;
     }>;
-    return rows.map((r) => ({ id: r.id, instrumentKey: r.instrument_key, kind: r.kind, price: r.price, payload: JSON.parse(r.payload) as Record<string, unknown>, createdAt: r.created_at }));
+    return rows.map((r) => ({
+      id: r.id,
+      instrumentKey: r.instrument_key,
+      kind: r.kind,
+      price: r.price,
+      payload: JSON.parse(r.payload) as Record<string, unknown>,
+      createdAt: r.created_at,
+    }));
   }
 
   signalsSince(ts: number): number {

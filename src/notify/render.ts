@@ -135,7 +135,10 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
  */
 function refusalReason(v: unknown): string {
   if (typeof v !== "string") return "";
-  const line = v.replace(/\s+/g, " ").trim().replace(/[.\s]+$/, "");
+  const line = v
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/[.\s]+$/, "");
   return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
 

@@ -25,7 +25,12 @@ export function createTelegramSender(opts: {
       async sendHtml(chatId, html, send) {
         signal?.throwIfAborted();
         try {
-          await api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: send?.silent ?? false }, signal as GrammySignal);
+          await api.sendMessage(
+            chatId,
+            html,
+            { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: send?.silent ?? false },
+            signal as GrammySignal,
+          );
         } catch (err) {
           // grammY wraps the abort in an HttpError: report the shutdown itself.
           if (signal?.aborted) throw signal.reason;
@@ -37,7 +42,12 @@ export function createTelegramSender(opts: {
   return {
     target: "console",
     async sendHtml(chatId, html) {
-      const plain = html.replace(/<[^>]+>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+      const plain = html
+        .replace(/<[^>]+>/g, "")
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&amp;/g, "&");
       opts.log.info({ chatId }, `📨 telegram → ${plain.replace(/\n/g, " | ")}`);
     },
   };

@@ -8,7 +8,10 @@ import type { Database } from "better-sqlite3";
 export class UnsubscribeLinks {
   private readonly key: Buffer;
 
-  constructor(db: Database, private readonly publicUrl: string) {
+  constructor(
+    db: Database,
+    private readonly publicUrl: string,
+  ) {
     db.prepare("INSERT OR IGNORE INTO app_secrets (name, value, created_at) VALUES ('unsubscribe', ?, ?)").run(randomBytes(32), Date.now());
     this.key = (db.prepare("SELECT value FROM app_secrets WHERE name = 'unsubscribe'").get() as { value: Buffer }).value;
   }

@@ -107,7 +107,10 @@ export class OrderRepository {
   private readonly updateStmt: Statement<[Omit<WriteParams, "userId">]>;
   private readonly forUserStmt: Statement<[number, number, number], OrderRow>;
 
-  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number = Date.now,
+  ) {
     this.byId = db.prepare("SELECT * FROM orders WHERE order_id = ?");
     this.insertStmt = db.prepare(
       `INSERT INTO orders (order_id, user_id, upstox_user_id, tag, instrument_key, trading_symbol, transaction_type, order_type,
@@ -139,9 +142,7 @@ export class OrderRepository {
          updated_at = @now
        WHERE order_id = @orderId`,
     );
-    this.forUserStmt = db.prepare(
-      "SELECT * FROM orders WHERE user_id = ? AND created_at >= ? ORDER BY created_at DESC, order_id DESC LIMIT ?",
-    );
+    this.forUserStmt = db.prepare("SELECT * FROM orders WHERE user_id = ? AND created_at >= ? ORDER BY created_at DESC, order_id DESC LIMIT ?");
   }
 
   get(orderId: string): StoredOrder | undefined {

@@ -26,7 +26,14 @@ export type WebhookParseResult =
   | { kind: "ignored"; updateType: string }
   | { kind: "invalid"; error: WebhookPayloadError };
 
-const numeric = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const numeric = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
 const optNum = numeric.nullish();
 const optStr = z.string().nullish();
 

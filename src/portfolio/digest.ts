@@ -39,7 +39,9 @@ export function summarisePortfolio(holdings: readonly Holding[], positions: read
     pnl: round2(h.pnl),
     dayChange: round2((h.lastPrice - h.closePrice) * h.quantity),
   }));
-  const pos = positions.filter((p) => p.quantity !== 0 || p.realised !== 0).map((p) => ({ symbol: p.symbol, product: p.product, quantity: p.quantity, pnl: round2(p.pnl) }));
+  const pos = positions
+    .filter((p) => p.quantity !== 0 || p.realised !== 0)
+    .map((p) => ({ symbol: p.symbol, product: p.product, quantity: p.quantity, pnl: round2(p.pnl) }));
   const value = holdings.reduce((a, h) => a + h.lastPrice * h.quantity, 0);
   const previous = holdings.reduce((a, h) => a + h.closePrice * h.quantity, 0);
   return {

@@ -73,7 +73,12 @@ export interface WorkerSpec<T = unknown> {
   concurrency?: number;
 }
 
-export function createWorker<T>(connection: Redis, prefix: string, spec: WorkerSpec<T>, onDone: (queue: QueueName, job: Job | undefined, err?: Error) => void): Worker<T> {
+export function createWorker<T>(
+  connection: Redis,
+  prefix: string,
+  spec: WorkerSpec<T>,
+  onDone: (queue: QueueName, job: Job | undefined, err?: Error) => void,
+): Worker<T> {
   const worker = new Worker<T>(spec.queue, spec.processor, {
     connection,
     prefix,

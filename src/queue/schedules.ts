@@ -15,7 +15,6 @@ export interface JobSchedule {
   data?: Record<string, unknown>;
 }
 
-
 /**
  * When to poll: every N seconds, at any hour of any day. The job itself asks the calendar
  * (normal hours, holidays, and Upstox's special sessions: a Sunday budget day, an evening
@@ -60,7 +59,8 @@ export class ScheduleKeeper {
 
   /** Registers every schedule and sets the marker. */
   async register(): Promise<void> {
-    for (const s of this.deps.schedules) await this.deps.queues[s.queue].upsertJobScheduler(s.id, s.repeat, { name: s.queue, ...(s.data ? { data: s.data } : {}) });
+    for (const s of this.deps.schedules)
+      await this.deps.queues[s.queue].upsertJobScheduler(s.id, s.repeat, { name: s.queue, ...(s.data ? { data: s.data } : {}) });
     await this.deps.redis.set(this.marker, String(Date.now()));
   }
 
@@ -88,8 +88,7 @@ export class ScheduleKeeper {
 
   /** Starts the per-process check (node-cron: it is this process's own timer, not cluster work). */
   watch(): void {
-    const run = () =>
-      void this.check().catch((err: unknown) => this.deps.log.debug({ err: (err as Error).message }, "schedule check failed; will retry"));
+    const run = () => void this.check().catch((err: unknown) => this.deps.log.debug({ err: (err as Error).message }, "schedule check failed; will retry"));
     this.task = cron.schedule(SCHEDULE_CHECK_PATTERN, run, { name: "schedule-check", noOverlap: true });
     this.deps.redis.on("ready", run);
     this.stopWatching = () => {

@@ -15,9 +15,9 @@ export interface RunnableJob {
 
 export interface RunningWorkers {
   /** Waits for active jobs (forced at once when Redis is gone: nothing could finish). */
-  close(): Promise<void>;
+  close: () => Promise<void>;
   /** Drops the workers' connections. */
-  abandon(): Promise<void>;
+  abandon: () => Promise<void>;
 }
 
 /**

@@ -176,7 +176,10 @@ export class RateLimiter<C extends string> {
   /** Tries once: 0 if a slot was taken, else how long to wait before trying again. */
   async tryAcquire(subject: string, category: C, priority: Priority = "live"): Promise<number> {
     const windows = [...this.limits[category]].sort((x, y) => x.ms - y.ms);
-    const keys = [...windows.flatMap((w) => [this.key(subject, category, w.ms), this.key(subject, category, `${w.ms}:bg`)]), this.key(subject, category, "pause")];
+    const keys = [
+      ...windows.flatMap((w) => [this.key(subject, category, w.ms), this.key(subject, category, `${w.ms}:bg`)]),
+      this.key(subject, category, "pause"),
+    ];
     const margin = (ms: number) => Math.max(this.opts.minSafetyMs ?? 50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
     const paceFrom = this.opts.livePaceFromMs ?? 60_000;
     const headroom = this.opts.liveHeadroom ?? 0.1;
@@ -213,7 +216,12 @@ export class RateLimiter<C extends string> {
    * end said how long (Retry-After), else for an exponential backoff with jitter that grows
    * with each 429 inside a minute (from `baseMs`, at most `maxMs`). Returns the pause in ms.
    */
-  async pause(subject: string, category: C, ms: number | undefined, backoff: { baseMs: number; maxMs: number } = { baseMs: 1000, maxMs: 60_000 }): Promise<number> {
+  async pause(
+    subject: string,
+    category: C,
+    ms: number | undefined,
+    backoff: { baseMs: number; maxMs: number } = { baseMs: 1000, maxMs: 60_000 },
+  ): Promise<number> {
     const keys = [this.key(subject, category, "pause"), this.key(subject, category, "strikes")];
     return Number(await this.redis.uabRatePause(2, ...keys, Math.max(0, Math.round(ms ?? 0)), backoff.baseMs, backoff.maxMs, Math.random()));
   }
@@ -226,7 +234,10 @@ export class RateLimiter<C extends string> {
 
 export class RateLimitWaitTooLongError extends Error {
   override name = "RateLimitWaitTooLongError";
-  constructor(readonly category: string, readonly waitMs: number) {
+  constructor(
+    readonly category: string,
+    readonly waitMs: number,
+  ) {
     super(`${category} rate limit: next slot in ${Math.ceil(waitMs / 1000)} s`);
   }
 }

@@ -9,7 +9,7 @@ export const REPEATED_ERROR_EVERY_MS = 60_000;
 
 export interface RedisWatch {
   /** Whether the shared connection is up (commands go through now). */
-  up(): boolean;
+  up: () => boolean;
   /**
    * Logs an error from something that uses Redis (a worker, a queue): while Redis is down
    * it is the outage again, already told, so it goes to debug; otherwise it is logged, the

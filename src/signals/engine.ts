@@ -91,10 +91,7 @@ export function evaluateQuotes(
 }
 
 /** Candle rules on freshly closed candles, with each instrument's indicator values. */
-export function evaluateCandles(
-  candles: ReadonlyMap<string, CandleInputs & { symbol: string }>,
-  deps: EngineDeps,
-): EvaluationResult {
+export function evaluateCandles(candles: ReadonlyMap<string, CandleInputs & { symbol: string }>, deps: EngineDeps): EvaluationResult {
   deps.book.refresh();
   const decisions: Decision[] = [];
   for (const [key, input] of candles) {

@@ -1,14 +1,6 @@
 import type { CandleRepository } from "../db/repositories/candles.js";
 import type { MarketCandle } from "../market/types.js";
-import {
-  candlesNeeded,
-  DEFAULT_SPECS,
-  InstrumentIndicators,
-  parseSpecKey,
-  specKey,
-  type IndicatorSpec,
-  type IndicatorValues,
-} from "./indicators/index.js";
+import { candlesNeeded, DEFAULT_SPECS, InstrumentIndicators, parseSpecKey, specKey, type IndicatorSpec, type IndicatorValues } from "./indicators/index.js";
 import { indicatorKeysFor, isCandleRule, type AlertRule } from "./rules.js";
 
 export interface CandleUpdate {

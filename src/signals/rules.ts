@@ -10,15 +10,7 @@ import type { MarketCandle, Quote } from "../market/types.js";
 export type PriceRuleKind = "price_above" | "price_below" | "cross_up" | "cross_down" | "change_pct";
 /** Evaluated once per closed one-minute candle, on indicator values. */
 export type CandleRuleKind =
-  | "rsi_above"
-  | "rsi_below"
-  | "macd_cross_up"
-  | "macd_cross_down"
-  | "ma_cross_up"
-  | "ma_cross_down"
-  | "bb_break_up"
-  | "bb_break_down"
-  | "volume_spike";
+  "rsi_above" | "rsi_below" | "macd_cross_up" | "macd_cross_down" | "ma_cross_up" | "ma_cross_down" | "bb_break_up" | "bb_break_down" | "volume_spike";
 export type RuleKind = PriceRuleKind | CandleRuleKind;
 export type Frequency = "once" | "once_per_bar" | "every";
 
@@ -194,7 +186,14 @@ function fire(rule: AlertRule, unfired: RuleState, state: RuleState, now: number
 }
 
 /** Indicator values as the indicator engine reports them, keyed like "rsi:14" or "macd:12:26:9". */
-export type IndicatorReading = Record<string, number | { macd: number; signal: number; histogram: number } | { upper: number; middle: number; lower: number } | { value: number; direction: 1 | -1 } | undefined>;
+export type IndicatorReading = Record<
+  string,
+  | number
+  | { macd: number; signal: number; histogram: number }
+  | { upper: number; middle: number; lower: number }
+  | { value: number; direction: 1 | -1 }
+  | undefined
+>;
 
 export interface CandleInputs {
   candle: MarketCandle;

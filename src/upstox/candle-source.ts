@@ -50,7 +50,10 @@ export class UpstoxCandleSource implements CandleSource {
     const inRange = (cs: readonly MarketCandle[]) => cs.filter((c) => c.ts >= fromMs && c.ts < toMs);
     const intraday = to >= today && opts.tradedToday !== false ? inRange(await this.client.getIntradayCandles(session, instrumentKey, "minutes", 1)) : [];
     const enough = opts.atLeast !== undefined && intraday.length >= opts.atLeast;
-    const past = from < today && !enough ? inRange(await this.client.getHistoricalCandles(session, instrumentKey, "minutes", 1, to < today ? to : previousDay(today), from)) : [];
+    const past =
+      from < today && !enough
+        ? inRange(await this.client.getHistoricalCandles(session, instrumentKey, "minutes", 1, to < today ? to : previousDay(today), from))
+        : [];
     const byTs = new Map<number, MarketCandle>();
     for (const c of [...past, ...intraday]) byTs.set(c.ts, { ts: c.ts, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
     return [...byTs.values()].sort((a, b) => a.ts - b.ts);

@@ -145,8 +145,9 @@ const toOrder = (o: z.output<typeof S.orderSchema>): Order => ({
 const toFundsSegment = (s: z.output<typeof S.fundsSchema>["equity"]): FundsSegment | undefined =>
   s ? { availableMargin: s.available_margin, usedMargin: s.used_margin, payinAmount: s.payin_amount ?? 0 } : undefined;
 
-const toBar = (b: { open: number; high: number; low: number; close: number; volume?: number | undefined; ts?: number | undefined } | null | undefined): OhlcBar | undefined =>
-  b ? { open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume ?? 0, ts: b.ts ?? 0 } : undefined;
+const toBar = (
+  b: { open: number; high: number; low: number; close: number; volume?: number | undefined; ts?: number | undefined } | null | undefined,
+): OhlcBar | undefined => (b ? { open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume ?? 0, ts: b.ts ?? 0 } : undefined);
 
 /**
  * Every Upstox endpoint the bot uses. Reads go to the main host, order writes to the HFT
@@ -455,7 +456,10 @@ export class UpstoxClient {
 
   /** Exchange sessions on an IST date; empty on a closed day. */
   async getTimings(date: string, session?: UpstoxSession): Promise<MarketTiming[]> {
-    const data = await this.transport.call<unknown>({ path: `/v2/market/timings/${seg(date)}`, ...(session ? { session, category: "standard" as const } : {}) });
+    const data = await this.transport.call<unknown>({
+      path: `/v2/market/timings/${seg(date)}`,
+      ...(session ? { session, category: "standard" as const } : {}),
+    });
     return parse(S.timingSchema.array(), data, "market timings").map((t) => ({ exchange: t.exchange, start: t.start_time, end: t.end_time }));
   }
 

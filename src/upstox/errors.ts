@@ -23,7 +23,12 @@ export class UpstoxTokenError extends UpstoxError {
 /** 429 / UDAPI10005, after our own limiter and backoff could not avoid it. */
 export class UpstoxRateLimitError extends UpstoxError {
   override name = "UpstoxRateLimitError";
-  constructor(message: string, readonly retryAfterMs: number, code?: string, requestId?: string) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    code?: string,
+    requestId?: string,
+  ) {
     super(message, 429, code ?? "UDAPI10005", requestId);
   }
 }
@@ -36,7 +41,10 @@ export class UpstoxUnavailableError extends UpstoxError {
 /** No answer in time, or the connection failed. */
 export class UpstoxNetworkError extends UpstoxError {
   override name = "UpstoxNetworkError";
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message, undefined, undefined);
   }
 }
@@ -57,7 +65,11 @@ export class UpstoxResponseError extends UpstoxError {
  */
 export class OrderOutcomeUnknownError extends UpstoxError {
   override name = "OrderOutcomeUnknownError";
-  constructor(message: string, readonly tag: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    readonly tag: string,
+    override readonly cause?: unknown,
+  ) {
     super(message, undefined, undefined);
   }
 }

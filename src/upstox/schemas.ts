@@ -162,7 +162,10 @@ export const holidaySchema = z.looseObject({
   description: str.optional(),
   holiday_type: str.optional(),
   closed_exchanges: z.array(str).optional().default([]),
-  open_exchanges: z.array(z.looseObject({ exchange: str, start_time: num, end_time: num })).optional().default([]),
+  open_exchanges: z
+    .array(z.looseObject({ exchange: str, start_time: num, end_time: num }))
+    .optional()
+    .default([]),
 });
 export const timingSchema = z.looseObject({ exchange: str, start_time: num, end_time: num });
 export const marketStatusSchema = z.looseObject({ exchange: str, status: str, last_updated: num.optional() });

@@ -17,10 +17,12 @@ export class TokenStore {
   private readonly anyValidStmt: Statement<[{ now: number; preferred: number | null }], { id: number; upstox_token_enc: Buffer }>;
   private readonly clearStmt: Statement<[number, number]>;
 
-  constructor(db: Database, private readonly key: Buffer, private readonly now: () => number = Date.now) {
-    this.saveStmt = db.prepare(
-      "UPDATE users SET upstox_token_enc = ?, upstox_token_expires_at = ?, upstox_user_id = ?, updated_at = ? WHERE id = ?",
-    );
+  constructor(
+    db: Database,
+    private readonly key: Buffer,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.saveStmt = db.prepare("UPDATE users SET upstox_token_enc = ?, upstox_token_expires_at = ?, upstox_user_id = ?, updated_at = ? WHERE id = ?");
     this.loadStmt = db.prepare("SELECT upstox_token_enc, upstox_token_expires_at FROM users WHERE id = ?");
     // Only moves a still-valid token to expired, so exactly one caller learns it just expired.
     this.expireStmt = db.prepare(

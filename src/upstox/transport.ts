@@ -141,7 +141,8 @@ export class UpstoxTransport {
 
   private async once<T>(c: CallOptions, method: string): Promise<T> {
     const host = c.host ?? "api";
-    const limited = c.session && c.category && this.opts.limiter ? { limiter: this.opts.limiter, subject: String(c.session.userId), category: c.category } : undefined;
+    const limited =
+      c.session && c.category && this.opts.limiter ? { limiter: this.opts.limiter, subject: String(c.session.userId), category: c.category } : undefined;
     if (limited) {
       const priority = c.priority ?? "live";
       // A live call that would wait over a minute fails (the next poll comes sooner); background
@@ -166,7 +167,7 @@ export class UpstoxTransport {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.pools[host].request({
-        method: method as Dispatcher.HttpMethod,
+        method: method,
         path: this.basePath(host) + c.path,
         headers,
         body,
@@ -180,7 +181,10 @@ export class UpstoxTransport {
         err instanceof undiciErrors.BodyTimeoutError ||
         err instanceof undiciErrors.ConnectTimeoutError ||
         (err as Error).name === "TimeoutError";
-      throw new UpstoxNetworkError(timeout ? `Upstox did not answer in time (${(err as Error).name})` : `Could not reach Upstox: ${(err as Error).message}`, err);
+      throw new UpstoxNetworkError(
+        timeout ? `Upstox did not answer in time (${(err as Error).name})` : `Could not reach Upstox: ${(err as Error).message}`,
+        err,
+      );
     }
     const requestId = headerOf(res.headers, "requestid") ?? headerOf(res.headers, "x-request-id");
     let buf: Buffer;

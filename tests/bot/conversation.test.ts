@@ -47,7 +47,14 @@ describe("chat with the bot", () => {
   const ask = async (from: { id: number; first_name?: string }, text: string) => {
     const before = tg.sentTo(from.id).length;
     await tg.sendText(from, text);
-    return waitUntil(() => tg.sentTo(from.id).slice(before).find((m) => !isLoginNotice(m)), { what: `reply to ${text}` });
+    return waitUntil(
+      () =>
+        tg
+          .sentTo(from.id)
+          .slice(before)
+          .find((m) => !isLoginNotice(m)),
+      { what: `reply to ${text}` },
+    );
   };
 
   const start = async (extra: Record<string, string> = {}, floodLimits = true) => {
@@ -133,10 +140,12 @@ describe("chat with the bot", () => {
     expect(portfolio.text).toContain("Holdings");
     expect(portfolio.text).toMatch(/Day P&L: [+−]₹/);
     expect((await say(TRADER, "/funds")).text).toMatch(/Equity: available ₹[\d,]+\.\d\d, used ₹/);
-    await app.services.upstox!.client.placeOrder(
-      { userId: user.id, accessToken: token },
-      { instrumentKey: RELIANCE, quantity: 0, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t1" },
-    ).catch(() => undefined);
+    await app.services
+      .upstox!.client.placeOrder(
+        { userId: user.id, accessToken: token },
+        { instrumentKey: RELIANCE, quantity: 0, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t1" },
+      )
+      .catch(() => undefined);
     await app.services.upstox!.client.placeOrder(
       { userId: user.id, accessToken: token },
       { instrumentKey: RELIANCE, quantity: 3, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t2" },
@@ -221,7 +230,12 @@ describe("chat with the bot", () => {
     expect(usage.text).toContain("/alert SYMBOL volume Nx\n(options at the end: once | bar | every [DURATION] | expires DURATION)");
     // /help shows every form of /alert too.
     const help = (await say(TRADER, "/help")).text!;
-    for (const form of ["/alert SYMBOL above|below PRICE — Set a price or indicator alert", "/alert SYMBOL rsi above|below LEVEL [period N]", "/alert SYMBOL ema|sma FAST SLOW up|down", "options at the end"])
+    for (const form of [
+      "/alert SYMBOL above|below PRICE — Set a price or indicator alert",
+      "/alert SYMBOL rsi above|below LEVEL [period N]",
+      "/alert SYMBOL ema|sma FAST SLOW up|down",
+      "options at the end",
+    ])
       expect(help).toContain(form);
     expect((await say(TRADER, "/watch")).text).toBe("⚠️ Which symbols?\nUsage: /watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS");
     expect((await say(TRADER, "/quotes INFY")).text).toMatch(/I don't know \/quotes\. Did you mean \/quote/);
@@ -303,8 +317,24 @@ describe("chat with the bot", () => {
     await start({}, false);
     const rand = seededRandom(99);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
-    const junk = ["", "RELIANCE", "RELIANCE above", "x y z", "<b>", "9999999999", "-1", "%%%", "above 1500", "🙂", "'; DROP TABLE users;--", "RELIANCE ema 9", "a".repeat(300)];
-    const commands = COMMANDS.filter((c) => !["start", "help", "alerts", "watchlist", "unmute", "login", "portfolio", "funds", "orders", "signals", "settings"].includes(c.command));
+    const junk = [
+      "",
+      "RELIANCE",
+      "RELIANCE above",
+      "x y z",
+      "<b>",
+      "9999999999",
+      "-1",
+      "%%%",
+      "above 1500",
+      "🙂",
+      "'; DROP TABLE users;--",
+      "RELIANCE ema 9",
+      "a".repeat(300),
+    ];
+    const commands = COMMANDS.filter(
+      (c) => !["start", "help", "alerts", "watchlist", "unmute", "login", "portfolio", "funds", "orders", "signals", "settings"].includes(c.command),
+    );
     const users = Array.from({ length: 200 }, (_, i) => ({ id: 50_000 + i, first_name: `U${i}` }));
     for (const u of users) await tg.sendText(u, `/${pick(commands).command} ${pick(junk)}`.trim());
     for (const u of users) {
@@ -323,7 +353,14 @@ describe("chat with the bot", () => {
     expect(tg.webhook?.secretToken).toBe("s3cret-token-0123456789");
     const update = {
       update_id: 1,
-      message: { message_id: 1, date: Math.floor(now / 1000), chat: { id: TRADER.id, type: "private" }, from: { ...TRADER, is_bot: false }, text: "/help", entities: [{ type: "bot_command", offset: 0, length: 5 }] },
+      message: {
+        message_id: 1,
+        date: Math.floor(now / 1000),
+        chat: { id: TRADER.id, type: "private" },
+        from: { ...TRADER, is_bot: false },
+        text: "/help",
+        entities: [{ type: "bot_command", offset: 0, length: 5 }],
+      },
     };
     const post = (secret?: string) =>
       fetch(`http://127.0.0.1:${app.httpPort}/telegram/webhook`, {

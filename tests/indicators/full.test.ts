@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ATR, BollingerBands, EMA, MACD, RSI, SMA } from "technicalindicators";
-import {
-  computeFull,
-  specKey,
-  type CandleInput,
-  type IndicatorSpec,
-  type SupertrendValue,
-} from "../../src/signals/indicators/index.js";
+import { computeFull, specKey, type CandleInput, type IndicatorSpec, type SupertrendValue } from "../../src/signals/indicators/index.js";
 import { expectValueClose, genCandles } from "./helpers.js";
 
 const CANDLES = genCandles(2000, { seed: 7 });
@@ -86,8 +80,7 @@ describe("computeFull against technicalindicators' batch calculate", () => {
     { spec: { kind: "ema", period: 20 }, batch: (n) => lastOf(EMA.calculate({ period: 20, values: closes.slice(0, n) })) },
     {
       spec: { kind: "atr", period: 14 },
-      batch: (n) =>
-        lastOf(ATR.calculate({ period: 14, high: high.slice(0, n), low: low.slice(0, n), close: closes.slice(0, n) })),
+      batch: (n) => lastOf(ATR.calculate({ period: 14, high: high.slice(0, n), low: low.slice(0, n), close: closes.slice(0, n) })),
     },
     {
       spec: { kind: "macd", fast: 12, slow: 26, signal: 9 },

@@ -23,17 +23,7 @@ const MORE_SPECS: IndicatorSpec[] = [
 
 describe("specKey / parseSpecKey", () => {
   it("produces the documented keys for the defaults", () => {
-    expect(DEFAULT_SPECS.map(specKey)).toEqual([
-      "rsi:14",
-      "ema:20",
-      "sma:50",
-      "macd:12:26:9",
-      "bb:20:2",
-      "atr:14",
-      "supertrend:10:3",
-      "vwap",
-      "volume_sma:20",
-    ]);
+    expect(DEFAULT_SPECS.map(specKey)).toEqual(["rsi:14", "ema:20", "sma:50", "macd:12:26:9", "bb:20:2", "atr:14", "supertrend:10:3", "vwap", "volume_sma:20"]);
   });
 
   it("round-trips every spec kind", () => {
@@ -109,7 +99,12 @@ describe("candlesNeeded", () => {
 
   it("is the maximum over the specs, 0 for none, and grows with the period", () => {
     expect(candlesNeeded([])).toBe(0);
-    expect(candlesNeeded([{ kind: "sma", period: 10 }, { kind: "sma", period: 200 }])).toBe(200);
+    expect(
+      candlesNeeded([
+        { kind: "sma", period: 10 },
+        { kind: "sma", period: 200 },
+      ]),
+    ).toBe(200);
     expect(candlesNeeded(DEFAULT_SPECS)).toBe(375); // the session VWAP dominates
     const noVwap = DEFAULT_SPECS.filter((s) => s.kind !== "vwap");
     const n = candlesNeeded(noVwap);

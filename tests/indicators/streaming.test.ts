@@ -43,9 +43,7 @@ function streamAndCompare(seed: number, price: number, n: number, checkAt: (i: n
   return checks;
 }
 
-const CHECKPOINTS = new Set([
-  150, 199, 200, 201, 240, 300, 374, 375, 376, 377, 500, 749, 750, 751, 1000, 1124, 1125, 1126, 1200, 1500, 2000,
-]);
+const CHECKPOINTS = new Set([150, 199, 200, 201, 240, 300, 374, 375, 376, 377, 500, 749, 750, 751, 1000, 1124, 1125, 1126, 1200, 1500, 2000]);
 
 describe("InstrumentIndicators.next equals computeFull", () => {
   it("for every spec kind: every candle up to 130, then across SMA/BB wrap points and IST day boundaries", () => {
@@ -200,24 +198,12 @@ describe("addSpecs (new indicators are rebuilt from the kept window)", () => {
     expect(ind.windowCandles()).toEqual(candles.slice(900, 1000));
     ind.addSpecs(added);
     expect(ind.window).toBe(100); // an explicit window is kept
-    expectValuesClose(
-      ind.values(),
-      { ...computeFull(base, candles.slice(0, 1000)), ...computeFull(added, candles.slice(900, 1000)) },
-      "values",
-    );
-    expectValuesClose(
-      ind.previous(),
-      { ...computeFull(base, candles.slice(0, 999)), ...computeFull(added, candles.slice(900, 999)) },
-      "previous",
-    );
+    expectValuesClose(ind.values(), { ...computeFull(base, candles.slice(0, 1000)), ...computeFull(added, candles.slice(900, 1000)) }, "values");
+    expectValuesClose(ind.previous(), { ...computeFull(base, candles.slice(0, 999)), ...computeFull(added, candles.slice(900, 999)) }, "previous");
     for (let i = 1000; i < 1100; i++) {
       ind.next(candles[i]!);
       if (i % 10 === 9) {
-        expectValuesClose(
-          ind.values(),
-          { ...computeFull(base, candles.slice(0, i + 1)), ...computeFull(added, candles.slice(900, i + 1)) },
-          `after ${i + 1}`,
-        );
+        expectValuesClose(ind.values(), { ...computeFull(base, candles.slice(0, i + 1)), ...computeFull(added, candles.slice(900, i + 1)) }, `after ${i + 1}`);
       }
     }
   });

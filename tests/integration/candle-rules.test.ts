@@ -117,7 +117,11 @@ describe("indicator alerts on closed candles", () => {
     // A fresh process (restart) rebuilds from SQLite and carries on from the same candles.
     await app.stop();
     const clock = () => now;
-    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), { clock, quoteSource: new ScriptedQuotes(clock), candleSource: candles });
+    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), {
+      clock,
+      quoteSource: new ScriptedQuotes(clock),
+      candleSource: candles,
+    });
     for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
     next(1);
     await fetch();

@@ -15,7 +15,7 @@ import { startTestApp, testConfig } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 import { botEnv, spawnBot, type BotProcess } from "../support/process.js";
 import { takeOverScheduler } from "../support/queues.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+import { startSmtpCapture } from "../support/smtp.js";
 import { sleep, waitUntil } from "../support/wait.js";
 
 /** A unique, greppable symbol per row: "M0042" never occurs inside another marker. */
@@ -113,7 +113,9 @@ function floodCheck(sent: readonly SentMessage[]): { violations: string[]; maxCh
 
 const statusCounts = (db: { prepare(sql: string): { all(): unknown[] } }, channel = "telegram") =>
   Object.fromEntries(
-    (db.prepare(`SELECT status, COUNT(*) AS n FROM notifications WHERE channel = '${channel}' GROUP BY status`).all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]),
+    (
+      db.prepare(`SELECT status, COUNT(*) AS n FROM notifications WHERE channel = '${channel}' GROUP BY status`).all() as Array<{ status: string; n: number }>
+    ).map((r) => [r.status, r.n]),
   ) as Partial<Record<"pending" | "sent" | "dead", number>>;
 
 async function queueIdle(queues: Queues): Promise<boolean> {
@@ -126,7 +128,7 @@ async function queueIdle(queues: Queues): Promise<boolean> {
  * process and as separate processes) and the fake Telegram Bot API with its flood limits on.
  */
 describe("Telegram delivery under load and failure", () => {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
@@ -145,7 +147,10 @@ describe("Telegram delivery under load and failure", () => {
     return { dataDir, prefix };
   }
 
-  async function startWithTelegram(tg: FakeTelegram, opts: { concurrency?: number; smtpUrl?: string; attempts?: number; backoffMs?: number } = {}): Promise<RunningApp> {
+  async function startWithTelegram(
+    tg: FakeTelegram,
+    opts: { concurrency?: number; smtpUrl?: string; attempts?: number; backoffMs?: number } = {},
+  ): Promise<RunningApp> {
     const { dataDir, prefix } = workspace();
     const config = testConfig({
       dataDir,
@@ -190,7 +195,11 @@ describe("Telegram delivery under load and failure", () => {
     for (const [w, wave] of waves.entries()) {
       const inserted = insertRows(s.outbox, wave, "load");
       rows.push(...inserted);
-      await enqueueNotifications(s.queues, inserted.map((r) => r.id), s.delivery);
+      await enqueueNotifications(
+        s.queues,
+        inserted.map((r) => r.id),
+        s.delivery,
+      );
       // Besides any 429 the flood limits produce, five forced ones: each must wait and resend.
       if (w === 1) tg.failNext({ method: "sendMessage", status: 429, retryAfter: 1, count: 5 });
       if (w < waves.length - 1) await sleep(1000);
@@ -254,8 +263,16 @@ describe("Telegram delivery under load and failure", () => {
     // messages, seven seconds at 30 a second. The jobs running at the kill are lone rows: no
     // other job of their chat can carry them, only BullMQ's recovery of the stalled job.
     const chats = Array.from({ length: 200 }, (_, k) => users.create({ telegramId: 800_000 + k, channels: "telegram" }));
-    const rows = insertRows(outbox, Array.from({ length: 300 }, (_, i) => ({ i, user: chats[i < 100 ? 100 + i : (i - 100) % 100]! })), "kill");
-    await enqueueNotifications(queues, rows.map((r) => r.id), DEFAULT_DELIVERY);
+    const rows = insertRows(
+      outbox,
+      Array.from({ length: 300 }, (_, i) => ({ i, user: chats[i < 100 ? 100 + i : (i - 100) % 100]! })),
+      "kill",
+    );
+    await enqueueNotifications(
+      queues,
+      rows.map((r) => r.id),
+      DEFAULT_DELIVERY,
+    );
 
     await waitUntil(() => (statusCounts(db).sent ?? 0) >= 40, { timeoutMs: 30_000, intervalMs: 10, what: "some rows sent by the first worker" });
     first.child.kill("SIGKILL");
@@ -326,8 +343,7 @@ describe("Telegram delivery under load and failure", () => {
     const rowOf = (s: RunningApp["services"], id: number) => s.outbox.get(id)!;
     const fallbackOf = (s: RunningApp["services"], dedupKey: string) =>
       s.db.prepare("SELECT status, channel, kind FROM notifications WHERE dedup_key = ?").get(`${dedupKey}:fallback-email`) as
-        | { status: string; channel: string; kind: string }
-        | undefined;
+        { status: string; channel: string; kind: string } | undefined;
 
     it("403 marks the user inactive and falls back to email", async () => {
       const { tg, smtp, s, user, row } = await setup({ attempts: 3 });

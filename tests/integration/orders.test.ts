@@ -26,8 +26,13 @@ describe("order confirmations", () => {
   let session: UpstoxSession;
 
   const postback = (order: Record<string, unknown>, path = `/upstox/orders/${SECRET}`) =>
-    fetch(`http://127.0.0.1:${app.httpPort}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...template, ...order }) });
-  const kinds = () => (app.services.db.prepare("SELECT kind FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
+    fetch(`http://127.0.0.1:${app.httpPort}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...template, ...order }),
+    });
+  const kinds = () =>
+    (app.services.db.prepare("SELECT kind FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
 
   beforeEach(async () => {
     now = Date.parse("2025-01-15T10:30:00+05:30");
@@ -72,7 +77,20 @@ describe("order confirmations", () => {
       tag: "uab-1",
     });
     const orderId = orderIds[0]!;
-    const base = { user_id: "UPX5", userId: "UPX5", order_id: orderId, instrument_token: RELIANCE, instrument_key: RELIANCE, trading_symbol: "RELIANCE-EQ", tradingsymbol: "RELIANCE-EQ", quantity: 10, price: 1400, order_type: "LIMIT", transaction_type: "BUY", product: "D" };
+    const base = {
+      user_id: "UPX5",
+      userId: "UPX5",
+      order_id: orderId,
+      instrument_token: RELIANCE,
+      instrument_key: RELIANCE,
+      trading_symbol: "RELIANCE-EQ",
+      tradingsymbol: "RELIANCE-EQ",
+      quantity: 10,
+      price: 1400,
+      order_type: "LIMIT",
+      transaction_type: "BUY",
+      product: "D",
+    };
     expect((await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 })).status).toBe(200);
     await runJob(app.services.queues["order-sync"]);
     await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 });
@@ -95,7 +113,19 @@ describe("order confirmations", () => {
   });
 
   it("tells a rejection with Upstox's reason, and refuses postbacks without the secret", async () => {
-    const rejected = { user_id: "UPX5", order_id: "REJ-1", instrument_token: RELIANCE, trading_symbol: "RELIANCE-EQ", quantity: 1500, order_type: "SL-M", transaction_type: "SELL", product: "I", status: "rejected", filled_quantity: 0, status_message: "You need to add Rs. 138385.27 in your account to place this trade." };
+    const rejected = {
+      user_id: "UPX5",
+      order_id: "REJ-1",
+      instrument_token: RELIANCE,
+      trading_symbol: "RELIANCE-EQ",
+      quantity: 1500,
+      order_type: "SL-M",
+      transaction_type: "SELL",
+      product: "I",
+      status: "rejected",
+      filled_quantity: 0,
+      status_message: "You need to add Rs. 138385.27 in your account to place this trade.",
+    };
     expect((await postback(rejected)).status).toBe(200);
     const [mail] = await smtp.waitForMessages(1);
     expect(mail!.parsed.text).toContain("You need to add Rs. 138385.27");

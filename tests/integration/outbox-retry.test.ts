@@ -62,10 +62,13 @@ describe("outbox retries, dead rows and the sweeper", () => {
     })();
     await enqueueNotifications(s.queues, [id], s.delivery);
 
-    const dead = await waitUntil(() => {
-      const n = s.outbox.get(id)!;
-      return n.status === "dead" ? n : undefined;
-    }, { timeoutMs: 20_000, what: "the row to be dead" });
+    const dead = await waitUntil(
+      () => {
+        const n = s.outbox.get(id)!;
+        return n.status === "dead" ? n : undefined;
+      },
+      { timeoutMs: 20_000, what: "the row to be dead" },
+    );
     watching = false;
     await watcher;
 

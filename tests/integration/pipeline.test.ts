@@ -72,7 +72,8 @@ describe("alert pipeline end to end", () => {
   });
 
   const notifications = () => app.services.db.prepare("SELECT * FROM notifications ORDER BY id").all() as NotificationRow[];
-  const signals = () => app.services.db.prepare("SELECT * FROM signals ORDER BY id").all() as Array<{ id: number; rule_id: number; price: number; kind: string }>;
+  const signals = () =>
+    app.services.db.prepare("SELECT * FROM signals ORDER BY id").all() as Array<{ id: number; rule_id: number; price: number; kind: string }>;
   const poll = () => runJob<PollQuotesResult>(app.services.queues["poll-quotes"]);
 
   it("a crossing becomes one signal, two outbox rows, one real email and a telegram message, all marked sent", async () => {
@@ -97,10 +98,13 @@ describe("alert pipeline end to end", () => {
     expect(parsed.text).toContain("Last price: Rs 1,421.25");
     expect(parsed.text).toMatch(/Time: 2025-01-06 10:30:15 IST/);
 
-    const rows = await waitUntil(() => {
-      const r = notifications();
-      return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
-    }, { what: "both notification rows to be sent" });
+    const rows = await waitUntil(
+      () => {
+        const r = notifications();
+        return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
+      },
+      { what: "both notification rows to be sent" },
+    );
     const [signal] = signals();
     expect(signals()).toHaveLength(1);
     expect(signal).toMatchObject({ rule_id: rule.id, price: 1421.25, kind: "cross_up" });
@@ -163,7 +167,16 @@ describe("alert pipeline end to end", () => {
       state: { armed: false, lastPrice: 1421.25 },
       firedAt: now,
       price: 1421.25,
-      payload: { symbol: "RELIANCE", instrumentKey: RELIANCE, ruleId: rule.id, ruleKind: "cross_up", price: 1421.25, level: 1420, dayChangePct: 0.18, firedAt: now },
+      payload: {
+        symbol: "RELIANCE",
+        instrumentKey: RELIANCE,
+        ruleId: rule.id,
+        ruleKind: "cross_up",
+        price: 1421.25,
+        level: 1420,
+        dayChangePct: 0.18,
+        firedAt: now,
+      },
       channels: ["email" as const],
     };
     const first = s.outbox.recordFiring(firing);
@@ -195,10 +208,13 @@ describe("alert pipeline end to end", () => {
 
     const mails = await smtp.waitForMessages(2);
     expect(mails.map((m) => m.parsed.subject)).toEqual(["RELIANCE crossed above ₹1,420.00 (₹1,421.25)", "RELIANCE crossed above ₹1,420.00 (₹1,422.00)"]);
-    const rows = await waitUntil(() => {
-      const r = notifications();
-      return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
-    }, { what: "both email rows sent" });
+    const rows = await waitUntil(
+      () => {
+        const r = notifications();
+        return r.length === 2 && r.every((n) => n.status === "sent") ? r : undefined;
+      },
+      { what: "both email rows sent" },
+    );
     expect(rows.map((n) => n.channel)).toEqual(["email", "email"]);
     expect(rows.map((n) => n.dedup_key)).toEqual([`rule:${rule.id}:fire:1:email`, `rule:${rule.id}:fire:2:email`]);
     expect(signals()).toHaveLength(2);

@@ -118,7 +118,10 @@ describe("portfolio digests, holding moves and login reminders", () => {
     const link = /https?:\/\/\S+state=\S+/.exec(mail!.parsed.text ?? "")![0];
     expect(new URL(link).searchParams.get("client_id")).toBe(upstox.clientId);
     // The digest skips a user without a valid login rather than failing.
-    expect((await runJob<{ sent: number; skipped: number }>(app.services.queues["portfolio-digest"], { when: "open" })).result).toEqual({ sent: 0, skipped: 1 });
+    expect((await runJob<{ sent: number; skipped: number }>(app.services.queues["portfolio-digest"], { when: "open" })).result).toEqual({
+      sent: 0,
+      skipped: 1,
+    });
   });
 
   it("one-click unsubscribe stops the emails", async () => {
@@ -127,7 +130,7 @@ describe("portfolio digests, holding moves and login reminders", () => {
     const url = /^List-Unsubscribe: <([^>]+)>/m.exec(unfold(mail!.raw.toString()))![1]!;
     const local = url.replace("https://bot.example.com", `http://127.0.0.1:${app.httpPort}`);
     const confirm = await fetch(local);
-    expect(await confirm.text()).toContain("<form method=\"post\"");
+    expect(await confirm.text()).toContain('<form method="post"');
     expect(app.services.users.get(user.id)!.channels).toBe("email");
     const post = await fetch(local, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
     expect(post.status).toBe(200);

@@ -25,7 +25,10 @@ describe("configuration errors through the real process", () => {
     const stderr = bot.stderr();
     expect(stderr).not.toMatch(/^\s{4}at /m);
     expect(stderr).not.toMatch(/node:internal|\.ts:\d+/);
-    const jsonLines = bot.stdout().split("\n").filter((l) => parseLogLine(l) !== undefined);
+    const jsonLines = bot
+      .stdout()
+      .split("\n")
+      .filter((l) => parseLogLine(l) !== undefined);
     expect(jsonLines).toEqual([]);
     expect(bot.stdout().trim()).toBe("");
   }

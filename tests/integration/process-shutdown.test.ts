@@ -66,7 +66,9 @@ describe("graceful shutdown of the real process", () => {
         const signals = db.prepare("SELECT COUNT(*) AS n FROM signals").get() as { n: number };
         expect(signals.n).toBeGreaterThanOrEqual(1);
         // Every signal produced its outbox rows (telegram + email for the demo trader).
-        const orphans = db.prepare("SELECT COUNT(*) AS n FROM signals s WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.signal_id = s.id)").get() as { n: number };
+        const orphans = db.prepare("SELECT COUNT(*) AS n FROM signals s WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.signal_id = s.id)").get() as {
+          n: number;
+        };
         expect(orphans.n).toBe(0);
       } finally {
         db.close();
@@ -94,7 +96,16 @@ describe("graceful shutdown of the real process", () => {
         channel: "email",
         kind: "price_alert",
         dedupKey: "t:drain:1",
-        payload: { symbol: "HDFCBANK", instrumentKey: "NSE_EQ|INE040A01034", ruleId: 1, ruleKind: "price_below", price: 1700, level: 1701, dayChangePct: -1.4, firedAt: Date.now() },
+        payload: {
+          symbol: "HDFCBANK",
+          instrumentKey: "NSE_EQ|INE040A01034",
+          ruleId: 1,
+          ruleKind: "price_below",
+          price: 1700,
+          level: 1701,
+          dayChangePct: -1.4,
+          firedAt: Date.now(),
+        },
       });
       await enqueueNotifications(queues, [id]);
 

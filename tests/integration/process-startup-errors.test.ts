@@ -49,9 +49,15 @@ describe("start-up failures through the real process", () => {
 
   /** The one fatal line (and nothing else at error level or above); it is a single line. */
   function theFatalLine(bot: BotProcess): LogLine {
-    const lines = bot.stdout().split("\n").filter((l) => l.trim() !== "");
+    const lines = bot
+      .stdout()
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     const parsed = lines.map((l) => parseLogLine(l));
-    expect(parsed.every((l) => l !== undefined), `every stdout line is a JSON log line:\n${bot.stdout()}`).toBe(true);
+    expect(
+      parsed.every((l) => l !== undefined),
+      `every stdout line is a JSON log line:\n${bot.stdout()}`,
+    ).toBe(true);
     const severe = parsed.filter((l) => l!.level >= 50);
     expect(severe, bot.stdout()).toHaveLength(1);
     const fatal = severe[0]!;

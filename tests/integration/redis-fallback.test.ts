@@ -102,9 +102,7 @@ describe("embedded Redis fallback", () => {
 
   it("never prints the REDIS_URL password in its error", async () => {
     const dead = await deadPort();
-    const err = (await resolveRedis({ url: `redis://user:s3cret-pass@127.0.0.1:${dead}`, log: silentLog(), workDir: dir() }).catch(
-      (e: unknown) => e,
-    )) as Error;
+    const err = (await resolveRedis({ url: `redis://user:s3cret-pass@127.0.0.1:${dead}`, log: silentLog(), workDir: dir() }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(RedisUnavailableError);
     expect(err.message).not.toContain("s3cret-pass");
     expect(err.message).toContain("user:***@");

@@ -162,7 +162,12 @@ describe("special sessions, polled by the real scheduler at the default interval
     expect((await runJob(s.queues["portfolio-digest"], { when: "open" })).result).toEqual({ sent: 1, skipped: 1 });
     expect((await runJob(s.queues["token-reminder"])).result).toEqual({ reminded: 1 });
     const mails = await smtp!.waitForMessages(2);
-    expect(mails.map((m) => m.envelopeTo).flat().sort()).toEqual(["digest@example.com", "stale@example.com"]);
+    expect(
+      mails
+        .map((m) => m.envelopeTo)
+        .flat()
+        .sort(),
+    ).toEqual(["digest@example.com", "stale@example.com"]);
   });
 
   it("the close digest of an evening session waits for its close, once", { timeout: 60_000 }, async () => {

@@ -81,7 +81,10 @@ describe("the bot wired to Upstox", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/uab_upstox_requests_total\{host="api",status="200"\} \d+/);
     const health = await getJson(`http://127.0.0.1:${app.httpPort}/healthz`);
-    expect((health.body as { checks: { upstoxToken: { state: string; linkedUsers: number } } }).checks.upstoxToken).toMatchObject({ state: "ok", linkedUsers: 1 });
+    expect((health.body as { checks: { upstoxToken: { state: string; linkedUsers: number } } }).checks.upstoxToken).toMatchObject({
+      state: "ok",
+      linkedUsers: 1,
+    });
   });
 
   it("tells the user once when Upstox refuses their token, and stops using it", async () => {

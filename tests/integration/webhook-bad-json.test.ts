@@ -129,9 +129,12 @@ describe("webhooks with a malformed body", () => {
       const [reply] = await tg.waitForMessages(4242, 1);
       expect(reply!.text).toBeTruthy();
       // The fake records the delivery once the webhook has answered, after the bot's reply.
-      const statuses = await waitUntil(() => (tg.webhookDeliveries.length > delivered ? tg.webhookDeliveries.slice(delivered).map((d) => d.status) : undefined), {
-        what: "the webhook delivery to be recorded",
-      });
+      const statuses = await waitUntil(
+        () => (tg.webhookDeliveries.length > delivered ? tg.webhookDeliveries.slice(delivered).map((d) => d.status) : undefined),
+        {
+          what: "the webhook delivery to be recorded",
+        },
+      );
       expect(statuses).toEqual([200]);
     });
   });
@@ -152,7 +155,19 @@ describe("webhooks with a malformed body", () => {
     });
 
     it("a well-formed update for an account nobody linked is still 200", async () => {
-      const res = await post(path, JSON.stringify({ update_type: "order", user_id: "NOBODY", order_id: "1", status: "open", quantity: 1, transaction_type: "BUY", order_type: "MARKET", instrument_key: "NSE_EQ|INE002A01018" }));
+      const res = await post(
+        path,
+        JSON.stringify({
+          update_type: "order",
+          user_id: "NOBODY",
+          order_id: "1",
+          status: "open",
+          quantity: 1,
+          transaction_type: "BUY",
+          order_type: "MARKET",
+          instrument_key: "NSE_EQ|INE002A01018",
+        }),
+      );
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ignored: "unknown user" });
     });

@@ -57,7 +57,16 @@ describe("a --role=worker process", () => {
       channel: "email",
       kind: "price_alert",
       dedupKey: "t:worker:1",
-      payload: { symbol: "TCS", instrumentKey: "NSE_EQ|INE467B01029", ruleId: 1, ruleKind: "price_above", price: 3460.5, level: 3460, dayChangePct: 0.24, firedAt: Date.now() },
+      payload: {
+        symbol: "TCS",
+        instrumentKey: "NSE_EQ|INE467B01029",
+        ruleId: 1,
+        ruleKind: "price_above",
+        price: 3460.5,
+        level: 3460,
+        dayChangePct: 0.24,
+        firedAt: Date.now(),
+      },
     });
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     queues = createQueues(redis, prefix);

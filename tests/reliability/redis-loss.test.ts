@@ -25,7 +25,13 @@ describe("losing Redis", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setUp(): Promise<{ redis: OwnRedis; smtp: SmtpCapture; dataDir: string; prefix: string; start: () => Promise<{ bot: BotProcess; port: number }> }> {
+  async function setUp(): Promise<{
+    redis: OwnRedis;
+    smtp: SmtpCapture;
+    dataDir: string;
+    prefix: string;
+    start: () => Promise<{ bot: BotProcess; port: number }>;
+  }> {
     const redis = await ownRedis();
     cleanups.push(() => redis.close());
     const smtp = await startSmtpCapture();
@@ -36,7 +42,11 @@ describe("losing Redis", () => {
     const start = async () => {
       const bot = spawnBot(
         [],
-        botEnv({ dataDir, prefix, extra: { REDIS_URL: redis.url, SMTP_URL: smtp.url, SIMULATOR_ALWAYS_OPEN: "true", POLL_INTERVAL: "2", SHUTDOWN_TIMEOUT: "9" } }),
+        botEnv({
+          dataDir,
+          prefix,
+          extra: { REDIS_URL: redis.url, SMTP_URL: smtp.url, SIMULATOR_ALWAYS_OPEN: "true", POLL_INTERVAL: "2", SHUTDOWN_TIMEOUT: "9" },
+        }),
       );
       cleanups.push(() => bot.kill());
       await bot.waitForLog((l) => l.msg === "bot started", 30_000, "the bot started line");
@@ -53,7 +63,16 @@ describe("losing Redis", () => {
       channel: "email",
       kind: "price_alert",
       dedupKey: `t:${tag}`,
-      payload: { symbol: "INFY", instrumentKey: "NSE_EQ|INE009A01021", ruleId: 1, ruleKind: "price_above", price: 1500, level: 1499, dayChangePct: 0.4, firedAt: Date.now() },
+      payload: {
+        symbol: "INFY",
+        instrumentKey: "NSE_EQ|INE009A01021",
+        ruleId: 1,
+        ruleKind: "price_above",
+        price: 1500,
+        level: 1499,
+        dayChangePct: 0.4,
+        firedAt: Date.now(),
+      },
     });
   }
 
@@ -70,7 +89,10 @@ describe("losing Redis", () => {
     async (how) => {
       const { redis, smtp, dataDir, prefix, start } = await setUp();
       const { bot, port } = await start();
-      await waitUntil(async () => (await lastPollAt(port)).status === 200 && (await lastPollAt(port)).at !== null, { timeoutMs: 20_000, what: "a first poll and /healthz 200" });
+      await waitUntil(async () => (await lastPollAt(port)).status === 200 && (await lastPollAt(port)).at !== null, {
+        timeoutMs: 20_000,
+        what: "a first poll and /healthz 200",
+      });
 
       const db = openDatabase(path.join(dataDir, "bot.sqlite"));
       cleanups.push(() => void db.close());

@@ -68,7 +68,16 @@ describe("SIGTERM with calls in flight", () => {
       channel: "telegram",
       kind: "price_alert",
       dedupKey: "t:hung:1",
-      payload: { symbol: "TCS", instrumentKey: "NSE_EQ|INE467B01029", ruleId: 1, ruleKind: "price_above", price: 4100, level: 4099, dayChangePct: 0.2, firedAt: Date.now() },
+      payload: {
+        symbol: "TCS",
+        instrumentKey: "NSE_EQ|INE467B01029",
+        ruleId: 1,
+        ruleKind: "price_above",
+        price: 4100,
+        level: 4099,
+        dayChangePct: 0.2,
+        firedAt: Date.now(),
+      },
     });
     tg.stallNext({ method: "sendMessage", ms: 30_000 });
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -106,7 +115,16 @@ describe("SIGTERM with calls in flight", () => {
       channel: "email",
       kind: "price_alert",
       dedupKey: "t:slow-smtp:1",
-      payload: { symbol: "WIPRO", instrumentKey: "NSE_EQ|INE075A01022", ruleId: 1, ruleKind: "price_below", price: 290, level: 291, dayChangePct: -0.8, firedAt: Date.now() },
+      payload: {
+        symbol: "WIPRO",
+        instrumentKey: "NSE_EQ|INE075A01022",
+        ruleId: 1,
+        ruleKind: "price_below",
+        price: 290,
+        level: 291,
+        dayChangePct: -0.8,
+        firedAt: Date.now(),
+      },
     });
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const queues = createQueues(redis, prefix);
@@ -131,7 +149,12 @@ describe("SIGTERM with calls in flight", () => {
   }, 90_000);
 
   it("SIGTERM while history warm-ups hang on Upstox and more wait behind them: exit 0 in time, no error lines", async () => {
-    const fake = await FakeUpstox.start({ instruments: 60, clientId: "app-key", clientSecret: "app-secret", redirectUri: "http://127.0.0.1:8080/upstox/callback" });
+    const fake = await FakeUpstox.start({
+      instruments: 60,
+      clientId: "app-key",
+      clientSecret: "app-secret",
+      redirectUri: "http://127.0.0.1:8080/upstox/callback",
+    });
     cleanups.push(() => fake.close());
     const { dataDir, prefix, db } = workspace();
     const upstox = upstoxEnv(fake);
@@ -151,7 +174,10 @@ describe("SIGTERM with calls in flight", () => {
 
     const took = await sigterm(bot);
     expect(took).toBeLessThan(BUDGET_MS);
-    expect(bot.logs.filter((l) => l.level >= 50), "no error lines").toEqual([]);
+    expect(
+      bot.logs.filter((l) => l.level >= 50),
+      "no error lines",
+    ).toEqual([]);
   }, 60_000);
 });
 

@@ -48,7 +48,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   const bin = findOnPath("redis-server");
   if (!bin) {
-    const why = mode === "private" ? "TEST_REDIS=private needs redis-server, and it is not on PATH." : "No Redis answers on 127.0.0.1:6379 and redis-server is not on PATH.";
+    const why =
+      mode === "private"
+        ? "TEST_REDIS=private needs redis-server, and it is not on PATH."
+        : "No Redis answers on 127.0.0.1:6379 and redis-server is not on PATH.";
     throw fail(`The tests need Redis. ${why} ${HOW_TO_GET_REDIS}`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), "uab-test-redis-"));

@@ -37,9 +37,9 @@ export function spawnBot(args: string[], env: Record<string, string>): BotProces
   let err = "";
   let partial = "";
   const logs: LogLine[] = [];
-  child.stdout!.setEncoding("utf8");
-  child.stderr!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
     out += chunk;
     partial += chunk;
     const lines = partial.split("\n");
@@ -49,7 +49,7 @@ export function spawnBot(args: string[], env: Record<string, string>): BotProces
       if (parsed) logs.push(parsed);
     }
   });
-  child.stderr!.on("data", (chunk: string) => (err += chunk));
+  child.stderr.on("data", (chunk: string) => (err += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     // "close", not "exit": exit can come before the last stdout chunk has been read here.
     child.once("close", (code, signal) => resolve({ code, signal }));

@@ -1,14 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  istInstant,
-  istParts,
-  isMarketOpen,
-  isTradingDay,
-  nextMarketOpen,
-  nseHolidays,
-  type HolidaySet,
-} from "../../src/market/calendar.js";
+import { istInstant, istParts, isMarketOpen, isTradingDay, nextMarketOpen, nseHolidays, type HolidaySet } from "../../src/market/calendar.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../fakes/upstox/fixtures/market_holidays.json", import.meta.url), "utf8")) as {
   data: { date: string; closed_exchanges?: string[] }[];
@@ -45,9 +37,7 @@ describe("nseHolidays", () => {
   });
 
   it("tolerates entries without closed_exchanges", () => {
-    expect(nseHolidays([{ date: "2024-03-08" }, { date: "2024-03-25", closed_exchanges: ["NSE", "BSE"] }])).toEqual(
-      new Set(["2024-03-25"]),
-    );
+    expect(nseHolidays([{ date: "2024-03-08" }, { date: "2024-03-25", closed_exchanges: ["NSE", "BSE"] }])).toEqual(new Set(["2024-03-25"]));
   });
 });
 

@@ -46,11 +46,7 @@ const tableNames = (db: Database) =>
   (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 
 function insertUser(db: Database, telegramId: number, name: string): number {
-  return Number(
-    db
-      .prepare("INSERT INTO users (telegram_id, display_name, created_at, updated_at) VALUES (?, ?, 1, 1)")
-      .run(telegramId, name).lastInsertRowid,
-  );
+  return Number(db.prepare("INSERT INTO users (telegram_id, display_name, created_at, updated_at) VALUES (?, ?, 1, 1)").run(telegramId, name).lastInsertRowid);
 }
 
 describe("openDatabase on an empty file", () => {
@@ -81,12 +77,13 @@ describe("openDatabase on an empty file", () => {
   it("keys candles by (instrument_key, interval, ts)", () => {
     const db = track(openDatabase(dbFile));
     const cols = db.pragma("table_info(candles)") as { name: string; pk: number }[];
-    const pk = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    const pk = cols
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => c.name);
     expect(pk).toEqual(["instrument_key", "interval", "ts"]);
 
-    const insert = db.prepare(
-      "INSERT INTO candles (instrument_key, interval, ts, open, high, low, close) VALUES (?, ?, ?, 1, 1, 1, 1)",
-    );
+    const insert = db.prepare("INSERT INTO candles (instrument_key, interval, ts, open, high, low, close) VALUES (?, ?, ?, 1, 1, 1, 1)");
     insert.run("NSE_EQ|X", "1minute", 1000);
     insert.run("NSE_EQ|X", "1day", 1000);
     insert.run("NSE_EQ|X", "1minute", 2000);
@@ -95,9 +92,10 @@ describe("openDatabase on an empty file", () => {
 
   it("indexes signals by created_at descending", () => {
     const db = track(openDatabase(dbFile));
-    const indexes = db
-      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'signals'")
-      .all() as { name: string; sql: string | null }[];
+    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'signals'").all() as {
+      name: string;
+      sql: string | null;
+    }[];
     const byCreatedAt = indexes.filter((i) => i.sql && /\(\s*created_at\s+DESC\s*\)/i.test(i.sql));
     expect(byCreatedAt.map((i) => i.name)).toEqual(["signals_created_at"]);
     // And the planner uses it for the "latest signals" query.
@@ -122,13 +120,11 @@ describe("openDatabase on an empty file", () => {
   it("enforces foreign keys: deleting a user cascades to their alert rules", () => {
     const db = track(openDatabase(dbFile));
     const userId = insertUser(db, 222, "B");
-    db.prepare(
-      "INSERT INTO alert_rules (user_id, instrument_key, kind, params, created_at, updated_at) VALUES (?, 'NSE_EQ|X', 'price_above', '{}', 1, 1)",
-    ).run(userId);
+    db.prepare("INSERT INTO alert_rules (user_id, instrument_key, kind, params, created_at, updated_at) VALUES (?, 'NSE_EQ|X', 'price_above', '{}', 1, 1)").run(
+      userId,
+    );
     expect(() =>
-      db
-        .prepare("INSERT INTO alert_rules (user_id, instrument_key, kind, params, created_at, updated_at) VALUES (999, 'K', 'k', '{}', 1, 1)")
-        .run(),
+      db.prepare("INSERT INTO alert_rules (user_id, instrument_key, kind, params, created_at, updated_at) VALUES (999, 'K', 'k', '{}', 1, 1)").run(),
     ).toThrow(/FOREIGN KEY/);
     db.prepare("DELETE FROM users WHERE id = ?").run(userId);
     expect(db.prepare("SELECT COUNT(*) AS n FROM alert_rules").get()).toEqual({ n: 0 });
@@ -151,12 +147,8 @@ describe("migrate", () => {
     const db = track(openDatabase(dbFile));
     expect(schemaVersion(db)).toBe(LATEST);
     expect(tableNames(db)).toEqual(TABLES);
-    expect(db.prepare("SELECT telegram_id, display_name FROM users").all()).toEqual([
-      { telegram_id: 424242, display_name: "Old User" },
-    ]);
-    const versions = (db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map(
-      (r) => r.version,
-    );
+    expect(db.prepare("SELECT telegram_id, display_name FROM users").all()).toEqual([{ telegram_id: 424242, display_name: "Old User" }]);
+    const versions = (db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map((r) => r.version);
     expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
   });
 

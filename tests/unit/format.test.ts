@@ -121,7 +121,9 @@ describe("rule wording", () => {
     expect(describeRule({ kind: "price_above", params: { level: 1450 }, ...once })).toBe("price at or above ₹1,450.00, once");
     expect(describeRule({ kind: "cross_down", params: { level: 123456.5 }, ...once })).toBe("crosses below ₹1,23,456.50, once");
     expect(describeRule({ kind: "change_pct", params: { pct: 3 }, ...once })).toBe("moves 3% from the previous close, once");
-    expect(describeRule({ kind: "rsi_below", params: { level: 30 }, frequency: "once_per_bar", cooldownSeconds: 0 })).toBe("RSI(14) falls below 30, once per candle");
+    expect(describeRule({ kind: "rsi_below", params: { level: 30 }, frequency: "once_per_bar", cooldownSeconds: 0 })).toBe(
+      "RSI(14) falls below 30, once per candle",
+    );
     expect(describeRule({ kind: "ma_cross_up", params: { ma: "sma", fast: 9, slow: 21 }, frequency: "every", cooldownSeconds: 900 })).toBe(
       "SMA 9 crosses above SMA 21, every time (at most every 15 min)",
     );
@@ -137,7 +139,10 @@ describe("rule wording", () => {
   });
 
   it("says what a fired candle rule did, with the values behind it", () => {
-    expect(indicatorFiredWording("rsi_below", { period: 14, level: 30 }, { rsi: 28.4 })).toEqual({ headline: "RSI(14) fell below 30", valuesLine: "RSI 28.40" });
+    expect(indicatorFiredWording("rsi_below", { period: 14, level: 30 }, { rsi: 28.4 })).toEqual({
+      headline: "RSI(14) fell below 30",
+      valuesLine: "RSI 28.40",
+    });
     expect(indicatorFiredWording("ma_cross_up", { ma: "ema", fast: 9, slow: 21 }, { fast: 818.35, slow: 812 })).toEqual({
       headline: "EMA 9 crossed above EMA 21",
       valuesLine: "EMA 9: ₹818.35, EMA 21: ₹812.00",

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createLogger, scrub } from "../../src/log/logger.js";
 
+/** A parsed log line, with the nested objects the tests read. */
+interface LogRecord {
+  [key: string]: unknown;
+  req: { headers: Record<string, string> };
+  err: { message: string; stack: string };
+}
+
 /** A pino destination that keeps every line it is given. */
 function capture() {
   const lines: string[] = [];
@@ -23,10 +30,7 @@ describe("createLogger (json)", () => {
     log.info({ upstox: { access_token: "eyJ-access-2222" }, userId: 42 }, "linked account");
     log.info({ user: { password: "hunter2-3333" } }, "user update");
     log.info({ req: { headers: { authorization: "Bearer abcdef0123456789", accept: "application/json" } } }, "upstream call");
-    log.error(
-      { err: new Error(`request to https://api.telegram.org/bot${BOT_TOKEN}/sendMessage failed: ETIMEDOUT`) },
-      "telegram send failed",
-    );
+    log.error({ err: new Error(`request to https://api.telegram.org/bot${BOT_TOKEN}/sendMessage failed: ETIMEDOUT`) }, "telegram send failed");
     log.warn(`could not log in to SMTP with ${CONFIGURED_SECRET}`);
 
     const text = out.text();
@@ -36,7 +40,7 @@ describe("createLogger (json)", () => {
     // The bot id part of the token alone is also not left dangling in the URL.
     expect(text).not.toContain("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw");
 
-    const records = out.lines.map((l) => JSON.parse(l) as Record<string, any>);
+    const records = out.lines.map((l) => JSON.parse(l) as LogRecord);
     expect(records).toHaveLength(6);
     expect(records[0]).toMatchObject({ token: "[redacted]", symbol: "RELIANCE", msg: "rule fired", level: 30 });
     expect(records[1]).toMatchObject({ upstox: { access_token: "[redacted]" }, userId: 42 });
@@ -118,6 +122,7 @@ describe("createLogger (pretty)", () => {
     expect(text).not.toContain(BOT_TOKEN);
     // Pretty output is not JSON lines and carries no ANSI colours when writing to a capture stream.
     expect(() => JSON.parse(out.lines[0]!)).toThrow();
+    // eslint-disable-next-line no-control-regex -- the ANSI escape itself is what must be absent
     expect(text).not.toMatch(/\u001b\[/);
   });
 });

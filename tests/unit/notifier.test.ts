@@ -61,7 +61,9 @@ const rows = () =>
   }>;
 /** Notification ids of the notify jobs in Redis, in id order. */
 const queued = async () =>
-  (await queues.notify.getJobs(["waiting", "delayed", "active", "prioritized"])).map((j) => (j.data as { notificationId: number }).notificationId).sort((a, b) => a - b);
+  (await queues.notify.getJobs(["waiting", "delayed", "active", "prioritized"]))
+    .map((j) => (j.data as { notificationId: number }).notificationId)
+    .sort((a, b) => a - b);
 
 const both: NewUser = { telegramId: 501, email: "both@example.com", emailVerified: true, channels: "both" };
 const alert = (user: User | number, key = "alert:1") => ({ user, kind: "price_alert", dedupKey: key, payload: { symbol: "SBIN", price: 815.4 } });
@@ -101,7 +103,14 @@ describe("Notifier: channels follow the user's settings", () => {
       { user: muted, kind: "token_expired", dedupKey: "token:muted", payload: {} },
       alert(muteOver, "over"),
     ]);
-    expect(rows().map((r) => r.dedupKey)).toEqual(["order:off:telegram", "order:off:email", "token:muted:telegram", "token:muted:email", "over:telegram", "over:email"]);
+    expect(rows().map((r) => r.dedupKey)).toEqual([
+      "order:off:telegram",
+      "order:off:email",
+      "token:muted:telegram",
+      "token:muted:email",
+      "over:telegram",
+      "over:email",
+    ]);
   });
 
   it("`only` narrows to some of the user's channels (a broadcast is Telegram-only)", () => {

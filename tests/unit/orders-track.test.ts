@@ -102,7 +102,14 @@ afterAll(async () => {
 });
 
 const notifierFor = (d: Database, userRepo: UserRepository, now: number) =>
-  new Notifier({ db: d, outbox: new Outbox(d, new AlertRuleRepository(d, () => now), () => now), users: userRepo, queues, delivery: DEFAULT_DELIVERY, clock: () => now });
+  new Notifier({
+    db: d,
+    outbox: new Outbox(d, new AlertRuleRepository(d, () => now), () => now),
+    users: userRepo,
+    queues,
+    delivery: DEFAULT_DELIVERY,
+    clock: () => now,
+  });
 
 const depsFor = (d: Database = db, now = T0): TrackDeps => {
   if (d === db) return { db, orders, notifier, users, now };
@@ -119,7 +126,10 @@ const rows = () =>
     dedupKey: string;
     payload: string;
   }>;
-const kinds = () => rows().filter((r) => r.channel === "telegram").map((r) => r.kind);
+const kinds = () =>
+  rows()
+    .filter((r) => r.channel === "telegram")
+    .map((r) => r.kind);
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "uab-orders-"));
@@ -240,16 +250,28 @@ describe("recordOrderSnapshot: transitions", () => {
       order10("open", 7), // late
     ];
     for (const s of seq) record(s);
-    expect(rows().filter((r) => r.channel === "telegram").map((r) => r.dedupKey)).toEqual([
-      "order:PF-1:placed:telegram",
-      "order:PF-1:partially_filled:4:telegram",
-      "order:PF-1:partially_filled:7:telegram",
-      "order:PF-1:filled:telegram",
-    ]);
+    expect(
+      rows()
+        .filter((r) => r.channel === "telegram")
+        .map((r) => r.dedupKey),
+    ).toEqual(["order:PF-1:placed:telegram", "order:PF-1:partially_filled:4:telegram", "order:PF-1:partially_filled:7:telegram", "order:PF-1:filled:telegram"]);
     const partial7 = JSON.parse(rows().find((r) => r.dedupKey === "order:PF-1:partially_filled:7:email")!.payload);
     expect(partial7).toMatchObject({ quantity: 10, filledQuantity: 7, averagePrice: 100.5, status: "open" });
     expect(Object.keys(partial7).sort()).toEqual(
-      ["orderId", "symbol", "transactionType", "quantity", "filledQuantity", "orderType", "product", "price", "averagePrice", "status", "statusMessage", "at"].sort(),
+      [
+        "orderId",
+        "symbol",
+        "transactionType",
+        "quantity",
+        "filledQuantity",
+        "orderType",
+        "product",
+        "price",
+        "averagePrice",
+        "status",
+        "statusMessage",
+        "at",
+      ].sort(),
     );
     expect(orders.get("PF-1")).toMatchObject({ stage: "filled", filledQuantity: 10, averagePrice: 100.7 });
   });

@@ -99,7 +99,9 @@ describe("nextNotifications", () => {
   });
 
   it("terminal stages notify once and end the order", () => {
-    expect(nextNotifications({ stage: "open", filledQuantity: 0 }, snap("rejected"))).toEqual([{ stage: "rejected", kind: "order_rejected", dedupKey: "order:X1:rejected" }]);
+    expect(nextNotifications({ stage: "open", filledQuantity: 0 }, snap("rejected"))).toEqual([
+      { stage: "rejected", kind: "order_rejected", dedupKey: "order:X1:rejected" },
+    ]);
     expect(nextNotifications({ stage: "partially_filled", filledQuantity: 4 }, snap("cancelled", 4))).toEqual([
       { stage: "cancelled", kind: "order_cancelled", dedupKey: "order:X1:cancelled" },
     ]);

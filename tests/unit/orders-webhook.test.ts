@@ -118,9 +118,7 @@ describe("parseOrderWebhook", () => {
     expect(err.issues.join(" ")).toMatch(/status/);
     expect(err.message).toMatch(/^invalid order update: /);
 
-    expect(invalid(parseOrderWebhook({ ...CURRENT, transaction_type: "HOLD" })).issues).toEqual([
-      'transaction_type: expected BUY or SELL, got "HOLD"',
-    ]);
+    expect(invalid(parseOrderWebhook({ ...CURRENT, transaction_type: "HOLD" })).issues).toEqual(['transaction_type: expected BUY or SELL, got "HOLD"']);
     expect(invalid(parseOrderWebhook({ ...CURRENT, instrument_key: null, instrument_token: "" })).issues).toEqual([
       "instrument_key / instrument_token: required",
     ]);

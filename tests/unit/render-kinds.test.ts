@@ -278,7 +278,8 @@ describe("holding_move", () => {
 });
 
 describe("token_expired", () => {
-  const DAILY = "🔑 <b>Your Upstox login has expired</b>\nUpstox ends every login at 3:30 AM IST. Alerts that need your account (portfolio, orders) are paused until you log in again.\nSend /login to link your account.";
+  const DAILY =
+    "🔑 <b>Your Upstox login has expired</b>\nUpstox ends every login at 3:30 AM IST. Alerts that need your account (portfolio, orders) are paused until you log in again.\nSend /login to link your account.";
 
   it("the daily 03:30 expiry, or no reason from Upstox: today's text", () => {
     for (const p of [{}, { expired: true }, { expired: true, reason: "Invalid token used to access API" }, { reason: "" }, { reason: "   " }, { reason: 42 }]) {
@@ -453,7 +454,9 @@ describe("portfolio_digest", () => {
     expect(html).toContain(
       '<tr style="border-bottom:1px solid #eee;text-align:right"><td style="text-align:left"><b>RELIANCE</b></td><td>10</td><td>₹1,300.00</td><td>₹1,372.00</td><td>+₹720.00</td><td>−₹452.00<br><small>−3.19%</small></td></tr>',
     );
-    expect(html).toContain('<td style="text-align:left"><b>NIFTY25JAN24000CE</b></td><td style="text-align:left">intraday</td><td>short 75</td><td>−₹1,234.50</td>');
+    expect(html).toContain(
+      '<td style="text-align:left"><b>NIFTY25JAN24000CE</b></td><td style="text-align:left">intraday</td><td>short 75</td><td>−₹1,234.50</td>',
+    );
     expect(html.match(/<table/g)).toHaveLength(2);
     expect(html.match(/<tr /g)).toHaveLength(2 + 3); // two header rows, two holdings, one position
   });
@@ -505,8 +508,8 @@ describe("portfolio_digest", () => {
     expect(m.telegramHtml).toContain("• <b>&lt;script&gt;</b> ×10");
     expect(m.telegramHtml).toContain("• <b>M&amp;M</b> ×10");
     expect(m.telegramHtml).toContain("• <b>&lt;script&gt;</b> long 5 · &lt;u&gt; ·");
-    expect(m.email.html).toContain("<td style=\"text-align:left\"><b>&lt;script&gt;</b></td>");
-    expect(m.email.html).toContain("<td style=\"text-align:left\">&lt;u&gt;</td>");
+    expect(m.email.html).toContain('<td style="text-align:left"><b>&lt;script&gt;</b></td>');
+    expect(m.email.html).toContain('<td style="text-align:left">&lt;u&gt;</td>');
     expect(m.email.text).toContain(`- ${HOSTILE} ×10`);
     expect(m.email.text).toContain(`- ${HOSTILE} long 5 · <u> · P&L +₹1.00`);
   });

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Quote } from "../../src/market/types.js";
-import {
-  changePct,
-  evaluateRule,
-  initialRuleState,
-  type AlertRule,
-  type PriceRuleKind,
-  type RuleOutcome,
-} from "../../src/signals/rules.js";
+import { changePct, evaluateRule, initialRuleState, type AlertRule, type PriceRuleKind, type RuleOutcome } from "../../src/signals/rules.js";
 
 const T0 = Date.UTC(2025, 0, 6, 4, 0, 0); // 09:30 IST, on a minute boundary
 

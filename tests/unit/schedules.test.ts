@@ -56,7 +56,11 @@ const UPSTOX_DAYS: ExchangeDay[] = [
     ],
   },
   // A Monday holiday for NSE (Guru Nanak Jayanti is Tuesday 24 Nov 2026; a Monday stands in).
-  { date: "2026-11-23", closedExchanges: ["NSE", "BSE", "NFO"], openExchanges: [{ exchange: "MCX", start: ist("2026-11-23T17:00:00"), end: ist("2026-11-23T23:30:00") }] },
+  {
+    date: "2026-11-23",
+    closedExchanges: ["NSE", "BSE", "NFO"],
+    openExchanges: [{ exchange: "MCX", start: ist("2026-11-23T17:00:00"), end: ist("2026-11-23T23:30:00") }],
+  },
 ];
 const CAL = nseCalendar(UPSTOX_DAYS);
 
@@ -170,9 +174,11 @@ describe("jobSchedules", () => {
       ].sort(),
     );
     // Without Upstox there are no portfolios, orders, logins or holiday list to schedule.
-    expect(jobSchedules({ pollIntervalSeconds: 15, backupCron: "0 2 * * *", upstox: false }).map((s) => s.id).sort()).toEqual(
-      ["backup", "fetch-candles", "poll-quotes", "prune-candles", "sweep-outbox"].sort(),
-    );
+    expect(
+      jobSchedules({ pollIntervalSeconds: 15, backupCron: "0 2 * * *", upstox: false })
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(["backup", "fetch-candles", "poll-quotes", "prune-candles", "sweep-outbox"].sort());
   });
 
   it("syncs the order book every 30 s and checks holding moves every 5 min during an evening session", () => {

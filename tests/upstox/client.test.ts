@@ -57,7 +57,12 @@ describe("UpstoxClient over the fake Upstox server", () => {
   let client: UpstoxClient;
 
   beforeAll(async () => {
-    fake = await FakeUpstox.start({ instruments: 1200, clientId: "test-client-id", clientSecret: "test-client-secret", redirectUri: "http://127.0.0.1:9/upstox/callback" });
+    fake = await FakeUpstox.start({
+      instruments: 1200,
+      clientId: "test-client-id",
+      clientSecret: "test-client-secret",
+      redirectUri: "http://127.0.0.1:9/upstox/callback",
+    });
   });
   afterAll(async () => {
     await fake.close();
@@ -209,7 +214,14 @@ describe("UpstoxClient over the fake Upstox server", () => {
     });
 
     it("fills a market order and lists its trades", async () => {
-      const { orderIds } = await client.placeOrder(session, { instrumentKey: TCS, quantity: 1, transactionType: "BUY", orderType: "MARKET", product: "I", tag: "uab-mkt" });
+      const { orderIds } = await client.placeOrder(session, {
+        instrumentKey: TCS,
+        quantity: 1,
+        transactionType: "BUY",
+        orderType: "MARKET",
+        product: "I",
+        tag: "uab-mkt",
+      });
       const o = await client.getOrderDetails(session, orderIds[0]!);
       expect(o.status).toBe("complete");
       expect(o.filledQuantity).toBe(1);
@@ -232,7 +244,14 @@ describe("UpstoxClient over the fake Upstox server", () => {
       const cutOff = new AbortController();
       const stoppable = makeClient({ transport: { backoffMs: 20, timeoutMs: 5000, signals: { stopping: stopping.signal, cutOff: cutOff.signal } } });
       fake.delayNext({ ms: 3000, pathPrefix: "/v3/order/place" });
-      const placing = stoppable.placeOrder(session, { instrumentKey: RELIANCE, quantity: 1, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "uab-cut-1" });
+      const placing = stoppable.placeOrder(session, {
+        instrumentKey: RELIANCE,
+        quantity: 1,
+        transactionType: "BUY",
+        orderType: "MARKET",
+        product: "D",
+        tag: "uab-cut-1",
+      });
       await new Promise((r) => setTimeout(r, 300));
       cutOff.abort(new ShuttingDownError());
       const err = await placing.catch((e: unknown) => e);
@@ -259,7 +278,14 @@ describe("UpstoxClient over the fake Upstox server", () => {
       const slow = makeClient({ reconcileDelaysMs: [0, 300, 800], transport: { timeoutMs: 200, backoffMs: 10 } });
       try {
         fake.delayNext({ ms: 600, pathPrefix: "/v3/order/place" });
-        const placed = await slow.placeOrder(session, { instrumentKey: RELIANCE, quantity: 1, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "uab-slow-1" });
+        const placed = await slow.placeOrder(session, {
+          instrumentKey: RELIANCE,
+          quantity: 1,
+          transactionType: "BUY",
+          orderType: "MARKET",
+          product: "D",
+          tag: "uab-slow-1",
+        });
         expect(placed.reconciled).toBe(true);
         expect(placed.orderIds).toHaveLength(1);
         expect(fake.requestsTo("/v3/order/place")).toHaveLength(1);

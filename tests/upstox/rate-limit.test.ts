@@ -22,7 +22,11 @@ describe("RateLimiter over real Redis", () => {
   });
 
   it("has Upstox's documented limits", () => {
-    expect(UPSTOX_LIMITS.standard.map((w) => [w.ms, w.limit])).toEqual([[1000, 50], [60_000, 500], [1_800_000, 2000]]);
+    expect(UPSTOX_LIMITS.standard.map((w) => [w.ms, w.limit])).toEqual([
+      [1000, 50],
+      [60_000, 500],
+      [1_800_000, 2000],
+    ]);
     expect(UPSTOX_LIMITS.order[0]).toEqual({ ms: 1000, limit: 10 });
   });
 
@@ -44,9 +48,7 @@ describe("RateLimiter over real Redis", () => {
     const la = new RateLimiter({ redis: a, prefix, limits });
     const lb = new RateLimiter({ redis: b, prefix, limits });
     const grants: number[] = [];
-    await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? la : lb).acquire("u", "standard").then(() => grants.push(Date.now()))),
-    );
+    await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? la : lb).acquire("u", "standard").then(() => grants.push(Date.now()))));
     expect(grants).toHaveLength(12);
     grants.sort((x, y) => x - y);
     // In any 300 ms span (minus clock slack) at most 4 grants.

@@ -57,7 +57,10 @@ export class AlertRuleRepository {
   private readonly resumeStmt: Statement<[string, number, number, number]>;
   private readonly versionStmt: Statement<[], { value: number }>;
 
-  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO alert_rules (user_id, instrument_key, kind, params, frequency, cooldown_s, expires_at, state, created_at, updated_at)
        VALUES (@userId, @instrumentKey, @kind, @params, @frequency, @cooldownSeconds, @expiresAt, @state, @now, @now)`,
@@ -67,15 +70,11 @@ export class AlertRuleRepository {
        WHERE r.instrument_key = ? AND r.status = 'active' AND u.status = 'active'`,
     );
     this.saveState = db.prepare("UPDATE alert_rules SET state = ?, updated_at = ? WHERE id = ?");
-    this.markFired = db.prepare(
-      "UPDATE alert_rules SET state = ?, last_fired_at = ?, fire_count = fire_count + 1, updated_at = ? WHERE id = ?",
-    );
+    this.markFired = db.prepare("UPDATE alert_rules SET state = ?, last_fired_at = ?, fire_count = fire_count + 1, updated_at = ? WHERE id = ?");
     this.finish = db.prepare("UPDATE alert_rules SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'");
     this.byId = db.prepare("SELECT * FROM alert_rules WHERE id = ?");
     this.countActive = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE status = 'active'");
-    this.allActiveStmt = db.prepare(
-      `SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
-    );
+    this.allActiveStmt = db.prepare(`SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`);
     this.versionStmt = db.prepare("SELECT value FROM app_meta WHERE key = 'rules_version'");
     this.forUserStmt = db.prepare("SELECT * FROM alert_rules WHERE user_id = ? AND status IN ('active', 'paused') ORDER BY id");
     this.ownedStmt = db.prepare("SELECT * FROM alert_rules WHERE id = ? AND user_id = ? AND status != 'deleted'");

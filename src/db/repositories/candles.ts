@@ -20,9 +20,7 @@ export class CandleRepository {
        ON CONFLICT (instrument_key, interval, ts) DO UPDATE SET
          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`,
     );
-    this.recentStmt = db.prepare(
-      "SELECT ts, open, high, low, close, volume FROM candles WHERE instrument_key = ? AND interval = ? ORDER BY ts DESC LIMIT ?",
-    );
+    this.recentStmt = db.prepare("SELECT ts, open, high, low, close, volume FROM candles WHERE instrument_key = ? AND interval = ? ORDER BY ts DESC LIMIT ?");
     this.beforeStmt = db.prepare(
       "SELECT ts, open, high, low, close, volume FROM candles WHERE instrument_key = ? AND interval = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
     );

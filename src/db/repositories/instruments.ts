@@ -34,7 +34,10 @@ export class InstrumentRepository {
   private readonly prefixStmt: Statement<[string, number], InstrumentRow>;
   private readonly countStmt: Statement<[], { n: number }>;
 
-  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number = Date.now,
+  ) {
     this.upsertStmt = db.prepare(
       `INSERT INTO instruments (instrument_key, trading_symbol, name, exchange, segment, instrument_type, isin, lot_size, tick_size, expiry, updated_at)
        VALUES (@instrumentKey, @tradingSymbol, @name, @exchange, @segment, @instrumentType, @isin, @lotSize, @tickSize, @expiry, @updatedAt)

@@ -85,11 +85,17 @@ export class UserRepository {
   private readonly listStmt: Statement<[number, number], UserRow>;
   private readonly activeIdsStmt: Statement<[], { id: number }>;
   private readonly startVerifyStmt: Statement<[string, string, number, number, number]>;
-  private readonly codeStmt: Statement<[number], { email_pending: string | null; email_code_hash: string | null; email_code_expires_at: number | null; email_code_attempts: number }>;
+  private readonly codeStmt: Statement<
+    [number],
+    { email_pending: string | null; email_code_hash: string | null; email_code_expires_at: number | null; email_code_attempts: number }
+  >;
   private readonly wrongCodeStmt: Statement<[number]>;
   private readonly verifiedStmt: Statement<[number, number]>;
 
-  constructor(db: Database, private readonly now: () => number = Date.now) {
+  constructor(
+    db: Database,
+    private readonly now: () => number = Date.now,
+  ) {
     this.byId = db.prepare("SELECT * FROM users WHERE id = ?");
     this.byTelegram = db.prepare("SELECT * FROM users WHERE telegram_id = ?");
     // Several chats may have linked one Upstox account: the one with the newest token wins.

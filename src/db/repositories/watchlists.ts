@@ -6,7 +6,10 @@ export class WatchlistRepository {
   private readonly removeStmt: Statement<[number, string]>;
   private readonly forUserStmt: Statement<[number], { instrument_key: string }>;
 
-  constructor(db: Database, private readonly now: () => number = Date.now) {
+  constructor(
+    db: Database,
+    private readonly now: () => number = Date.now,
+  ) {
     this.addStmt = db.prepare("INSERT OR IGNORE INTO watchlists (user_id, instrument_key, created_at) VALUES (?, ?, ?)");
     this.removeStmt = db.prepare("DELETE FROM watchlists WHERE user_id = ? AND instrument_key = ?");
     this.forUserStmt = db.prepare("SELECT instrument_key FROM watchlists WHERE user_id = ? ORDER BY created_at, instrument_key");

@@ -3,15 +3,7 @@
  * streaming state is tested against, and the slow path the benchmark compares with.
  */
 import { ATR, BollingerBands, EMA, MACD, RSI, SMA } from "technicalindicators";
-import {
-  istDay,
-  specKey,
-  validateSpec,
-  type CandleInput,
-  type IndicatorSpec,
-  type IndicatorValue,
-  type IndicatorValues,
-} from "./spec.js";
+import { istDay, specKey, validateSpec, type CandleInput, type IndicatorSpec, type IndicatorValue, type IndicatorValues } from "./spec.js";
 import { supertrendStep, supertrendValue, type SupertrendBands } from "./supertrend.js";
 
 function last<T>(arr: readonly T[]): T | undefined {

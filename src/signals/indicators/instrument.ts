@@ -4,14 +4,7 @@
  * indicator keeps its state, and CandleRing for the kept window).
  */
 import { createState, type StreamState } from "./streaming.js";
-import {
-  candlesNeeded,
-  specKey,
-  validateSpec,
-  type CandleInput,
-  type IndicatorSpec,
-  type IndicatorValues,
-} from "./spec.js";
+import { candlesNeeded, specKey, validateSpec, type CandleInput, type IndicatorSpec, type IndicatorValues } from "./spec.js";
 
 const FIELDS = 6; // ts, open, high, low, close, volume
 
@@ -150,11 +143,7 @@ export class InstrumentIndicators {
   }
 
   /** Replays candles (oldest first, strictly increasing ts) into a fresh instance. */
-  static fromCandles(
-    specs: readonly IndicatorSpec[],
-    candles: readonly CandleInput[],
-    opts?: InstrumentIndicatorsOptions,
-  ): InstrumentIndicators {
+  static fromCandles(specs: readonly IndicatorSpec[], candles: readonly CandleInput[], opts?: InstrumentIndicatorsOptions): InstrumentIndicators {
     const ind = new InstrumentIndicators(specs, opts);
     for (const c of candles) ind.next(c);
     return ind;

@@ -195,12 +195,7 @@ export function candlesNeededFor(s: IndicatorSpec): number {
       return s.period + 1 + settle(1 / s.period);
     case "macd":
       // slow EMA seeded and settled, then the signal EMA of the MACD line seeded and settled.
-      return (
-        Math.max(s.fast, s.slow) +
-        settle(2 / (Math.max(s.fast, s.slow) + 1)) +
-        s.signal +
-        settle(2 / (s.signal + 1))
-      );
+      return Math.max(s.fast, s.slow) + settle(2 / (Math.max(s.fast, s.slow) + 1)) + s.signal + settle(2 / (s.signal + 1));
     case "vwap":
       // needs every candle since the session start: a full session of one-minute candles.
       return SESSION_CANDLES;

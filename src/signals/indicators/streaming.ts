@@ -67,7 +67,10 @@ export class RollingWindow {
 
 class RsiState implements StreamState {
   private readonly ind: RSI;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "rsi" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "rsi" }>,
+    readonly key: string,
+  ) {
     this.ind = new RSI({ period: spec.period, values: [] });
   }
   update(c: CandleInput): number | undefined {
@@ -80,11 +83,14 @@ class RsiState implements StreamState {
 
 class EmaState implements StreamState {
   private readonly ind: EMA;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "ema" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "ema" }>,
+    readonly key: string,
+  ) {
     this.ind = new EMA({ period: spec.period, values: [] });
   }
   update(c: CandleInput): number | undefined {
-    return this.ind.nextValue(c.close) as number | undefined;
+    return this.ind.nextValue(c.close);
   }
   retained(): number {
     return 0;
@@ -93,7 +99,10 @@ class EmaState implements StreamState {
 
 class MacdState implements StreamState {
   private readonly ind: MACD;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "macd" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "macd" }>,
+    readonly key: string,
+  ) {
     this.ind = new MACD({
       values: [],
       fastPeriod: spec.fast,
@@ -115,7 +124,10 @@ class MacdState implements StreamState {
 
 class AtrState implements StreamState {
   private readonly ind: ATR;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "atr" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "atr" }>,
+    readonly key: string,
+  ) {
     this.ind = new ATR({ high: [], low: [], close: [], period: spec.period });
   }
   update(c: CandleInput): number | undefined {
@@ -145,7 +157,10 @@ class SmaState implements StreamState {
 
 class BbState implements StreamState {
   private readonly win: RollingWindow;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "bb" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "bb" }>,
+    readonly key: string,
+  ) {
     this.win = new RollingWindow(spec.period);
   }
   update(c: CandleInput): IndicatorValue | undefined {
@@ -173,7 +188,10 @@ class SupertrendState implements StreamState {
   private readonly atr: ATR;
   private bands: SupertrendBands | undefined;
   private prevClose = NaN;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "supertrend" }>, readonly key: string) {
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "supertrend" }>,
+    readonly key: string,
+  ) {
     this.atr = new ATR({ high: [], low: [], close: [], period: spec.period });
   }
   update(c: CandleInput): IndicatorValue | undefined {
@@ -193,7 +211,10 @@ class VwapState implements StreamState {
   private day = NaN;
   private pv = 0;
   private vol = 0;
-  constructor(readonly spec: Extract<IndicatorSpec, { kind: "vwap" }>, readonly key: string) {}
+  constructor(
+    readonly spec: Extract<IndicatorSpec, { kind: "vwap" }>,
+    readonly key: string,
+  ) {}
   update(c: CandleInput): number | undefined {
     const d = istDay(c.ts);
     if (d !== this.day) {

@@ -1,16 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import {
-  BLOCKED,
-  badRequest,
-  GETUPDATES_CONFLICT,
-  METHOD_NOT_FOUND,
-  TelegramApiError,
-  tooManyRequests,
-  UNAUTHORIZED,
-  WEBHOOK_ACTIVE,
-} from "./errors.js";
+import { BLOCKED, badRequest, GETUPDATES_CONFLICT, METHOD_NOT_FOUND, TelegramApiError, tooManyRequests, UNAUTHORIZED, WEBHOOK_ACTIVE } from "./errors.js";
 import { FloodLimiter, type FloodLimitOptions } from "./flood.js";
 import { formatText, type FormattedText, type MessageEntity } from "./format.js";
 import { boundaryOf, MultipartError, parseMultipart, type FormPart } from "./multipart.js";
@@ -226,7 +217,8 @@ const MIME: Record<string, string> = {
 
 /** Width/height of a PNG, JPEG, GIF or WebP; undefined when the bytes are not an image. */
 function imageSize(b: Buffer): { width: number; height: number } | undefined {
-  if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString("ascii", 12, 16) === "IHDR") return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString("ascii", 12, 16) === "IHDR")
+    return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
   if (b.length >= 10 && b.toString("ascii", 0, 3) === "GIF") return { width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
   if (b.length >= 30 && b.toString("ascii", 0, 4) === "RIFF" && b.toString("ascii", 8, 12) === "WEBP") {
     const kind = b.toString("ascii", 12, 16);
@@ -245,7 +237,8 @@ function imageSize(b: Buffer): { width: number; height: number } | undefined {
         continue;
       }
       const marker = b[i + 1]!;
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+        return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
       if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
         i += 2;
         continue;
@@ -269,9 +262,20 @@ function checkMarkup(markup: unknown): void {
     for (const button of row) {
       if (typeof button !== "object" || button === null) throw badRequest("InlineKeyboardButton must be an Object");
       const b = button as Record<string, unknown>;
-      if (typeof b.text !== "string") throw badRequest("can't find field \"text\"");
+      if (typeof b.text !== "string") throw badRequest('can\'t find field "text"');
       if (b.text.length === 0) throw badRequest("BUTTON_TEXT_EMPTY"); // grammY never sends one, but a bot can build it
-      const actions = ["url", "callback_data", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay"];
+      const actions = [
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+        "pay",
+      ];
       if (!actions.some((k) => b[k] !== undefined)) throw badRequest("text buttons are unallowed in the inline keyboard");
       if (b.callback_data !== undefined) {
         const bytes = typeof b.callback_data === "string" ? Buffer.byteLength(b.callback_data, "utf8") : 0;
@@ -617,7 +621,13 @@ export class FakeTelegram {
       body = e.body();
       if (e.parameters?.retry_after !== undefined) headers["retry-after"] = String(e.parameters.retry_after);
     }
-    this.calls.push({ method, status, at, ...(status !== 200 ? { description: (body as { description: string }).description } : {}), ...(chatId !== undefined ? { chatId } : {}) });
+    this.calls.push({
+      method,
+      status,
+      at,
+      ...(status !== 200 ? { description: (body as { description: string }).description } : {}),
+      ...(chatId !== undefined ? { chatId } : {}),
+    });
     this.notify();
     if (res.destroyed || res.writableEnded) return;
     const payload = JSON.stringify(body);
@@ -747,7 +757,8 @@ export class FakeTelegram {
   }
 
   private chatJson(c: ChatState): Record<string, unknown> {
-    if (c.type !== "private") return { id: c.id, title: c.title ?? "Test group", type: c.type, ...(c.type === "group" ? { all_members_are_administrators: false } : {}) };
+    if (c.type !== "private")
+      return { id: c.id, title: c.title ?? "Test group", type: c.type, ...(c.type === "group" ? { all_members_are_administrators: false } : {}) };
     const u = this.users.get(c.id) ?? c.user;
     return {
       id: c.id,
@@ -1059,7 +1070,9 @@ export class FakeTelegram {
         url: this.webhook?.url ?? "",
         has_custom_certificate: false,
         pending_update_count: this.queue.length,
-        ...(this.webhook && this.webhookMeta.lastErrorDate ? { last_error_date: this.webhookMeta.lastErrorDate, last_error_message: this.webhookMeta.lastErrorMessage } : {}),
+        ...(this.webhook && this.webhookMeta.lastErrorDate
+          ? { last_error_date: this.webhookMeta.lastErrorDate, last_error_message: this.webhookMeta.lastErrorMessage }
+          : {}),
         ...(this.webhook ? { max_connections: this.webhookMeta.maxConnections } : {}),
         ...(this.webhook && this.webhookMeta.allowedUpdates ? { allowed_updates: this.webhookMeta.allowedUpdates } : {}),
       }),
@@ -1067,7 +1080,7 @@ export class FakeTelegram {
 
     on("setMyCommands", (p) => {
       const commands = json(p.commands);
-      if (!Array.isArray(commands)) throw badRequest("field \"commands\" must be an Array");
+      if (!Array.isArray(commands)) throw badRequest('field "commands" must be an Array');
       if (commands.length > 100) throw badRequest("BOT_COMMANDS_TOO_MUCH");
       const list: Array<{ command: string; description: string }> = [];
       for (const c of commands) {
@@ -1126,7 +1139,11 @@ export class FakeTelegram {
       this.checkBlocked(chat);
       this.checkFlood(chat);
       const at = this.now();
-      const message = this.newBotMessage(chat, { [kind]: this.fileJson(file, kind), ...FakeTelegram.textContent(f, "caption"), ...FakeTelegram.inlineMarkup(markup) });
+      const message = this.newBotMessage(chat, {
+        [kind]: this.fileJson(file, kind),
+        ...FakeTelegram.textContent(f, "caption"),
+        ...FakeTelegram.inlineMarkup(markup),
+      });
       this.record(
         {
           method: kind === "document" ? "sendDocument" : "sendPhoto",
@@ -1260,7 +1277,7 @@ export class FakeTelegram {
 
   private commandsKey(scope: unknown, lang: string | undefined): string {
     const s = scope as Params | undefined;
-    const norm = !s || s.type === "default" ? "default" : `${s.type}:${int(s.chat_id) ?? ""}:${int(s.user_id) ?? ""}`;
+    const norm = !s || s.type === "default" ? "default" : `${String(s.type)}:${String(int(s.chat_id) ?? "")}:${String(int(s.user_id) ?? "")}`;
     return `${norm}|${lang ?? ""}`;
   }
 
@@ -1282,13 +1299,16 @@ export class FakeTelegram {
   private checkModified(before: Record<string, unknown>, after: Record<string, unknown>): void {
     const key = (m: Record<string, unknown>) => JSON.stringify([m.text, m.entities ?? [], m.caption, m.caption_entities ?? [], m.reply_markup ?? null]);
     if (key(before) === key(after)) {
-      throw badRequest("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message");
+      throw badRequest(
+        "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+      );
     }
   }
 
   private rawParams(p: Params): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(p)) out[k] = ["reply_markup", "entities", "caption_entities", "link_preview_options", "reply_parameters"].includes(k) ? json(v) : v;
+    for (const [k, v] of Object.entries(p))
+      out[k] = ["reply_markup", "entities", "caption_entities", "link_preview_options", "reply_parameters"].includes(k) ? json(v) : v;
     return out;
   }
 }

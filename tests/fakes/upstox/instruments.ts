@@ -133,7 +133,18 @@ export class InstrumentStore {
     }
     this.add(equityRecord("BSE_EQ", "BSE", "RELIANCE", "INE002A01018", "RELIANCE INDUSTRIES LTD.", "500325"), 1418.2);
     for (const [segment, name, price, token] of INDICES) {
-      this.add({ segment, name, exchange: segment.startsWith("BSE") ? "BSE" : "NSE", instrument_type: "INDEX", instrument_key: `${segment}|${name}`, exchange_token: token, trading_symbol: name }, price);
+      this.add(
+        {
+          segment,
+          name,
+          exchange: segment.startsWith("BSE") ? "BSE" : "NSE",
+          instrument_type: "INDEX",
+          instrument_key: `${segment}|${name}`,
+          exchange_token: token,
+          trading_symbol: name,
+        },
+        price,
+      );
     }
     for (let i = 1; i <= generated; i++) {
       const symbol = `SYM${pad(i, 5)}`;
@@ -249,6 +260,6 @@ function initialPrice(inst: Instrument): PriceState {
   const high = roundTo(Math.max(open, last) * (1 + unit(`${inst.key}#hi`) * 0.006), tick);
   const low = Math.max(tick, roundTo(Math.min(open, last) * (1 - unit(`${inst.key}#lo`) * 0.006), tick));
   const volume = inst.isIndex ? 0 : 50_000 + Math.floor(unit(`${inst.key}#vol`) * 5_000_000);
-  const ltq = inst.isIndex ? 0 : Math.max(inst.lotSize, 1 + Math.floor(unit(`${inst.key}#ltq`) * 50)) ;
+  const ltq = inst.isIndex ? 0 : Math.max(inst.lotSize, 1 + Math.floor(unit(`${inst.key}#ltq`) * 50));
   return { last, prevClose, open, high, low, volume, ltq, lastTradeTime: null };
 }

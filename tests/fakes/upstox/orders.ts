@@ -135,12 +135,14 @@ export function validatePlace(body: unknown, instruments: InstrumentStore): Plac
   if (!inst) throw badRequest("UDAPI1087", "Invalid instrument key", "instrument_token", tokenV);
   if (inst.isIndex) throw badRequest("UDAPI100036", "Orders cannot be placed on an index", "instrument_token", tokenV);
 
-  if (b.quantity === undefined || b.quantity === null || b.quantity === 0) throw badRequest("UDAPI1052", "Quantity should be greater than zero", "quantity", b.quantity ?? null);
+  if (b.quantity === undefined || b.quantity === null || b.quantity === 0)
+    throw badRequest("UDAPI1052", "Quantity should be greater than zero", "quantity", b.quantity ?? null);
   if (!isPosInt(b.quantity)) throw badRequest("UDAPI1052", "Quantity must be a positive whole number", "quantity", b.quantity);
   if (b.quantity % inst.lotSize !== 0) throw badRequest("UDAPI100036", `Quantity must be a multiple of the lot size ${inst.lotSize}`, "quantity", b.quantity);
 
   if (b.product === undefined || b.product === null || b.product === "") throw badRequest("UDAPI100036", "Product is required", "product", null);
-  if (typeof b.product !== "string" || !PRODUCTS.includes(b.product)) throw badRequest("UDAPI100036", "Invalid product, expected one of I, D, MTF", "product", b.product);
+  if (typeof b.product !== "string" || !PRODUCTS.includes(b.product))
+    throw badRequest("UDAPI100036", "Invalid product, expected one of I, D, MTF", "product", b.product);
 
   if (b.validity === undefined || b.validity === null || b.validity === "") throw badRequest("UDAPI1007", "Validity is required", "validity", null);
   if (typeof b.validity !== "string" || !VALIDITIES.includes(b.validity)) throw badRequest("UDAPI1055", "Invalid validity", "validity", b.validity);
@@ -153,10 +155,12 @@ export function validatePlace(body: unknown, instruments: InstrumentStore): Plac
 
   const price = b.price ?? 0;
   if (!isNum(price) || price < 0) throw badRequest("UDAPI100036", "Invalid price", "price", b.price);
-  if ((b.order_type === "LIMIT" || b.order_type === "SL") && price <= 0) throw badRequest("UDAPI100036", "Price must be greater than zero for LIMIT and SL orders", "price", price);
+  if ((b.order_type === "LIMIT" || b.order_type === "SL") && price <= 0)
+    throw badRequest("UDAPI100036", "Price must be greater than zero for LIMIT and SL orders", "price", price);
   const trigger = b.trigger_price ?? 0;
   if (!isNum(trigger) || trigger < 0) throw badRequest("UDAPI100036", "Invalid trigger_price", "trigger_price", b.trigger_price);
-  if ((b.order_type === "SL" || b.order_type === "SL-M") && trigger <= 0) throw badRequest("UDAPI100036", "Trigger price must be greater than zero for SL and SL-M orders", "trigger_price", trigger);
+  if ((b.order_type === "SL" || b.order_type === "SL-M") && trigger <= 0)
+    throw badRequest("UDAPI100036", "Trigger price must be greater than zero for SL and SL-M orders", "trigger_price", trigger);
 
   const disclosed = b.disclosed_quantity ?? 0;
   if (typeof disclosed !== "number" || !Number.isInteger(disclosed) || disclosed < 0 || disclosed > b.quantity)
@@ -207,8 +211,7 @@ export class OrderBook {
       e.order.exchange_timestamp = orderTs(now);
       e.order.exchange_order_id = `1300000${e.order.order_id.slice(-9)}`;
     }
-    e.order.pending_quantity =
-      status === "rejected" || status === "complete" ? 0 : Math.max(0, e.order.quantity - e.order.filled_quantity);
+    e.order.pending_quantity = status === "rejected" || status === "complete" ? 0 : Math.max(0, e.order.quantity - e.order.filled_quantity);
     e.history.push(this.row(e.order));
   }
 
@@ -313,15 +316,18 @@ export class OrderBook {
       throw badRequest("UDAPI100040", `Order is already ${e.order.status} and cannot be modified`, "order_id", e.order.order_id);
     const b = body;
     if (b.order_type === undefined || b.order_type === null || b.order_type === "") throw badRequest("UDAPI1004", "Order type is required", "order_type", null);
-    if (typeof b.order_type !== "string" || !ORDER_TYPES.includes(b.order_type)) throw badRequest("UDAPI1056", "Invalid order type", "order_type", b.order_type);
+    if (typeof b.order_type !== "string" || !ORDER_TYPES.includes(b.order_type))
+      throw badRequest("UDAPI1056", "Invalid order type", "order_type", b.order_type);
     if (b.validity === undefined || b.validity === null || b.validity === "") throw badRequest("UDAPI1007", "Validity is required", "validity", null);
     if (typeof b.validity !== "string" || !VALIDITIES.includes(b.validity)) throw badRequest("UDAPI1055", "Invalid validity", "validity", b.validity);
     const price = b.price ?? 0;
     if (!isNum(price) || price < 0) throw badRequest("UDAPI100036", "Invalid price", "price", b.price);
-    if ((b.order_type === "LIMIT" || b.order_type === "SL") && price <= 0) throw badRequest("UDAPI100036", "Price must be greater than zero for LIMIT and SL orders", "price", price);
+    if ((b.order_type === "LIMIT" || b.order_type === "SL") && price <= 0)
+      throw badRequest("UDAPI100036", "Price must be greater than zero for LIMIT and SL orders", "price", price);
     const trigger = b.trigger_price ?? 0;
     if (!isNum(trigger) || trigger < 0) throw badRequest("UDAPI100036", "Invalid trigger_price", "trigger_price", b.trigger_price);
-    if ((b.order_type === "SL" || b.order_type === "SL-M") && trigger <= 0) throw badRequest("UDAPI100036", "Trigger price must be greater than zero for SL and SL-M orders", "trigger_price", trigger);
+    if ((b.order_type === "SL" || b.order_type === "SL-M") && trigger <= 0)
+      throw badRequest("UDAPI100036", "Trigger price must be greater than zero for SL and SL-M orders", "trigger_price", trigger);
     if (b.quantity !== undefined) {
       if (!isPosInt(b.quantity)) throw badRequest("UDAPI1052", "Quantity must be a positive whole number", "quantity", b.quantity);
       if (b.quantity < e.order.filled_quantity) throw badRequest("UDAPI100036", "Quantity cannot be less than the filled quantity", "quantity", b.quantity);
@@ -345,7 +351,12 @@ export class OrderBook {
   cancel(userId: string, orderId: unknown, now: number): FakeOrder {
     const e = this.owned(userId, orderId);
     if (TERMINAL_STATUSES.has(e.order.status))
-      throw badRequest("UDAPI100040", `Order is already ${e.order.status}; cancelled, rejected or completed orders cannot be cancelled`, "order_id", e.order.order_id);
+      throw badRequest(
+        "UDAPI100040",
+        `Order is already ${e.order.status}; cancelled, rejected or completed orders cannot be cancelled`,
+        "order_id",
+        e.order.order_id,
+      );
     this.push(e, "cancel pending", now);
     this.push(e, e.order.is_amo ? "cancelled after market order" : "cancelled", now);
     return { ...e.order };
@@ -381,9 +392,7 @@ export class OrderBook {
       if (q.tag && e.order.tag !== q.tag) return [];
       return e.history.map((r) => ({ ...r }));
     }
-    return [...this.entries.values()]
-      .filter((e) => e.userId === userId && e.order.tag === q.tag)
-      .flatMap((e) => e.history.map((r) => ({ ...r })));
+    return [...this.entries.values()].filter((e) => e.userId === userId && e.order.tag === q.tag).flatMap((e) => e.history.map((r) => ({ ...r })));
   }
 
   tradesOf(userId: string, orderId?: string): FakeTrade[] {

@@ -282,7 +282,11 @@ export class FakeUpstox {
   setCandles(instrumentKey: string, candles: Candle[] | null): void {
     this.instruments.require(instrumentKey);
     if (candles === null) this.candleOverrides.delete(instrumentKey);
-    else this.candleOverrides.set(instrumentKey, candles.map((c) => [...c] as Candle));
+    else
+      this.candleOverrides.set(
+        instrumentKey,
+        candles.map((c) => [...c] as Candle),
+      );
   }
 
   /** Adds/replaces an exchange holiday (extension). Default: all exchanges closed. */
@@ -466,13 +470,23 @@ export class FakeUpstox {
     res.end(payload);
   }
 
-  private async dispatch(host: Host, rec: RecordedRequest, rawPathname: string, contentType: string, started: number, headers: IncomingMessage["headers"]): Promise<Reply> {
+  private async dispatch(
+    host: Host,
+    rec: RecordedRequest,
+    rawPathname: string,
+    contentType: string,
+    started: number,
+    headers: IncomingMessage["headers"],
+  ): Promise<Reply> {
     if (this.strictUrlEncoding && rec.rawPath.includes("|"))
       throw badRequest("UDAPI10000", "This request is not supported by Upstox API: '|' must be URL-encoded as %7C");
 
     let segs: string[];
     try {
-      segs = rawPathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+      segs = rawPathname
+        .split("/")
+        .slice(1)
+        .map((s) => decodeURIComponent(s));
     } catch {
       throw badRequest("UDAPI10000", "This request is not supported by Upstox API: malformed URL encoding");
     }
@@ -526,7 +540,13 @@ export class FakeUpstox {
     });
   }
 
-  private route(host: Host, method: string, pattern: string, handler: Route["handler"], o: { auth?: boolean; category?: LimitCategory; extendedOk?: boolean } = {}): void {
+  private route(
+    host: Host,
+    method: string,
+    pattern: string,
+    handler: Route["handler"],
+    o: { auth?: boolean; category?: LimitCategory; extendedOk?: boolean } = {},
+  ): void {
     this.routes.push({
       host,
       method,
@@ -539,7 +559,8 @@ export class FakeUpstox {
   }
 
   private registerRoutes(): void {
-    const api = (method: string, pattern: string, h: Route["handler"], o?: { auth?: boolean; extendedOk?: boolean }) => this.route("api", method, pattern, h, o);
+    const api = (method: string, pattern: string, h: Route["handler"], o?: { auth?: boolean; extendedOk?: boolean }) =>
+      this.route("api", method, pattern, h, o);
     const hft = (method: string, pattern: string, h: Route["handler"]) => this.route("hft", method, pattern, h, { category: "order" });
 
     // auth
@@ -571,8 +592,18 @@ export class FakeUpstox {
     api("GET", "/v2/historical-candle/:key/:interval/:to/:from", (c) => this.candles(c, 2, false));
 
     // portfolio and user
-    api("GET", "/v2/portfolio/long-term-holdings", (c) => ok(this.holdings.get(c.userId) ?? this.holdings.get(null) ?? fixtureData("portfolio_holdings.json")), { extendedOk: true });
-    api("GET", "/v2/portfolio/short-term-positions", (c) => ok(this.positions.get(c.userId) ?? this.positions.get(null) ?? fixtureData("portfolio_positions.json")), { extendedOk: true });
+    api(
+      "GET",
+      "/v2/portfolio/long-term-holdings",
+      (c) => ok(this.holdings.get(c.userId) ?? this.holdings.get(null) ?? fixtureData("portfolio_holdings.json")),
+      { extendedOk: true },
+    );
+    api(
+      "GET",
+      "/v2/portfolio/short-term-positions",
+      (c) => ok(this.positions.get(c.userId) ?? this.positions.get(null) ?? fixtureData("portfolio_positions.json")),
+      { extendedOk: true },
+    );
     api("GET", "/v2/user/get-funds-and-margin", (c) => this.fundsV2(c));
     api("GET", "/v3/user/get-funds-and-margin", () => ok(fixtureData("user_funds_and_margin_v3.json")));
     api("GET", "/v2/user/profile", (c) => ok({ ...fixtureData<Record<string, unknown>>("user_profile.json"), user_id: c.userId }));
@@ -764,7 +795,11 @@ export class FakeUpstox {
 
   private ohlcV2(i: Instrument, interval: string): Record<string, unknown> {
     const { live } = this.bars(i, interval);
-    return { ohlc: { open: live.open, high: live.high, low: live.low, close: live.close }, last_price: this.instruments.price(i.key).last, instrument_token: i.key };
+    return {
+      ohlc: { open: live.open, high: live.high, low: live.low, close: live.close },
+      last_price: this.instruments.price(i.key).last,
+      instrument_token: i.key,
+    };
   }
 
   private ohlcV3(i: Instrument, interval: string): Record<string, unknown> {
@@ -791,7 +826,8 @@ export class FakeUpstox {
       unitName = u as CandleUnit;
       const iv = c.params.interval ?? "";
       interval = /^\d{1,4}$/.test(iv) ? Number(iv) : NaN;
-      if (!(interval >= 1 && interval <= V3_UNIT_MAX[unitName])) throw badRequest("UDAPI1020", `Invalid interval: ${unitName} takes 1..${V3_UNIT_MAX[unitName]}`, "interval", iv);
+      if (!(interval >= 1 && interval <= V3_UNIT_MAX[unitName]))
+        throw badRequest("UDAPI1020", `Invalid interval: ${unitName} takes 1..${V3_UNIT_MAX[unitName]}`, "interval", iv);
     }
 
     const now = this.now();
