@@ -7,7 +7,7 @@ import {
   type IndicatorSpec,
   type IndicatorValues,
   type MacdValue,
-} from "../../src/signals/indicators/index.js";
+} from "../../../src/signals/indicators/index.js";
 import { expectValuesClose, genCandles, MINUTE } from "./helpers.js";
 
 /** Every kind, default parameters plus edge-case variants (period 1, long periods, fractional multipliers). */

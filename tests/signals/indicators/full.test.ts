@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ATR, BollingerBands, EMA, MACD, RSI, SMA } from "technicalindicators";
-import { computeFull, specKey, type CandleInput, type IndicatorSpec, type SupertrendValue } from "../../src/signals/indicators/index.js";
+import { computeFull, specKey, type CandleInput, type IndicatorSpec, type SupertrendValue } from "../../../src/signals/indicators/index.js";
 import { expectValueClose, genCandles } from "./helpers.js";
 
 const CANDLES = genCandles(2000, { seed: 7 });

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { request } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FakeUpstox, istMs, type Candle } from "./fakes/upstox/index.js";
+import { FakeUpstox, istMs, type Candle } from "./upstox/index.js";
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`./fakes/upstox/fixtures/${name}`, import.meta.url), "utf8"));
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`./upstox/fixtures/${name}`, import.meta.url), "utf8"));
 
 // Wednesday 2025-01-15 10:30 IST: a normal NSE session.
 const START = istMs(2025, 1, 15, 10, 30);

@@ -1,7 +1,7 @@
 /** Deterministic synthetic candles and value comparison for the indicator tests. */
 import { expect } from "vitest";
-import { seededRandom } from "../../src/market/simulator.js";
-import type { CandleInput, IndicatorValue, IndicatorValues } from "../../src/signals/indicators/index.js";
+import { seededRandom } from "../../../src/market/simulator.js";
+import type { CandleInput, IndicatorValue, IndicatorValues } from "../../../src/signals/indicators/index.js";
 
 /** The simulator's seeded PRNG (mulberry32), uniform in [0, 1). */
 export const prng = seededRandom;

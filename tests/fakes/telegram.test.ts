@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { deflateSync } from "node:zlib";
 import { Api, Bot, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeTelegram, parseHtml, parseMarkdownV2, type FakeTelegramOptions } from "./fakes/telegram/index.js";
+import { FakeTelegram, parseHtml, parseMarkdownV2, type FakeTelegramOptions } from "./telegram/index.js";
 
 const USER = { id: 1001, username: "asha", first_name: "Asha" };
 const OTHER = { id: 1002, first_name: "Ravi" };

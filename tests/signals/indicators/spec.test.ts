@@ -8,7 +8,7 @@ import {
   specKey,
   validateSpec,
   type IndicatorSpec,
-} from "../../src/signals/indicators/index.js";
+} from "../../../src/signals/indicators/index.js";
 
 const MORE_SPECS: IndicatorSpec[] = [
   { kind: "rsi", period: 2 },

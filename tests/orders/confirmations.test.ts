@@ -10,7 +10,7 @@ import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
 const SECRET = "postback-secret-0123456789";
-const template = JSON.parse(readFileSync(new URL("../unit/fixtures/webhook_order_update.json", import.meta.url), "utf8")) as Record<string, unknown>;
+const template = JSON.parse(readFileSync(new URL("./fixtures/webhook_order_update.json", import.meta.url), "utf8")) as Record<string, unknown>;
 
 /**
  * Order confirmations from both sources, the Upstox postback and polling of the order book,

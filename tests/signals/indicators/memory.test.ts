@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CandleRing, DEFAULT_SPECS, InstrumentIndicators, RollingWindow, computeFull, type CandleInput } from "../../src/signals/indicators/index.js";
+import { CandleRing, DEFAULT_SPECS, InstrumentIndicators, RollingWindow, computeFull, type CandleInput } from "../../../src/signals/indicators/index.js";
 import { expectValuesClose, genCandles } from "./helpers.js";
 
 describe("memory stays bounded", () => {
