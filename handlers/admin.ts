@@ -1,9 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { Composer, InlineKeyboard, InputFile } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { escapeHtml } from "../src/bot/text.js";
-import { backupDatabase } from "../src/db/backup.js";
 import { istInstant, istParts } from "../src/market/calendar.js";
 import { formatIstTime } from "../src/notify/render.js";
 import { QUEUE_NAMES } from "../src/queue/queues.js";
@@ -30,7 +28,6 @@ adminHandlers.callbackQuery(/^b:/, async (ctx, next) => {
 const admin = adminHandlers.filter((ctx) => ctx.isAdmin);
 const audit = (ctx: BotContext, action: string, target?: string | null, details?: unknown) => ctx.services.audit.record(ctx.from!.id, action, target, details);
 const BROADCAST_MAX = 3500;
-const BROADCAST_EVERY_S = 60;
 
 admin.command("stats", async (ctx) => {
   const s = ctx.services;
@@ -85,8 +82,7 @@ admin.command("broadcast", async (ctx) => {
   if (!text) return replyUsage(ctx, "broadcast", "Write the message after the command.");
   if (text.length > BROADCAST_MAX) return replyUsage(ctx, "broadcast", `Keep it under ${BROADCAST_MAX} characters (this is ${text.length}).`);
   const s = ctx.services;
-  const id = randomBytes(6).toString("hex");
-  await s.redis.set(`${s.config.redis.prefix}:broadcast:${id}`, JSON.stringify({ text, by: ctx.from!.id }), "EX", 600);
+  const id = await s.broadcastDrafts.save({ text, by: ctx.from!.id });
   const n = s.users.activeIds().length;
   audit(ctx, "broadcast drafted", id, { length: text.length });
   const kb = new InlineKeyboard().text(`📣 Send to ${n} users`, `b:send:${id}`).text("Cancel", `b:cancel:${id}`);
@@ -96,20 +92,20 @@ admin.command("broadcast", async (ctx) => {
 admin.callbackQuery(/^b:(send|cancel):([0-9a-f]{12})$/, async (ctx) => {
   const s = ctx.services;
   const [, action, id] = ctx.match;
-  const key = `${s.config.redis.prefix}:broadcast:${id}`;
-  const raw = await s.redis.getdel(key);
-  if (!raw) return ctx.answerCallbackQuery({ text: "That broadcast was already sent, cancelled or has expired." });
-  const draft = JSON.parse(raw) as { text: string; by: number };
+  const draft = await s.broadcastDrafts.take(id!);
+  if (!draft) return ctx.answerCallbackQuery({ text: "That broadcast was already sent, cancelled or has expired." });
   if (action === "cancel") {
     audit(ctx, "broadcast cancelled", id);
     await ctx.answerCallbackQuery({ text: "Cancelled." });
     return ctx.editMessageText("Broadcast cancelled.");
   }
   // At most one broadcast a minute: a second admin (or a double tap) cannot flood everyone.
-  const ok = await s.redis.set(`${s.config.redis.prefix}:broadcast:lock`, id!, "EX", BROADCAST_EVERY_S, "NX");
-  if (ok !== "OK") {
-    await s.redis.set(key, raw, "EX", 600);
-    return ctx.answerCallbackQuery({ text: `A broadcast went out less than ${BROADCAST_EVERY_S} s ago. Try again in a minute.`, show_alert: true });
+  if (!(await s.broadcastDrafts.lockSending(id!))) {
+    await s.broadcastDrafts.putBack(id!, draft);
+    return ctx.answerCallbackQuery({
+      text: `A broadcast went out less than ${s.broadcastDrafts.everySeconds} s ago. Try again in a minute.`,
+      show_alert: true,
+    });
   }
   const ids: number[] = [];
   for (const userId of s.users.activeIds()) {
@@ -162,8 +158,7 @@ admin.command("ban", (ctx) => setBanned(ctx, true));
 admin.command("unban", (ctx) => setBanned(ctx, false));
 
 admin.command("backup", async (ctx) => {
-  const s = ctx.services;
-  const result = await backupDatabase(s.db, s.config.backup.dir, s.config.backup.retention, new Date(s.clock()));
+  const result = await ctx.services.backups.take();
   audit(ctx, "backup", result.file, { bytes: result.bytes });
   await ctx.replyWithDocument(new InputFile(result.file), {
     caption: `Database backup, ${(result.bytes / 1024).toFixed(0)} KiB. Keep it private: it holds users' settings.`,

@@ -1,7 +1,9 @@
 import type { Job } from "bullmq";
-import { OAuthStates } from "../src/bot/oauth.js";
 import { istParts } from "../src/market/calendar.js";
 import type { Services } from "../src/services.js";
+
+/** The reminder's login link lasts three hours: from 08:30 past the open, not the usual ten minutes. */
+const REMINDER_LINK_TTL_S = 3 * 3600;
 
 /**
  * 08:30 IST on trading days (a weekend special session too), before the 09:15 open: users whose Upstox login died at 03:30
@@ -13,7 +15,6 @@ export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded:
   await s.calendar.sync();
   if (!s.calendar.tradesOn(new Date(now))) return { skipped: "not a trading day" };
   const date = istParts(new Date(now)).date;
-  const oauth = new OAuthStates(s.redis, s.config.redis.prefix, 3 * 3600);
   const ids: number[] = [];
   let reminded = 0;
   for (const userId of s.users.activeIds()) {
@@ -21,7 +22,7 @@ export async function tokenReminder(_job: Job, s: Services): Promise<{ reminded:
     const state = s.upstox.tokens.state(userId);
     if (!user || state.state !== "expired") continue;
     if (!s.notifier.channels(user, "token_expiring", now).length) continue;
-    const loginUrl = s.upstox.client.loginUrl(await oauth.create(userId));
+    const loginUrl = s.upstox.client.loginUrl(await s.oauth.create(userId, REMINDER_LINK_TTL_S));
     reminded++;
     ids.push(
       ...s.notifier.record({

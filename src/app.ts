@@ -2,7 +2,6 @@ import type { Job } from "bullmq";
 import { JOBS, jobSchedules, type JobDefinition } from "../jobs/index.js";
 import { queueWarmUpIfNeeded } from "../jobs/warm-up-candles.js";
 import { createBot } from "./bot/create-bot.js";
-import { OAuthStates } from "./bot/oauth.js";
 import { startBot, type RunningBot } from "./bot/start-bot.js";
 import { buildServices } from "./build-services.js";
 import type { Config } from "./config/load.js";
@@ -111,7 +110,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });
       }
 
-      const oauth = new OAuthStates(services.redis, config.redis.prefix);
+      const { oauth } = services;
       const chatBot = config.telegram.botToken ? createBot(services, oauth, config.telegram.botToken) : undefined;
       let bot: RunningBot | undefined;
       if (chatBot) {

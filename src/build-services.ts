@@ -1,5 +1,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { Backups } from "./admin/backups.js";
+import { BroadcastDrafts } from "./admin/broadcast-drafts.js";
+import { OAuthStates } from "./bot/oauth.js";
 import type { Config } from "./config/load.js";
 import { AlertRuleRepository } from "./db/repositories/alert-rules.js";
 import { AuditLog } from "./db/repositories/audit.js";
@@ -166,6 +169,9 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     indicators: new IndicatorEngine(candles),
     pollState,
     redis: connection,
+    oauth: new OAuthStates(connection, config.redis.prefix),
+    broadcastDrafts: new BroadcastDrafts(connection, config.redis.prefix),
+    backups: new Backups(db, { dir: config.backup.dir, retention: config.backup.retention, clock }),
     metrics,
     queues,
     delivery,

@@ -1,5 +1,8 @@
 import type { Database } from "better-sqlite3";
 import type { Redis } from "ioredis";
+import type { Backups } from "./admin/backups.js";
+import type { BroadcastDrafts } from "./admin/broadcast-drafts.js";
+import type { OAuthStates } from "./bot/oauth.js";
 import type { Config } from "./config/load.js";
 import type { AlertRuleRepository } from "./db/repositories/alert-rules.js";
 import type { AuditLog } from "./db/repositories/audit.js";
@@ -27,7 +30,10 @@ import type { UpstoxClient } from "./upstox/client.js";
 import type { TokenStore } from "./upstox/token-store.js";
 import type { RuleBook } from "./signals/rule-book.js";
 
-/** What jobs and handlers are handed by the composition root; nothing reaches for a global. */
+/**
+ * What jobs are handed by the composition root; nothing reaches for a global. Chat handlers
+ * get a narrower view without `db` and `redis` (HandlerDeps in src/bot/context.ts).
+ */
 export interface Services {
   config: Config;
   log: Logger;
@@ -50,8 +56,14 @@ export interface Services {
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
   pollState: PollState;
-  /** The shared Redis connection (small shared state: OAuth states, broadcast drafts). */
+  /** The shared Redis connection (queues, leases, heartbeats); small shared state goes through the services below. */
   redis: Redis;
+  /** One-time `state` values of Upstox login links (/login, the morning reminder, the callback). */
+  oauth: OAuthStates;
+  /** Broadcast drafts awaiting the admin's confirmation, and the one-a-minute send lock. */
+  broadcastDrafts: BroadcastDrafts;
+  /** Online database backups into BACKUP_DIR with BACKUP_RETENTION (the admin's /backup). */
+  backups: Backups;
   metrics: Metrics;
   queues: Queues;
   /** Retry policy of notify jobs (attempts and backoff): the Notifier queues with it, the notify job retries by it. */

@@ -2,9 +2,8 @@ import { autoRetry } from "@grammyjs/auto-retry";
 import { sequentialize } from "@grammyjs/runner";
 import { Bot, GrammyError, HttpError } from "grammy";
 import { handlers } from "../../handlers/index.js";
-import type { Services } from "../services.js";
 import { adminCommands, COMMANDS, traderCommands } from "./commands.js";
-import type { BotContext } from "./context.js";
+import type { BotContext, HandlerDeps } from "./context.js";
 import { chatMessage, isExpectedCondition } from "./errors.js";
 import type { OAuthStates } from "./oauth.js";
 import { replyHtml } from "./reply.js";
@@ -14,7 +13,7 @@ import { escapeHtml } from "./text.js";
  * The grammY bot: per-chat ordering, the sender's account on every update, the command
  * Composers in handlers/, and one place where errors are caught and answered.
  */
-export function createBot(services: Services, oauth: OAuthStates, token: string): Bot<BotContext> {
+export function createBot(services: HandlerDeps, oauth: OAuthStates, token: string): Bot<BotContext> {
   const { config, log } = services;
   const bot = new Bot<BotContext>(token, { client: { apiRoot: config.telegram.apiRoot } });
   // Honour 429 retry_after on our replies; give up rather than wait longer than a minute. A

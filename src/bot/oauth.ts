@@ -3,7 +3,8 @@ import type { Redis } from "ioredis";
 
 /**
  * One-time `state` values for the Upstox login link: the callback proves which chat user
- * started the login, and a state works once, for ten minutes.
+ * started the login, and a state works once, for ten minutes (or the `ttlSeconds` it was
+ * created with: the morning reminder's link lasts three hours).
  */
 export class OAuthStates {
   constructor(
@@ -12,9 +13,9 @@ export class OAuthStates {
     private readonly ttlSeconds = 600,
   ) {}
 
-  async create(userId: number): Promise<string> {
+  async create(userId: number, ttlSeconds = this.ttlSeconds): Promise<string> {
     const state = randomBytes(24).toString("base64url");
-    await this.redis.set(`${this.prefix}:oauth:${state}`, String(userId), "EX", this.ttlSeconds);
+    await this.redis.set(`${this.prefix}:oauth:${state}`, String(userId), "EX", ttlSeconds);
     return state;
   }
 

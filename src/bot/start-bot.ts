@@ -3,8 +3,7 @@ import { webhookCallback, type Bot } from "grammy";
 import type { Update } from "grammy/types";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BadRequestError } from "../http/server.js";
-import type { Services } from "../services.js";
-import type { BotContext } from "./context.js";
+import type { BotContext, HandlerDeps } from "./context.js";
 import { publishCommands } from "./create-bot.js";
 
 export interface RunningBot {
@@ -19,7 +18,7 @@ export const WEBHOOK_PATH = "/telegram/webhook";
  * Long polling through @grammyjs/runner (the default: works behind NAT), or a webhook at
  * PUBLIC_URL/telegram/webhook that only accepts posts carrying the secret token.
  */
-export async function startBot(bot: Bot<BotContext>, s: Services): Promise<RunningBot> {
+export async function startBot(bot: Bot<BotContext>, s: Pick<HandlerDeps, "config" | "log">): Promise<RunningBot> {
   const { config, log } = s;
   // One getMe of our own: grammY's init() retries network errors forever, so a Telegram that
   // cannot be reached would hang the start instead of ending it with a clear line.
