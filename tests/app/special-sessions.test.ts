@@ -1,13 +1,9 @@
 import { Job, type Queue } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { deferredCloseDigestId } from "../../jobs/portfolio-digest.js";
-import type { RunningApp } from "../../src/app.js";
 import type { User } from "../../src/db/repositories/users.js";
-import { FakeUpstox } from "../fakes/upstox/index.js";
-import { startTestApp, testConfig, upstoxEnv } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { runJob } from "../support/queues.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
 import { waitUntil } from "../support/wait.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
@@ -43,11 +39,7 @@ async function scheduledRuns(queue: Queue, schedulerId = queue.name): Promise<Sc
  * see the session's date and hour.
  */
 describe("special sessions, polled by the real scheduler at the default interval", () => {
-  let fake: FakeUpstox | undefined;
-  let smtp: SmtpCapture | undefined;
-  let app: RunningApp | undefined;
-  let dataDir: string | undefined;
-  let prefix: string | undefined;
+  let f: AppFixture | undefined;
   let offset = 0;
   /** Real time from a fixed instant: BullMQ's timers and Upstox's token expiry both keep going. */
   const clock = () => Date.now() + offset;
@@ -55,59 +47,52 @@ describe("special sessions, polled by the real scheduler at the default interval
   const travel = (target: number) => void (offset = target - Date.now());
 
   /** The fake and the app, both on a clock running from `target` in real time; the calendar refreshed. */
-  async function boot(target: number): Promise<RunningApp> {
+  async function boot(target: number): Promise<AppFixture> {
     travel(target);
-    fake = await FakeUpstox.start({ now: () => clock() });
-    fake.addHoliday(MUHURAT.date, {
-      description: "Diwali Laxmi Pujan (Muhurat trading)",
-      closedExchanges: [],
-      openExchanges: ["NSE", "BSE", "NFO"].map((exchange) => ({ exchange, start_time: MUHURAT.start, end_time: MUHURAT.end })),
+    f = await startAppFixture({
+      clock,
+      upstox: true,
+      // POLL_INTERVAL unset: the default, 15 s (testConfig would otherwise set an hour).
+      env: { INSTRUMENT_FILES: "NSE", POLL_INTERVAL: undefined },
+      delivery: { attempts: 2, backoffMs: 50 },
+      beforeStart: ({ fake, config }) => {
+        fake.addHoliday(MUHURAT.date, {
+          description: "Diwali Laxmi Pujan (Muhurat trading)",
+          closedExchanges: [],
+          openExchanges: ["NSE", "BSE", "NFO"].map((exchange) => ({ exchange, start_time: MUHURAT.start, end_time: MUHURAT.end })),
+        });
+        fake.addHoliday(HOLIDAY, {
+          description: "Test holiday",
+          closedExchanges: ["NSE", "BSE", "NFO", "CDS", "BCD", "BFO"],
+          openExchanges: [{ exchange: "MCX", start_time: ist(`${HOLIDAY}T17:00:00`), end_time: ist(`${HOLIDAY}T23:30:00`) }],
+        });
+        expect(config.pollIntervalSeconds).toBe(15);
+      },
     });
-    fake.addHoliday(HOLIDAY, {
-      description: "Test holiday",
-      closedExchanges: ["NSE", "BSE", "NFO", "CDS", "BCD", "BFO"],
-      openExchanges: [{ exchange: "MCX", start_time: ist(`${HOLIDAY}T17:00:00`), end_time: ist(`${HOLIDAY}T23:30:00`) }],
-    });
-    smtp = await startSmtpCapture();
-    dataDir = tempDir();
-    prefix = uniquePrefix();
-    // POLL_INTERVAL unset: the default, 15 s (testConfig would otherwise set an hour).
-    const config = testConfig({ dataDir, prefix, env: { ...upstoxEnv(fake), INSTRUMENT_FILES: "NSE", SMTP_URL: smtp.url, POLL_INTERVAL: undefined } });
-    expect(config.pollIntervalSeconds).toBe(15);
-    app = await startTestApp(config, { clock, delivery: { attempts: 2, backoffMs: 50 } });
-    const { result } = await runJob<{ holidays: number; specialSessions: number }>(app.services.queues["refresh-calendar"]);
+    const { result } = await runJob<{ holidays: number; specialSessions: number }>(f.services.queues["refresh-calendar"]);
     expect(result.specialSessions).toBeGreaterThanOrEqual(1);
-    expect(app.services.calendar.holidaySet().has(HOLIDAY)).toBe(true);
-    return app;
+    expect(f.services.calendar.holidaySet().has(HOLIDAY)).toBe(true);
+    return f;
   }
 
-  const linkTrader = (a: RunningApp, email: string, issuedAt = clock()): User => {
-    const s = a.services;
-    const user = s.users.create({ telegramId: Math.floor(Math.random() * 1e9), email, emailVerified: true, channels: "email" });
-    s.upstox!.tokens.save(user.id, fake!.issueToken({ userId: `UPX${user.id}` }), `UPX${user.id}`, new Date(issuedAt));
-    return user;
-  };
+  const linkTrader = (a: AppFixture, email: string, issuedAt = clock()): User => a.linkTrader({ email, issuedAt }).user;
 
-  const signals = (a: RunningApp) => a.services.db.prepare("SELECT rule_id, price FROM signals ORDER BY id").all() as Array<{ rule_id: number; price: number }>;
+  const signals = (a: AppFixture) => a.services.db.prepare("SELECT rule_id, price FROM signals ORDER BY id").all() as Array<{ rule_id: number; price: number }>;
 
   afterEach(async () => {
-    await app?.stop();
-    await smtp?.close();
-    await fake?.close();
-    if (prefix) await deletePrefix(prefix);
-    if (dataDir) removeDir(dataDir);
-    app = smtp = fake = dataDir = prefix = undefined;
+    await f?.close();
+    f = undefined;
   });
 
   it("a Sunday evening Muhurat session is polled every 15 s and a crossing alerts", { timeout: 90_000 }, async () => {
     const a = await boot(ist("2026-11-08T18:30:00"));
     const s = a.services;
     expect(s.marketOpen(new Date(clock()))).toBe(true);
-    fake!.setPrice(RELIANCE, 1440);
+    a.fake.setPrice(RELIANCE, 1440);
     const trader = linkTrader(a, "muhurat@example.com");
     s.watchlists.add(trader.id, RELIANCE);
     const rule = s.rules.create({ userId: trader.id, instrumentKey: RELIANCE, kind: "cross_up", params: { level: 1450 }, frequency: "every" });
-    fake!.clearRequests();
+    a.fake.clearRequests();
 
     // Within one interval (plus a little), a scheduled poll fetches the quote.
     const first = await waitUntil(async () => (await scheduledRuns(s.queues["poll-quotes"])).find((r) => r.result.instruments === 1), {
@@ -115,21 +100,21 @@ describe("special sessions, polled by the real scheduler at the default interval
       what: "a scheduled poll that fetched quotes",
     });
     expect(first.result).toMatchObject({ instruments: 1, quotes: 1, fired: 0 });
-    const calls = fake!.requestsTo("/v2/market-quote/quotes");
+    const calls = a.fake.requestsTo("/v2/market-quote/quotes");
     expect(calls.length).toBeGreaterThanOrEqual(1);
     expect(calls[0]!.query.get("instrument_key")).toBe(RELIANCE);
     expect(calls[0]!.at).toBeGreaterThanOrEqual(MUHURAT.start);
     expect(calls[0]!.at).toBeLessThan(MUHURAT.end);
 
     // The price crosses the level: the next scheduled poll fires the rule, and the mail goes.
-    fake!.setPrice(RELIANCE, 1455);
+    a.fake.setPrice(RELIANCE, 1455);
     const fired = await waitUntil(async () => (await scheduledRuns(s.queues["poll-quotes"])).find((r) => r.result.fired === 1), {
       timeoutMs: 20_000,
       what: "a scheduled poll that fired the rule",
     });
     expect(fired.result).toMatchObject({ instruments: 1, quotes: 1, fired: 1, stale: 0 });
     expect(signals(a)).toEqual([{ rule_id: rule.id, price: 1455 }]);
-    const mails = await smtp!.waitForMessages(1);
+    const mails = await a.smtp.waitForMessages(1);
     expect(mails[0]!.parsed.subject).toContain("crossed above ₹1,450.00");
 
     // From the first one that fetched quotes on, no scheduled poll found the market closed,
@@ -146,7 +131,7 @@ describe("special sessions, polled by the real scheduler at the default interval
       what: "a scheduled order-sync",
     });
     expect(sync.result).toMatchObject({ users: 1 });
-    expect(fake!.requestsTo("/v2/order/retrieve-all").length).toBeGreaterThanOrEqual(1);
+    expect(a.fake.requestsTo("/v2/order/retrieve-all").length).toBeGreaterThanOrEqual(1);
     // Holding moves are checked (not skipped) while the evening session is open.
     expect((await runJob<Record<string, unknown>>(s.queues["holding-moves"])).result).toEqual({ alerts: 0 });
   });
@@ -161,7 +146,7 @@ describe("special sessions, polled by the real scheduler at the default interval
 
     expect((await runJob(s.queues["portfolio-digest"], { when: "open" })).result).toEqual({ sent: 1, skipped: 1 });
     expect((await runJob(s.queues["token-reminder"])).result).toEqual({ reminded: 1 });
-    const mails = await smtp!.waitForMessages(2);
+    const mails = await a.smtp.waitForMessages(2);
     expect(
       mails
         .map((m) => m.envelopeTo)
@@ -186,7 +171,7 @@ describe("special sessions, polled by the real scheduler at the default interval
     expect(delayed[0]!.data).toEqual({ when: "close" });
     expect(delayed[0]!.timestamp + delayed[0]!.opts.delay!).toBeGreaterThan(Date.now() + (after - clock()) - 5_000);
     expect(delayed[0]!.timestamp + delayed[0]!.opts.delay!).toBeLessThan(Date.now() + (after - clock()) + 5_000);
-    expect(fake!.requestsTo("/v2/portfolio/")).toEqual([]);
+    expect(a.fake.requestsTo("/v2/portfolio/")).toEqual([]);
 
     // 19:30: the session has closed; the put-off digest runs (promoted rather than waited for).
     travel(after);
@@ -196,11 +181,11 @@ describe("special sessions, polled by the real scheduler at the default interval
       return j && (await j.getState()) === "completed" ? j : undefined;
     });
     expect(done.returnvalue).toEqual({ sent: 1, skipped: 0 });
-    const [mail] = await smtp!.waitForMessages(1);
+    const [mail] = await a.smtp.waitForMessages(1);
     expect(mail!.parsed.subject).toContain("Portfolio after close · Sun, 8 Nov 2026");
     // On a normal day 15:45 is after the close: the digest goes at once.
     travel(ist("2026-11-09T15:45:00"));
-    s.upstox!.tokens.save(trader.id, fake!.issueToken({ userId: "UPX-monday" }), "UPX-monday", new Date(ist("2026-11-09T08:00:00")));
+    s.upstox!.tokens.save(trader.id, a.fake.issueToken({ userId: "UPX-monday" }), "UPX-monday", new Date(ist("2026-11-09T08:00:00")));
     expect((await runJob(queue, { when: "close" })).result).toEqual({ sent: 1, skipped: 0 });
     expect(await putOff()).toEqual([]);
   });
@@ -209,11 +194,11 @@ describe("special sessions, polled by the real scheduler at the default interval
     const a = await boot(ist(`${HOLIDAY}T11:00:00`));
     const s = a.services;
     expect(s.marketOpen(new Date(clock()))).toBe(false);
-    fake!.setPrice(RELIANCE, 1440);
+    a.fake.setPrice(RELIANCE, 1440);
     const trader = linkTrader(a, "holiday@example.com");
     s.watchlists.add(trader.id, RELIANCE);
     s.rules.create({ userId: trader.id, instrumentKey: RELIANCE, kind: "price_above", params: { level: 1000 } });
-    fake!.clearRequests();
+    a.fake.clearRequests();
 
     // Two scheduled polls ran (15 s apart) and both found the market closed.
     const runs = await waitUntil(
@@ -224,18 +209,18 @@ describe("special sessions, polled by the real scheduler at the default interval
       { timeoutMs: 40_000, what: "two scheduled polls" },
     );
     for (const r of runs) expect(r.result).toEqual({ skipped: "market closed" });
-    expect(fake!.requestsTo("/v2/market-quote/")).toEqual([]);
+    expect(a.fake.requestsTo("/v2/market-quote/")).toEqual([]);
     expect(signals(a)).toEqual([]);
 
     const sync = await waitUntil(async () => (await scheduledRuns(s.queues["order-sync"]))[0], { timeoutMs: 35_000, what: "a scheduled order-sync" });
     expect(sync.result).toEqual({ skipped: "market closed" });
-    expect(fake!.requestsTo("/v2/order/")).toEqual([]);
+    expect(a.fake.requestsTo("/v2/order/")).toEqual([]);
 
     expect((await runJob(s.queues["holding-moves"])).result).toEqual({ skipped: "market closed" });
     expect((await runJob(s.queues["portfolio-digest"], { when: "open" })).result).toEqual({ skipped: "not a trading day" });
     expect((await runJob(s.queues["portfolio-digest"], { when: "close" })).result).toEqual({ skipped: "not a trading day" });
     expect((await runJob(s.queues["token-reminder"])).result).toEqual({ skipped: "not a trading day" });
-    expect(fake!.requestsTo("/v2/portfolio/")).toEqual([]);
+    expect(a.fake.requestsTo("/v2/portfolio/")).toEqual([]);
   });
 
   it("the Monday after: polls skip until 09:15 and fetch from the open", { timeout: 60_000 }, async () => {
@@ -251,7 +236,7 @@ describe("special sessions, polled by the real scheduler at the default interval
     });
     expect(first.result).toMatchObject({ quotes: 1 });
     // The first poll after the open fetched; every scheduled poll before it, by the app's clock, found it closed.
-    const calls = fake!.requestsTo("/v2/market-quote/quotes");
+    const calls = a.fake.requestsTo("/v2/market-quote/quotes");
     expect(calls[0]!.at).toBeGreaterThanOrEqual(open);
     expect(calls[0]!.at).toBeLessThan(watchingFrom + 15_000 + 3_000);
     const runs = await scheduledRuns(s.queues["poll-quotes"]);

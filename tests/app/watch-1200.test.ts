@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
-import { getJson, startTestApp, testConfig, upstoxEnv } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import type { RecordedRequest } from "../fakes/upstox/index.js";
+import { getJson } from "../support/app.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { sleep } from "../support/wait.js";
-import { FakeUpstox, type RecordedRequest } from "../fakes/upstox/index.js";
 
 const POLL_SECONDS = 5;
 const WATCHED = 1200;
@@ -26,35 +25,26 @@ interface HealthBody {
  * 429 at all.
  */
 describe("a 1,200-instrument watchlist", () => {
-  let fake: FakeUpstox;
-  let app: RunningApp;
-  let dataDir: string;
-  let prefix: string;
+  let f: AppFixture;
   // The fake's clock and the app's run in real time from a trading-day afternoon, so the
   // fake's rate-limit windows move as Redis's do.
   const offset = Date.parse("2025-01-15T13:30:00+05:30") - Date.now();
   const now = () => Date.now() + offset;
 
   beforeEach(async () => {
-    fake = await FakeUpstox.start({ instruments: WATCHED, now });
-    dataDir = tempDir();
-    prefix = uniquePrefix();
-    const config = testConfig({ dataDir, prefix, env: { ...upstoxEnv(fake), INSTRUMENT_FILES: "NSE", POLL_INTERVAL: String(POLL_SECONDS) } });
-    app = await startTestApp(config, { clock: now });
+    f = await startAppFixture({
+      clock: now,
+      upstox: { instruments: WATCHED },
+      smtp: false,
+      env: { INSTRUMENT_FILES: "NSE", POLL_INTERVAL: String(POLL_SECONDS) },
+    });
   });
 
-  afterEach(async () => {
-    await app?.stop();
-    await fake?.close();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
-  });
+  afterEach(() => f.close());
 
   it("keeps every poll on time and /healthz healthy while RSI history warms up within the background share", async () => {
-    const s = app.services;
-    const base = `http://127.0.0.1:${app.httpPort}`;
-    const user = s.users.create({ telegramId: 424242 });
-    s.upstox!.tokens.save(user.id, fake.issueToken({ userId: "UPX1200" }), "UPX1200", new Date(now()));
+    const { services: s, baseUrl: base, fake } = f;
+    const { user } = f.linkTrader({ telegramId: 424242, upstoxUserId: "UPX1200" });
     const keys = fake
       .instrumentKeys()
       .filter((k) => k.startsWith("NSE_EQ|INEGEN"))

@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
-import { getJson, startTestApp, testConfig } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
+import { getJson } from "../support/app.js";
+import { TEST_REDIS_URL } from "../support/env.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { takeOverScheduler } from "../support/queues.js";
 import { waitUntil } from "../support/wait.js";
 
@@ -23,31 +23,21 @@ const STALE_AFTER_MS = (POLL_INTERVAL * 3 + 30) * 1000;
 
 /** /healthz and /metrics over real HTTP, against the real app on real Redis and SQLite. */
 describe("/healthz and /metrics", () => {
-  let dataDir: string;
-  let prefix: string;
-  let app: RunningApp;
+  let f: AppFixture;
   let now: number;
   let base: string;
 
   beforeEach(async () => {
-    dataDir = tempDir();
-    prefix = uniquePrefix();
     // A fixed clock the test moves by hand; the market always counts as open.
     now = Date.UTC(2025, 0, 6, 5, 0, 0);
-    app = await startTestApp(testConfig({ dataDir, prefix, env: { SIMULATOR_ALWAYS_OPEN: "true", POLL_INTERVAL: String(POLL_INTERVAL) } }), {
-      clock: () => now,
-    });
-    base = `http://127.0.0.1:${app.httpPort}`;
+    f = await startAppFixture({ clock: () => now, smtp: false, env: { SIMULATOR_ALWAYS_OPEN: "true", POLL_INTERVAL: String(POLL_INTERVAL) } });
+    base = f.baseUrl;
   });
 
-  afterEach(async () => {
-    await app.stop();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
-  });
+  afterEach(() => f.close());
 
   /** No poll may run behind the test's back: drop the scheduler and whatever it queued. */
-  const stopScheduledPolling = () => takeOverScheduler(app.services.queues["poll-quotes"]);
+  const stopScheduledPolling = () => takeOverScheduler(f.services.queues["poll-quotes"]);
 
   it("answers 200 with every check", async () => {
     const res = await getJson(`${base}/healthz`);
@@ -67,7 +57,7 @@ describe("/healthz and /metrics", () => {
 
   it("/metrics exposes polls, queue depth and poll age in the Prometheus format", async () => {
     // The scheduler's first poll runs at once; wait for it so every series has a value.
-    await waitUntil(() => app.services.pollState.lastPollAt(), { what: "the first scheduled poll" });
+    await waitUntil(() => f.services.pollState.lastPollAt(), { what: "the first scheduled poll" });
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
@@ -85,7 +75,7 @@ describe("/healthz and /metrics", () => {
   it("answers 503 when the market is open and the last poll is older than 3 intervals + 30 s", async () => {
     await stopScheduledPolling();
 
-    await app.services.pollState.recordPoll(now - STALE_AFTER_MS - 1000, new Map());
+    await f.services.pollState.recordPoll(now - STALE_AFTER_MS - 1000, new Map());
     const stale = await getJson(`${base}/healthz`);
     expect(stale.status).toBe(503);
     const body = stale.body as Health;
@@ -97,11 +87,11 @@ describe("/healthz and /metrics", () => {
     expect(metrics).toMatch(new RegExp(`^uab_last_poll_age_seconds ${STALE_AFTER_MS / 1000 + 1}$`, "m"));
 
     // Exactly at the limit still counts as polling.
-    await app.services.pollState.recordPoll(now - STALE_AFTER_MS, new Map());
+    await f.services.pollState.recordPoll(now - STALE_AFTER_MS, new Map());
     expect((await getJson(`${base}/healthz`)).status).toBe(200);
 
     // A fresh poll makes it healthy; time moving on past the limit makes it stale again.
-    await app.services.pollState.recordPoll(now, new Map());
+    await f.services.pollState.recordPoll(now, new Map());
     const fresh = await getJson(`${base}/healthz`);
     expect(fresh.status).toBe(200);
     expect((fresh.body as Health).checks.marketPoll).toMatchObject({ ok: true, state: "polling", ageSeconds: 0 });
@@ -111,15 +101,15 @@ describe("/healthz and /metrics", () => {
 
   it("a stale poll is fine while an admin has paused polling", async () => {
     await stopScheduledPolling();
-    await app.services.pollState.recordPoll(now - STALE_AFTER_MS * 2, new Map());
+    await f.services.pollState.recordPoll(now - STALE_AFTER_MS * 2, new Map());
     expect((await getJson(`${base}/healthz`)).status).toBe(503);
 
-    await app.services.pollState.setPaused(true);
+    await f.services.pollState.setPaused(true);
     const paused = await getJson(`${base}/healthz`);
     expect(paused.status).toBe(200);
     expect((paused.body as Health).checks.marketPoll).toMatchObject({ ok: true, state: "paused" });
 
-    await app.services.pollState.setPaused(false);
+    await f.services.pollState.setPaused(false);
     expect((await getJson(`${base}/healthz`)).status).toBe(503);
   });
 
@@ -128,7 +118,7 @@ describe("/healthz and /metrics", () => {
     // Forget any poll the scheduler made, as if none ever happened.
     const redis = new Redis(TEST_REDIS_URL);
     try {
-      await redis.del(`${prefix}:state:last-poll`);
+      await redis.del(`${f.prefix}:state:last-poll`);
     } finally {
       redis.disconnect();
     }

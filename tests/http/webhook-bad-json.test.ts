@@ -1,10 +1,9 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
 import { FakeTelegram } from "../fakes/telegram/index.js";
-import { FakeUpstox } from "../fakes/upstox/index.js";
-import { capturingLog, startTestApp, testConfig, upstoxEnv } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix, unusedPort } from "../support/env.js";
+import { capturingLog } from "../support/app.js";
+import { unusedPort } from "../support/env.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { waitUntil } from "../support/wait.js";
 
 const TG_SECRET = "tg-webhook-secret_0123456789";
@@ -17,50 +16,38 @@ const SECRET_HEADER = "x-telegram-bot-api-secret-token";
  */
 describe("webhooks with a malformed body", () => {
   let tg: FakeTelegram;
-  let upstox: FakeUpstox;
-  let app: RunningApp;
-  let dataDir: string;
-  let prefix: string;
+  let f: AppFixture;
   let base: string;
   let lines: ReturnType<typeof capturingLog>["lines"];
 
   beforeAll(async () => {
     tg = await FakeTelegram.start({ floodLimits: false });
-    upstox = await FakeUpstox.start();
-    dataDir = tempDir();
-    prefix = uniquePrefix();
     // Telegram must know where to post, so the port is chosen before the app binds it.
     const port = await unusedPort();
     const captured = capturingLog("info");
     lines = captured.lines;
-    app = await startTestApp(
-      testConfig({
-        dataDir,
-        prefix,
-        env: {
-          ...upstoxEnv(upstox),
-          UPSTOX_WEBHOOK_SECRET: POSTBACK_SECRET,
-          HTTP_PORT: String(port),
-          HTTP_HOST: "127.0.0.1",
-          PUBLIC_URL: `http://127.0.0.1:${port}`,
-          TELEGRAM_BOT_TOKEN: tg.token,
-          TELEGRAM_API_ROOT: tg.apiRoot,
-          TELEGRAM_MODE: "webhook",
-          TELEGRAM_WEBHOOK_SECRET: TG_SECRET,
-        },
-      }),
-      { log: captured.log },
-    );
-    base = `http://127.0.0.1:${app.httpPort}`;
+    f = await startAppFixture({
+      upstox: true,
+      smtp: false,
+      env: {
+        UPSTOX_WEBHOOK_SECRET: POSTBACK_SECRET,
+        HTTP_PORT: String(port),
+        HTTP_HOST: "127.0.0.1",
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        TELEGRAM_MODE: "webhook",
+        TELEGRAM_WEBHOOK_SECRET: TG_SECRET,
+      },
+      log: captured.log,
+    });
+    base = f.baseUrl;
     expect(tg.webhook).toEqual({ url: `http://127.0.0.1:${port}/telegram/webhook`, secretToken: TG_SECRET });
   });
 
   afterAll(async () => {
-    await app?.stop();
+    await f?.close();
     await tg?.close();
-    await upstox?.close();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
   });
 
   beforeEach(() => {
@@ -174,7 +161,7 @@ describe("webhooks with a malformed body", () => {
   });
 
   it("a request target that is not a URL: 400, and the server keeps serving", async () => {
-    const raw = await rawRequest(app.httpPort!, "GET http://[::1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const raw = await rawRequest(f.app.httpPort!, "GET http://[::1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });

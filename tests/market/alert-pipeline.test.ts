@@ -1,14 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pollQuotes, type PollQuotesResult } from "../../jobs/poll-quotes.js";
-import type { RunningApp } from "../../src/app.js";
 import type { User } from "../../src/db/repositories/users.js";
 import { SIMULATED_INSTRUMENTS } from "../../src/market/simulator.js";
 import type { AlertRule } from "../../src/signals/rules.js";
-import { capturingLog, startTestApp, testConfig } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { capturingLog } from "../support/app.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { ScriptedQuotes } from "../support/quotes.js";
-import { runJob, takeOverScheduler } from "../support/queues.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+import { runJob } from "../support/queues.js";
 import { sleep, waitUntil } from "../support/wait.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
@@ -29,10 +27,7 @@ interface NotificationRow {
  * SQLite and a real SMTP server. Prices come from a scripted quote source.
  */
 describe("alert pipeline end to end", () => {
-  let dataDir: string;
-  let prefix: string;
-  let smtp: SmtpCapture;
-  let app: RunningApp;
+  let f: AppFixture;
   let quotes: ScriptedQuotes;
   let now: number;
   let user: User;
@@ -40,41 +35,37 @@ describe("alert pipeline end to end", () => {
   let logLines: ReturnType<typeof capturingLog>["lines"];
 
   beforeEach(async () => {
-    dataDir = tempDir();
-    prefix = uniquePrefix();
-    smtp = await startSmtpCapture();
     now = Date.UTC(2025, 0, 6, 5, 0, 0); // 10:30 IST on a Monday
     const clock = () => now;
     quotes = new ScriptedQuotes(clock);
-    const config = testConfig({
-      dataDir,
-      prefix,
-      env: { SIMULATOR_ALWAYS_OPEN: "true", SMTP_URL: smtp.url, EMAIL_FROM: FROM },
-    });
     const captured = capturingLog();
     logLines = captured.lines;
-    app = await startTestApp(config, { clock, quoteSource: quotes, log: captured.log });
-    // The test drives every poll itself.
-    await takeOverScheduler(app.services.queues["poll-quotes"]);
-
-    const s = app.services;
-    s.instruments.upsertMany(SIMULATED_INSTRUMENTS);
-    user = s.users.create({ telegramId: 424242, displayName: "Asha", email: "asha@example.com", emailVerified: true, channels: "both" });
-    s.watchlists.add(user.id, RELIANCE);
-    rule = s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "cross_up", params: { level: 1420 }, frequency: "every", cooldownSeconds: 0 });
+    f = await startAppFixture({
+      clock,
+      quoteSource: quotes,
+      log: captured.log,
+      env: { SIMULATOR_ALWAYS_OPEN: "true", EMAIL_FROM: FROM },
+      // The test drives every poll itself.
+      takeOver: ["poll-quotes"],
+    });
+    f.services.instruments.upsertMany(SIMULATED_INSTRUMENTS);
+    const trader = f.addTrader({
+      telegramId: 424242,
+      displayName: "Asha",
+      email: "asha@example.com",
+      channels: "both",
+      watch: [RELIANCE],
+      rules: [{ instrumentKey: RELIANCE, kind: "cross_up", params: { level: 1420 }, frequency: "every", cooldownSeconds: 0 }],
+    });
+    user = trader.user;
+    rule = trader.rules[0]!;
   });
 
-  afterEach(async () => {
-    await app.stop();
-    await smtp.close();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
-  });
+  afterEach(() => f.close());
 
-  const notifications = () => app.services.db.prepare("SELECT * FROM notifications ORDER BY id").all() as NotificationRow[];
-  const signals = () =>
-    app.services.db.prepare("SELECT * FROM signals ORDER BY id").all() as Array<{ id: number; rule_id: number; price: number; kind: string }>;
-  const poll = () => runJob<PollQuotesResult>(app.services.queues["poll-quotes"]);
+  const notifications = () => f.services.db.prepare("SELECT * FROM notifications ORDER BY id").all() as NotificationRow[];
+  const signals = () => f.services.db.prepare("SELECT * FROM signals ORDER BY id").all() as Array<{ id: number; rule_id: number; price: number; kind: string }>;
+  const poll = () => runJob<PollQuotesResult>(f.services.queues["poll-quotes"]);
 
   it("a crossing becomes one signal, two outbox rows, one real email and a telegram message, all marked sent", async () => {
     quotes.set(RELIANCE, 1415.5);
@@ -85,7 +76,7 @@ describe("alert pipeline end to end", () => {
     quotes.set(RELIANCE, 1421.25);
     expect((await poll()).result).toEqual({ instruments: 1, quotes: 1, fired: 1, stale: 0 });
 
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await f.smtp.waitForMessages(1);
     expect(mail!.envelopeTo).toEqual(["asha@example.com"]);
     expect(mail!.envelopeFrom).toBe("alerts@bot.test");
     const parsed = mail!.parsed;
@@ -125,7 +116,7 @@ describe("alert pipeline end to end", () => {
     // Prices in log lines read like prices ("₹1,421.25"), never like floats ("₹1421.2500000001").
     expect(signalLines[0]!.msg).toBe("🔔 signal: RELIANCE cross up at ₹1,421.25");
 
-    const metrics = await app.services.metrics.registry.metrics();
+    const metrics = await f.services.metrics.registry.metrics();
     expect(metrics).toMatch(/^uab_notifications_total\{channel="email",outcome="sent"\} 1$/m);
     expect(metrics).toMatch(/^uab_notifications_total\{channel="telegram",outcome="sent"\} 1$/m);
     expect(metrics).toMatch(/^uab_alerts_fired_total\{kind="cross_up"\} 1$/m);
@@ -137,20 +128,20 @@ describe("alert pipeline end to end", () => {
     now += 15_000;
     quotes.set(RELIANCE, 1421.25);
     const { job } = await poll();
-    await smtp.waitForMessages(1);
+    await f.smtp.waitForMessages(1);
     await waitUntil(() => notifications().every((n) => n.status === "sent") && notifications().length === 2, { what: "rows sent" });
 
     // BullMQ delivers at least once: the very same job may run again, e.g. after a stall.
-    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
-    expect(await pollQuotes(job, app.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
+    expect(await pollQuotes(job, f.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
+    expect(await pollQuotes(job, f.services)).toEqual({ instruments: 1, quotes: 1, fired: 0, stale: 0 });
     // And a sweep finds nothing left behind.
-    expect((await runJob(app.services.queues["sweep-outbox"])).result).toEqual({ requeued: 0 });
+    expect((await runJob(f.services.queues["sweep-outbox"])).result).toEqual({ requeued: 0 });
 
     await sleep(1000);
-    expect(smtp.messages).toHaveLength(1);
+    expect(f.smtp.messages).toHaveLength(1);
     expect(signals()).toHaveLength(1);
     expect(notifications()).toHaveLength(2);
-    expect(await app.services.queues.notify.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    expect(await f.services.queues.notify.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
   });
 
   it("two pollers evaluating the same quote at once record the firing once", async () => {
@@ -158,7 +149,7 @@ describe("alert pipeline end to end", () => {
     await poll();
     now += 15_000;
     quotes.set(RELIANCE, 1421.25);
-    const s = app.services;
+    const s = f.services;
 
     // Both read the rule while it is still armed, as two overlapping polls would.
     const [snapshot] = s.rules.activeForInstrument(RELIANCE);
@@ -188,7 +179,7 @@ describe("alert pipeline end to end", () => {
   });
 
   it("a user who wants email only gets no telegram row; crossing back and up again fires a second email", async () => {
-    const s = app.services;
+    const s = f.services;
     s.db.prepare("UPDATE users SET channels = 'email' WHERE id = ?").run(user.id);
 
     quotes.set(RELIANCE, 1415.5);
@@ -196,7 +187,7 @@ describe("alert pipeline end to end", () => {
     now += 15_000;
     quotes.set(RELIANCE, 1421.25);
     await poll();
-    await smtp.waitForMessages(1);
+    await f.smtp.waitForMessages(1);
 
     // Back below the re-arm band (0.1 % under the level), then up through it again.
     now += 15_000;
@@ -206,7 +197,7 @@ describe("alert pipeline end to end", () => {
     quotes.set(RELIANCE, 1422);
     expect((await poll()).result).toMatchObject({ fired: 1 });
 
-    const mails = await smtp.waitForMessages(2);
+    const mails = await f.smtp.waitForMessages(2);
     expect(mails.map((m) => m.parsed.subject)).toEqual(["RELIANCE crossed above ₹1,420.00 (₹1,421.25)", "RELIANCE crossed above ₹1,420.00 (₹1,422.00)"]);
     const rows = await waitUntil(
       () => {

@@ -11,10 +11,9 @@ import { Outbox } from "../../src/notify/outbox.js";
 import { renderNotification } from "../../src/notify/render.js";
 import { createQueues, DEFAULT_DELIVERY, enqueueNotifications, type Queues } from "../../src/queue/queues.js";
 import { DEFAULT_FLOOD_LIMITS, FakeTelegram, type SentMessage } from "../fakes/telegram/index.js";
-import { startTestApp, testConfig } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
+import { startAppFixture } from "../support/fixture.js";
 import { botEnv, spawnBot, type BotProcess } from "../support/process.js";
-import { takeOverScheduler } from "../support/queues.js";
 import { startSmtpCapture } from "../support/smtp.js";
 import { sleep, waitUntil } from "../support/wait.js";
 
@@ -151,22 +150,20 @@ describe("Telegram delivery under load and failure", () => {
     tg: FakeTelegram,
     opts: { concurrency?: number; smtpUrl?: string; attempts?: number; backoffMs?: number } = {},
   ): Promise<RunningApp> {
-    const { dataDir, prefix } = workspace();
-    const config = testConfig({
-      dataDir,
-      prefix,
+    const f = await startAppFixture({
+      smtp: false,
       env: {
         TELEGRAM_BOT_TOKEN: tg.token,
         TELEGRAM_API_ROOT: tg.apiRoot,
         WORKER_CONCURRENCY: String(opts.concurrency ?? 8),
         ...(opts.smtpUrl ? { SMTP_URL: opts.smtpUrl } : {}),
       },
+      delivery: { attempts: opts.attempts ?? DEFAULT_DELIVERY.attempts, backoffMs: opts.backoffMs ?? 200 },
+      // Only the notify queue works here: no scheduled polls or sweeps behind the test's back.
+      takeOver: ["poll-quotes", "fetch-candles", "sweep-outbox"],
     });
-    const app = await startTestApp(config, { delivery: { attempts: opts.attempts ?? DEFAULT_DELIVERY.attempts, backoffMs: opts.backoffMs ?? 200 } });
-    cleanups.push(() => app.stop());
-    // Only the notify queue works here: no scheduled polls or sweeps behind the test's back.
-    for (const q of ["poll-quotes", "fetch-candles", "sweep-outbox"] as const) await takeOverScheduler(app.services.queues[q]);
-    return app;
+    cleanups.push(() => f.close());
+    return f.app;
   }
 
   it("1,000 alerts to 300 chats all arrive, none twice, no 429 left unhandled", async () => {

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
 import type { Notification } from "../../src/notify/outbox.js";
 import { enqueueNotifications } from "../../src/queue/queues.js";
-import { startTestApp, testConfig } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix, deadPort } from "../support/env.js";
-import { runJob, takeOverScheduler } from "../support/queues.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
+import { deadPort } from "../support/env.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
+import { runJob } from "../support/queues.js";
 import { sleep, waitUntil } from "../support/wait.js";
 
 const alertPayload = (firedAt: number) => ({
@@ -26,27 +24,23 @@ describe("outbox retries, dead rows and the sweeper", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function start(opts: { smtpUrl: string; attempts?: number; backoffMs?: number; clock?: () => number }): Promise<RunningApp> {
-    const dataDir = tempDir();
-    const prefix = uniquePrefix();
-    cleanups.push(() => removeDir(dataDir));
-    cleanups.push(() => deletePrefix(prefix).then(() => undefined));
-    const config = testConfig({ dataDir, prefix, env: { SMTP_URL: opts.smtpUrl } });
-    const app = await startTestApp(config, {
+  /** The app on its own prefix and data dir, mailing through `smtpUrl`, or through an SMTP capture of its own. */
+  async function start(opts: { smtpUrl?: string; attempts?: number; backoffMs?: number; clock?: () => number }): Promise<AppFixture> {
+    const f = await startAppFixture({
+      smtp: !opts.smtpUrl,
+      env: opts.smtpUrl ? { SMTP_URL: opts.smtpUrl } : {},
       ...(opts.clock ? { clock: opts.clock } : {}),
       delivery: { attempts: opts.attempts ?? 3, backoffMs: opts.backoffMs ?? 200 },
+      // Only the test queues work here: no scheduled polls or sweeps behind its back.
+      takeOver: ["poll-quotes", "sweep-outbox"],
     });
-    cleanups.push(() => app.stop());
-    // Only the test queues work here: no scheduled polls or sweeps behind its back.
-    await takeOverScheduler(app.services.queues["poll-quotes"]);
-    await takeOverScheduler(app.services.queues["sweep-outbox"]);
-    return app;
+    cleanups.push(() => f.close());
+    return f;
   }
 
   it("an unreachable SMTP server: attempts grow with the error kept, then the row is dead", async () => {
     const port = await deadPort();
-    const app = await start({ smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 3, backoffMs: 300 });
-    const s = app.services;
+    const { services: s } = await start({ smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 3, backoffMs: 300 });
     const user = s.users.create({ email: "ravi@example.com", emailVerified: true, channels: "email" });
     const id = s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: "price_alert", dedupKey: "t:retry:1", payload: alertPayload(s.clock()) });
 
@@ -92,8 +86,7 @@ describe("outbox retries, dead rows and the sweeper", () => {
   it("a failing attempt sets the row due when BullMQ's backoff brings the next try", async () => {
     let now = Date.UTC(2025, 0, 6, 5, 0, 0);
     const port = await deadPort();
-    const app = await start({ smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 2, backoffMs: 60_000, clock: () => now });
-    const s = app.services;
+    const { services: s } = await start({ smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 2, backoffMs: 60_000, clock: () => now });
     const user = s.users.create({ email: "ravi@example.com", emailVerified: true, channels: "email" });
     const id = s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: "price_alert", dedupKey: "t:retry:2", payload: alertPayload(now) });
     await enqueueNotifications(s.queues, [id], s.delivery);
@@ -109,14 +102,9 @@ describe("outbox retries, dead rows and the sweeper", () => {
   });
 
   describe("the sweeper", () => {
-    let smtp: SmtpCapture;
-
     it("re-queues a pending row whose job was lost, once it is past the grace period, and it is delivered", async () => {
-      smtp = await startSmtpCapture();
-      cleanups.push(() => smtp.close());
       let now = Date.UTC(2025, 0, 6, 5, 0, 0);
-      const app = await start({ smtpUrl: smtp.url, clock: () => now });
-      const s = app.services;
+      const { services: s, smtp } = await start({ clock: () => now });
       const user = s.users.create({ email: "meera@example.com", emailVerified: true, channels: "email" });
       // A row written before a crash: no job was ever queued for it.
       const id = s.outbox.enqueueRow({ userId: user.id, channel: "email", kind: "price_alert", dedupKey: "t:lost:1", payload: alertPayload(now) });

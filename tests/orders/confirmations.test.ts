@@ -1,12 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
 import type { UpstoxSession } from "../../src/upstox/token-store.js";
-import { FakeUpstox } from "../fakes/upstox/index.js";
-import { startTestApp, testConfig, upstoxEnv } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
 import { runJob } from "../support/queues.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
 const SECRET = "postback-secret-0123456789";
@@ -17,57 +13,35 @@ const template = JSON.parse(readFileSync(new URL("./fixtures/webhook_order_updat
  * over real HTTP, Redis, SQLite and SMTP: each transition is told exactly once.
  */
 describe("order confirmations", () => {
-  let upstox: FakeUpstox;
-  let smtp: SmtpCapture;
-  let app: RunningApp;
-  let dataDir: string;
-  let prefix: string;
+  let f: AppFixture;
   let now: number;
   let session: UpstoxSession;
 
   const postback = (order: Record<string, unknown>, path = `/upstox/orders/${SECRET}`) =>
-    fetch(`http://127.0.0.1:${app.httpPort}${path}`, {
+    fetch(`${f.baseUrl}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ ...template, ...order }),
     });
   const kinds = () =>
-    (app.services.db.prepare("SELECT kind FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
+    (f.services.db.prepare("SELECT kind FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
 
   beforeEach(async () => {
     now = Date.parse("2025-01-15T10:30:00+05:30");
-    upstox = await FakeUpstox.start({ now: () => now });
-    smtp = await startSmtpCapture();
-    dataDir = tempDir();
-    prefix = uniquePrefix();
-    app = await startTestApp(
-      testConfig({
-        dataDir,
-        prefix,
-        env: {
-          ...upstoxEnv(upstox),
-          UPSTOX_WEBHOOK_SECRET: SECRET,
-          SMTP_URL: smtp.url,
-        },
-      }),
-      { clock: () => now, delivery: { attempts: 2, backoffMs: 50 } },
-    );
-    const user = app.services.users.create({ telegramId: 5, email: "orders@example.com", emailVerified: true, channels: "email" });
-    const token = upstox.issueToken({ userId: "UPX5" });
-    app.services.upstox!.tokens.save(user.id, token, "UPX5", new Date(now));
+    f = await startAppFixture({
+      clock: () => now,
+      upstox: true,
+      env: { UPSTOX_WEBHOOK_SECRET: SECRET },
+      delivery: { attempts: 2, backoffMs: 50 },
+    });
+    const { user, token } = f.linkTrader({ telegramId: 5, email: "orders@example.com", upstoxUserId: "UPX5" });
     session = { userId: user.id, accessToken: token };
   });
 
-  afterEach(async () => {
-    await app.stop();
-    await smtp.close();
-    await upstox.close();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
-  });
+  afterEach(() => f.close());
 
   it("tells placed and filled once each, although the postback and the poll both report them", async () => {
-    const { orderIds } = await app.services.upstox!.client.placeOrder(session, {
+    const { orderIds } = await f.services.upstox!.client.placeOrder(session, {
       instrumentKey: RELIANCE,
       quantity: 10,
       transactionType: "BUY",
@@ -92,21 +66,21 @@ describe("order confirmations", () => {
       product: "D",
     };
     expect((await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 })).status).toBe(200);
-    await runJob(app.services.queues["order-sync"]);
+    await runJob(f.services.queues["order-sync"]);
     await postback({ ...base, status: "open", filled_quantity: 0, pending_quantity: 10 });
     expect(kinds()).toEqual(["order_placed"]);
 
-    upstox.setOrderStatus(orderId, "open", { filledQuantity: 4, averagePrice: 1399.8 });
-    await runJob(app.services.queues["order-sync"]);
+    f.fake.setOrderStatus(orderId, "open", { filledQuantity: 4, averagePrice: 1399.8 });
+    await runJob(f.services.queues["order-sync"]);
     await postback({ ...base, status: "open", filled_quantity: 4, pending_quantity: 6, average_price: 1399.8 });
-    upstox.setOrderStatus(orderId, "complete", { filledQuantity: 10, averagePrice: 1399.9 });
+    f.fake.setOrderStatus(orderId, "complete", { filledQuantity: 10, averagePrice: 1399.9 });
     await postback({ ...base, status: "complete", filled_quantity: 10, pending_quantity: 0, average_price: 1399.9 });
-    await runJob(app.services.queues["order-sync"]);
+    await runJob(f.services.queues["order-sync"]);
     // A late, older postback changes nothing.
     await postback({ ...base, status: "open", filled_quantity: 4, pending_quantity: 6 });
     expect(kinds()).toEqual(["order_placed", "order_partially_filled", "order_filled"]);
 
-    const mails = await smtp.waitForMessages(3);
+    const mails = await f.smtp.waitForMessages(3);
     const subjects = mails.map((m) => m.parsed.subject).join(" | ");
     expect(subjects).toMatch(/RELIANCE/);
     expect(mails.some((m) => /1,399\.90/.test(m.parsed.text ?? ""))).toBe(true);
@@ -127,10 +101,10 @@ describe("order confirmations", () => {
       status_message: "You need to add Rs. 138385.27 in your account to place this trade.",
     };
     expect((await postback(rejected)).status).toBe(200);
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await f.smtp.waitForMessages(1);
     expect(mail!.parsed.text).toContain("You need to add Rs. 138385.27");
     expect((await postback(rejected, "/upstox/orders/not-the-secret-000000")).status).toBe(404);
-    expect((await fetch(`http://127.0.0.1:${app.httpPort}/upstox/orders/${SECRET}`, { method: "POST", body: "not json" })).status).toBe(400);
+    expect((await fetch(`${f.baseUrl}/upstox/orders/${SECRET}`, { method: "POST", body: "not json" })).status).toBe(400);
     expect((await postback({ update_type: "gtt_order", user_id: "UPX5" })).status).toBe(200);
     expect(kinds()).toEqual(["order_rejected"]);
   });

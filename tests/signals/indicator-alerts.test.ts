@@ -1,14 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunningApp } from "../../src/app.js";
 import { SIMULATED_INSTRUMENTS } from "../../src/market/simulator.js";
 import type { MarketCandle } from "../../src/market/types.js";
 import { specsFor } from "../../src/signals/indicator-engine.js";
 import { candlesNeeded, computeFull } from "../../src/signals/indicators/index.js";
-import { startTestApp, testConfig } from "../support/app.js";
-import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
-import { runJob, takeOverScheduler } from "../support/queues.js";
+import { startAppFixture, type AppFixture } from "../support/fixture.js";
+import { runJob } from "../support/queues.js";
 import { ScriptedCandles, ScriptedQuotes } from "../support/quotes.js";
-import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
 
 const RELIANCE = "NSE_EQ|INE002A01018";
 const MIN = 60_000;
@@ -19,11 +16,8 @@ const OPEN = Date.parse("2025-01-15T09:15:00+05:30");
  * rules -> signal + outbox -> a real email with the values that triggered it.
  */
 describe("indicator alerts on closed candles", () => {
-  let app: RunningApp;
-  let smtp: SmtpCapture;
+  let f: AppFixture;
   let candles: ScriptedCandles;
-  let dataDir: string;
-  let prefix: string;
   let now: number;
   let ts: number;
   let price: number;
@@ -37,37 +31,32 @@ describe("indicator alerts on closed candles", () => {
     now = ts + 5000;
     return c;
   };
-  const fetch = async () => (await runJob<Record<string, number>>(app.services.queues["fetch-candles"])).result;
+  const fetch = async () => (await runJob<Record<string, number>>(f.services.queues["fetch-candles"])).result;
 
   beforeEach(async () => {
-    smtp = await startSmtpCapture();
-    dataDir = tempDir();
-    prefix = uniquePrefix();
     candles = new ScriptedCandles();
     ts = OPEN;
     now = OPEN;
     price = 1400;
     const clock = () => now;
-    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), {
+    f = await startAppFixture({
       clock,
       quoteSource: new ScriptedQuotes(clock),
       candleSource: candles,
+      takeOver: ["poll-quotes", "fetch-candles"],
     });
-    for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
-    app.services.instruments.upsertMany(SIMULATED_INSTRUMENTS);
+    f.services.instruments.upsertMany(SIMULATED_INSTRUMENTS);
   });
 
-  afterEach(async () => {
-    await app.stop();
-    await smtp.close();
-    await deletePrefix(prefix);
-    removeDir(dataDir);
-  });
+  afterEach(() => f.close());
 
   it("fires 'RSI below 30' once when RSI crosses under, with the RSI in the message", async () => {
-    const s = app.services;
-    const user = s.users.create({ telegramId: 1, email: "rsi@example.com", emailVerified: true, channels: "email" });
-    s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "rsi_below", params: { level: 30 }, frequency: "every" });
+    const s = f.services;
+    f.addTrader({
+      telegramId: 1,
+      email: "rsi@example.com",
+      rules: [{ instrumentKey: RELIANCE, kind: "rsi_below", params: { level: 30 }, frequency: "every" }],
+    });
     // History first (the warm-up reads it), gently rising: RSI well above 30.
     for (let i = 0; i < 120; i++) next(i % 3 === 0 ? -0.4 : 0.5);
     await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
@@ -84,7 +73,7 @@ describe("indicator alerts on closed candles", () => {
     // RSI went below 30 during the slide and stayed there: exactly one alert.
     expect(fired).toBe(1);
     expect(firstFireAt).toBeGreaterThanOrEqual(0);
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await f.smtp.waitForMessages(1);
     expect(mail!.parsed.subject).toBe("RELIANCE: RSI(14) fell below 30");
     expect(mail!.parsed.text).toMatch(/RSI \d+\.\d\d/);
     const payload = JSON.parse((s.db.prepare("SELECT payload FROM signals").get() as { payload: string }).payload) as { values: { rsi: number } };
@@ -92,9 +81,12 @@ describe("indicator alerts on closed candles", () => {
   });
 
   it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {
-    const s = app.services;
-    const user = s.users.create({ telegramId: 2, email: "ma@example.com", emailVerified: true, channels: "email" });
-    s.rules.create({ userId: user.id, instrumentKey: RELIANCE, kind: "ma_cross_up", params: { ma: "ema", fast: 5, slow: 13 }, frequency: "every" });
+    const s = f.services;
+    f.addTrader({
+      telegramId: 2,
+      email: "ma@example.com",
+      rules: [{ instrumentKey: RELIANCE, kind: "ma_cross_up", params: { ma: "ema", fast: 5, slow: 13 }, frequency: "every" }],
+    });
     const specs = specsFor(s.rules.allActive());
     const window = candlesNeeded(specs);
     // History from before the open, so the live candles fall inside market hours.
@@ -115,21 +107,14 @@ describe("indicator alerts on closed candles", () => {
     expect(streamed["macd:12:26:9"]).toEqual(full["macd:12:26:9"]);
 
     // A fresh process (restart) rebuilds from SQLite and carries on from the same candles.
-    await app.stop();
-    const clock = () => now;
-    app = await startTestApp(testConfig({ dataDir, prefix, env: { SMTP_URL: smtp.url } }), {
-      clock,
-      quoteSource: new ScriptedQuotes(clock),
-      candleSource: candles,
-    });
-    for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
+    await f.restart({ quoteSource: new ScriptedQuotes(() => now) });
     next(1);
     await fetch();
-    const after = app.services.indicators.valuesOf(RELIANCE)!;
-    const expected = computeFull(specs, app.services.candles.recent(RELIANCE, "1m", window + 1));
+    const after = f.services.indicators.valuesOf(RELIANCE)!;
+    const expected = computeFull(specs, f.services.candles.recent(RELIANCE, "1m", window + 1));
     for (const key of ["rsi:14", "ema:20", "sma:50", "ema:5", "ema:13"]) expect(after[key], key).toBeCloseTo(expected[key] as number, 9);
-    const signalsCount = (app.services.db.prepare("SELECT COUNT(*) AS n FROM signals").get() as { n: number }).n;
-    const crossings = (app.services.db.prepare("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'indicator_alert'").get() as { n: number }).n;
+    const signalsCount = (f.services.db.prepare("SELECT COUNT(*) AS n FROM signals").get() as { n: number }).n;
+    const crossings = (f.services.db.prepare("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'indicator_alert'").get() as { n: number }).n;
     expect(crossings).toBe(signalsCount);
   });
 });
