@@ -1,9 +1,9 @@
 import { Composer, InlineKeyboard, InputFile } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
-import { escapeHtml } from "../src/bot/text.js";
+import { escapeHtml } from "../src/format/html.js";
 import { istInstant, istParts } from "../src/market/calendar.js";
-import { formatIstTime } from "../src/notify/render.js";
+import { formatIstTime } from "../src/format/time.js";
 import { QUEUE_NAMES } from "../src/queue/queues.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Job } from "bullmq";
 import type { MarketCandle } from "../src/market/types.js";
-import { formatRupees } from "../src/notify/render.js";
+import { formatRupees } from "../src/format/money.js";
 import type { Services } from "../src/services.js";
 import { evaluateCandles } from "../src/signals/engine.js";
 import { specsFor } from "../src/signals/indicator-engine.js";

@@ -6,7 +6,7 @@ import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
 import { retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
-import { TELEGRAM_LIMIT } from "../src/bot/text.js";
+import { TELEGRAM_LIMIT } from "../src/format/telegram.js";
 import { isShutdown } from "../src/lifecycle/abort.js";
 
 export interface NotifyJobData {

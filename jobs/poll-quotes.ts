@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import { formatRupees } from "../src/notify/render.js";
+import { formatRupees } from "../src/format/money.js";
 import type { Services } from "../src/services.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";

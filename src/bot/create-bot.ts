@@ -7,7 +7,7 @@ import type { BotContext, HandlerDeps } from "./context.js";
 import { chatMessage, isExpectedCondition } from "./errors.js";
 import type { OAuthStates } from "./oauth.js";
 import { replyHtml } from "./reply.js";
-import { escapeHtml } from "./text.js";
+import { escapeHtml } from "../format/html.js";
 
 /**
  * The grammY bot: per-chat ordering, the sender's account on every update, the command

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { escapeHtml } from "../notify/render.js";
+import { escapeHtml } from "../format/html.js";
 
 /** A small, self-contained HTML page for people who land on one of our URLs from a browser. */
 export function sendPage(res: ServerResponse, status: number, title: string, bodyHtml: string): void {

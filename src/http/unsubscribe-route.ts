@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendPage } from "./page.js";
-import { escapeHtml } from "../notify/render.js";
+import { escapeHtml } from "../format/html.js";
 import type { Services } from "../services.js";
 
 export const UNSUBSCRIBE_PATH = "/unsubscribe";

@@ -2,7 +2,8 @@ import type { ServerResponse } from "node:http";
 import { sendPage } from "./page.js";
 import type { Services } from "../services.js";
 import type { OAuthStates } from "../bot/oauth.js";
-import { escapeHtml, formatIstTime } from "../notify/render.js";
+import { escapeHtml } from "../format/html.js";
+import { formatIstTime } from "../format/time.js";
 import { traderMessage } from "../upstox/errors.js";
 
 export const UPSTOX_CALLBACK_PATH = "/upstox/callback";

@@ -6,10 +6,6 @@ import { indicatorFiredWording, priceFiredHeadline } from "../format/rules.js";
 import { TELEGRAM_LIMIT } from "../format/telegram.js";
 import { formatDate, formatIstClock, formatIstTime } from "../format/time.js";
 
-// Their home is src/format/*; re-exported for callers not moved yet (src/http/page.ts, unsubscribe-route.ts,
-// upstox-callback.ts, handlers/admin.ts, jobs/fetch-candles.ts, jobs/poll-quotes.ts).
-export { escapeHtml, formatIstTime, formatPrice, formatRupees };
-
 export interface RenderedMessage {
   telegramHtml: string;
   email: { subject: string; text: string; html: string };

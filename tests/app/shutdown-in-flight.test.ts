@@ -6,7 +6,7 @@ import { UserRepository } from "../../src/db/repositories/users.js";
 import { WatchlistRepository } from "../../src/db/repositories/watchlists.js";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { Outbox } from "../../src/notify/outbox.js";
-import { createQueues, enqueueNotifications } from "../../src/queue/queues.js";
+import { createQueues, enqueueNotifications, type Queues } from "../../src/queue/queues.js";
 import { TokenStore } from "../../src/upstox/token-store.js";
 import { FakeTelegram } from "../fakes/telegram/index.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
@@ -37,6 +37,17 @@ describe("SIGTERM with calls in flight", () => {
     const db = openDatabase(path.join(dataDir, "bot.sqlite"));
     cleanups.push(() => void db.close());
     return { dataDir, prefix, db };
+  }
+
+  /** The bot's queues, opened from this test process (as another process would), closed after. */
+  function openQueues(prefix: string): Queues {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const queues = createQueues(redis, prefix);
+    cleanups.push(async () => {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await redis.quit();
+    });
+    return queues;
   }
 
   async function started(env: Record<string, string>): Promise<BotProcess> {
@@ -80,12 +91,7 @@ describe("SIGTERM with calls in flight", () => {
       },
     });
     tg.stallNext({ method: "sendMessage", ms: 30_000 });
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    const queues = createQueues(redis, prefix);
-    cleanups.push(async () => {
-      await Promise.all(Object.values(queues).map((q) => q.close()));
-      await redis.quit();
-    });
+    const queues = openQueues(prefix);
     await enqueueNotifications(queues, [id]);
     await waitUntil(() => tg.stalledNow === 1, { what: "the send to hang at Telegram" });
 
@@ -126,12 +132,7 @@ describe("SIGTERM with calls in flight", () => {
         firedAt: Date.now(),
       },
     });
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    const queues = createQueues(redis, prefix);
-    cleanups.push(async () => {
-      await Promise.all(Object.values(queues).map((q) => q.close()));
-      await redis.quit();
-    });
+    const queues = openQueues(prefix);
     await enqueueNotifications(queues, [id]);
     await waitUntil(() => slow.receiving() === 1, { what: "the email to be on the wire" });
 
@@ -163,12 +164,7 @@ describe("SIGTERM with calls in flight", () => {
     fake.delayNext({ ms: 20_000, count: 1000, pathPrefix: "/v3/historical-candle" });
     const bot = await started(botEnv({ dataDir, prefix, extra: { ...upstox, INSTRUMENT_FILES: "NSE", POLL_INTERVAL: "3600" } }));
     await bot.waitForLog((l) => l.msg === "loading candle history for instruments in use", 20_000, "the warm-up line");
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    const queues = createQueues(redis, prefix);
-    cleanups.push(async () => {
-      await Promise.all(Object.values(queues).map((q) => q.close()));
-      await redis.quit();
-    });
+    const queues = openQueues(prefix);
     // Two warm-ups run at a time: both are then waiting for their 20-second answers.
     await waitUntil(async () => (await queues["warm-up-candles"].getActiveCount()) === 2, { timeoutMs: 20_000, what: "warm-ups in flight" });
 
