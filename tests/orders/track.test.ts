@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { AlertRuleRepository } from "../../src/db/repositories/alert-rules.js";
 import { UserRepository, type User } from "../../src/db/repositories/users.js";
@@ -12,9 +11,9 @@ import { OrderRepository } from "../../src/orders/order-repository.js";
 import { snapshotFromOrder, type OrderSnapshot } from "../../src/orders/snapshot.js";
 import { recordOrderSnapshot, type TrackDeps } from "../../src/orders/track.js";
 import { parseOrderWebhook } from "../../src/orders/webhook.js";
-import { createQueues, DEFAULT_DELIVERY, type Queues } from "../../src/queue/queues.js";
+import { DEFAULT_DELIVERY } from "../../src/queue/queues.js";
+import { fileQueues } from "../support/queues.js";
 import type { Order } from "../../src/upstox/types.js";
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 
 const T0 = Date.parse("2023-10-19T13:30:00+05:30");
 const readJson = (rel: string) => JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as unknown;
@@ -88,25 +87,14 @@ let user: User;
 const extraDbs: Database[] = [];
 
 // The Notifier's queues; recording a snapshot only writes rows, so nothing is ever queued here.
-let redis: Redis;
-let queues: Queues;
-const prefix = uniquePrefix();
-beforeAll(() => {
-  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queues = createQueues(redis, prefix);
-});
-afterAll(async () => {
-  await Promise.all(Object.values(queues).map((q) => q.close()));
-  redis.disconnect();
-  await deletePrefix(prefix);
-});
+const queues = fileQueues();
 
 const notifierFor = (d: Database, userRepo: UserRepository, now: number) =>
   new Notifier({
     db: d,
     outbox: new Outbox(d, new AlertRuleRepository(d, () => now), () => now),
     users: userRepo,
-    queues,
+    queues: queues(),
     delivery: DEFAULT_DELIVERY,
     clock: () => now,
   });

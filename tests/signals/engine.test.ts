@@ -1,35 +1,23 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { AlertRuleRepository } from "../../src/db/repositories/alert-rules.js";
 import { UserRepository } from "../../src/db/repositories/users.js";
 import type { Quote } from "../../src/market/types.js";
 import { Notifier } from "../../src/notify/notifier.js";
 import { Outbox } from "../../src/notify/outbox.js";
-import { createQueues, DEFAULT_DELIVERY, type Queues } from "../../src/queue/queues.js";
+import { DEFAULT_DELIVERY } from "../../src/queue/queues.js";
+import { fileQueues } from "../support/queues.js";
 import { evaluateQuotes, type EngineDeps } from "../../src/signals/engine.js";
 import { RuleBook } from "../../src/signals/rule-book.js";
-import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "../support/env.js";
 
 const KEY = "NSE_EQ|INE002A01018";
 const T0 = Date.parse("2025-01-15T10:30:00+05:30");
 
 // The Notifier's queues; evaluation only records rows, so nothing is ever queued here.
-let redis: Redis;
-let queues: Queues;
-const prefix = uniquePrefix();
-beforeAll(() => {
-  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queues = createQueues(redis, prefix);
-});
-afterAll(async () => {
-  await Promise.all(Object.values(queues).map((q) => q.close()));
-  redis.disconnect();
-  await deletePrefix(prefix);
-});
+const queues = fileQueues();
 
 const quote = (lastPrice: number, lastTradeAt = T0, key = KEY): Quote => ({
   instrumentKey: key,
@@ -57,7 +45,7 @@ describe("evaluateQuotes with the rule book", () => {
     users = new UserRepository(db, () => T0);
     rules = new AlertRuleRepository(db, () => T0);
     book = new RuleBook(rules);
-    const notifier = new Notifier({ db, outbox: new Outbox(db, rules, () => T0), users, queues, delivery: DEFAULT_DELIVERY, clock: () => T0 });
+    const notifier = new Notifier({ db, outbox: new Outbox(db, rules, () => T0), users, queues: queues(), delivery: DEFAULT_DELIVERY, clock: () => T0 });
     deps = (now) => ({ db, book, rules, users, notifier, now, staleAfterMs: 30_000 });
   });
   afterEach(() => {

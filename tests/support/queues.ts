@@ -1,5 +1,29 @@
 import { Job, type Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
+import { createQueues, type Queues } from "../../src/queue/queues.js";
+import { deletePrefix, TEST_REDIS_URL, uniquePrefix } from "./env.js";
 import { waitUntil } from "./wait.js";
+
+/**
+ * The bot's queues on a prefix of this test file's own, opened before its tests and removed
+ * after (a Notifier needs them even where a test only records rows). Call at file level.
+ */
+export function fileQueues(): () => Queues {
+  let redis: Redis;
+  let queues: Queues;
+  const prefix = uniquePrefix();
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    queues = createQueues(redis, prefix);
+  });
+  afterAll(async () => {
+    await Promise.all(Object.values(queues).map((q) => q.close()));
+    redis.disconnect();
+    await deletePrefix(prefix);
+  });
+  return () => queues;
+}
 
 /** Adds a job, waits until a worker has finished it, and returns its result (throws if it failed). */
 export async function runJob<T = unknown>(queue: Queue, data: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<{ job: Job; result: T }> {
