@@ -1,12 +1,15 @@
+/**
+ * One measured figure. `goal` is the goal from issue 11 (see shared/PERFORMANCE.md); a
+ * figure without a goal is shown for context (growth curves, peer comparisons) and never
+ * fails the run.
+ */
 export interface BenchResult {
   name: string;
   value: number;
   unit: string;
-  /** The figure the value is measured against. */
-  limit: number;
-  ratio: number;
-  /** How the ratio should compare to 1, e.g. "<= 1.00". */
-  target: string;
+  goal?: number;
+  /** Which side of the goal is good: "lower" means value <= goal, "higher" value >= goal. */
+  better: "lower" | "higher";
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -17,19 +20,27 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function meets(r: BenchResult): boolean {
-  const [op, num] = r.target.split(" ") as [string, string];
-  const t = Number(num);
-  if (op === "<=") return r.ratio <= t;
-  if (op === ">=") return r.ratio >= t;
-  return Math.abs(r.ratio - t) < 1e-9;
+  if (r.goal === undefined) return true;
+  if (!Number.isFinite(r.value)) return false;
+  return r.better === "lower" ? r.value <= r.goal : r.value >= r.goal;
+}
+
+function show(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const abs = Math.abs(v);
+  if (abs >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (abs >= 100) return v.toFixed(0);
+  if (abs >= 1 || v === 0) return v.toFixed(2);
+  return v.toPrecision(2);
+}
+
+export function formatResult(r: BenchResult): string {
+  const tag = r.goal === undefined ? "info" : meets(r) ? "ok  " : "MISS";
+  const goal = r.goal === undefined ? "" : ` (goal ${r.better === "lower" ? "≤" : "≥"} ${show(r.goal)} ${r.unit})`;
+  return `${tag} ${r.name}: ${show(r.value)} ${r.unit}${goal}`;
 }
 
 export function printResults(title: string, results: readonly BenchResult[]): void {
   console.log(`\n## ${title}`);
-  for (const r of results) {
-    const v = r.value >= 100 ? r.value.toFixed(0) : r.value.toFixed(2);
-    console.log(
-      `${meets(r) ? "ok  " : "MISS"} ${r.name}: ${v} ${r.unit} vs ${r.limit} ${r.unit} -> ratio ${r.ratio < 0.1 && r.ratio > 0 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)} (target ${r.target})`,
-    );
-  }
+  for (const r of results) console.log(formatResult(r));
 }

@@ -1,0 +1,5 @@
+import type { BenchResult } from "./report.js";
+
+export async function benchWeek(): Promise<BenchResult[]> {
+  throw new Error("not written yet");
+}
