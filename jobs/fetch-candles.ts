@@ -3,8 +3,7 @@ import type { MarketCandle } from "../src/market/types.js";
 import { formatRupees } from "../src/format/money.js";
 import type { Services } from "../src/services.js";
 import { evaluateCandles } from "../src/signals/engine.js";
-import { specsFor } from "../src/signals/indicator-engine.js";
-import { isCandleRule, type CandleInputs } from "../src/signals/rules.js";
+import type { CandleInputs } from "../src/signals/rules.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
 const MINUTE = 60_000;
@@ -39,14 +38,13 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   const latest = new Map<string, { ts: number; values: Record<string, unknown> }>();
   for (const key of keys) {
     const rules = s.ruleBook.forInstrument(key);
-    const specs = specsFor(rules);
     const candle: MarketCandle | undefined = candles.get(key);
     if (await queueWarmUpIfNeeded(s, key)) warmUps++;
     if (!candle || now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
-    const update = s.indicators.onCandle(key, candle, specs);
+    const update = s.indicators.onCandle(key, candle, rules);
     if (!update) continue;
     latest.set(key, { ts: candle.ts, values: update.values });
-    if (!rules.some((r) => isCandleRule(r.kind))) continue;
+    if (!s.indicators.profile(rules).hasCandleRules) continue;
     const symbol = s.instruments.get(key)?.tradingSymbol ?? key;
     inputs.set(key, { candle, previousCandle: update.previousCandle, values: update.values, previous: update.previous, symbol });
   }

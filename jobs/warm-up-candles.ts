@@ -47,7 +47,8 @@ export const warmUpJobId = (instrumentKey: string, day: string) => `warm-${instr
  * the IST date, so an instrument is warmed up at most once a day.
  */
 export async function queueWarmUpIfNeeded(s: Services, instrumentKey: string): Promise<boolean> {
-  const needed = historyNeeded(s.ruleBook.forInstrument(instrumentKey));
+  // Worked out once per rule set (the engine caches it), not once per instrument per minute.
+  const needed = s.indicators.profile(s.ruleBook.forInstrument(instrumentKey)).history;
   if (!needed) return false;
   // The in-memory state already holds enough candles: no need to count rows in SQLite every minute.
   if ((s.indicators.candlesSeen(instrumentKey) ?? 0) >= needed) return false;

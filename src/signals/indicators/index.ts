@@ -17,6 +17,6 @@ export {
   type SupertrendValue,
 } from "./spec.js";
 export { computeFull } from "./full.js";
-export { CandleRing, InstrumentIndicators, type IndicatorDebugSizes, type InstrumentIndicatorsOptions } from "./instrument.js";
+export { InstrumentIndicators, type IndicatorDebugSizes } from "./instrument.js";
 export { supertrendStep, supertrendValue, type SupertrendBands } from "./supertrend.js";
-export { RollingWindow, createState, type StreamState } from "./streaming.js";
+export { ExpAverage, RollingWindow, createState, type StreamState } from "./streaming.js";

@@ -132,17 +132,16 @@ describe("next() input checks", () => {
     expect(ind.previous()).toBe(prev);
     expect(ind.count).toBe(100);
     expect(ind.lastTs).toBe(last.ts);
-    expect(ind.windowCandles()).toEqual(candles);
+    expect(ind.lastCandle).toBe(candles[99]);
     // and continues correctly
     const more = genCandles(101, { seed: 41 });
     ind.next(more[100]!);
     expectValuesClose(ind.values(), computeFull(DEFAULT_SPECS, more), "after rejected candles");
   });
 
-  it("rejects invalid specs and windows", () => {
+  it("rejects invalid specs", () => {
     expect(() => new InstrumentIndicators([{ kind: "rsi", period: 0 }])).toThrow(/period/);
-    expect(() => new InstrumentIndicators(DEFAULT_SPECS, { window: 0 })).toThrow(/window/);
-    expect(() => new InstrumentIndicators(DEFAULT_SPECS, { window: 1.5 })).toThrow(/window/);
+    expect(() => new InstrumentIndicators([{ kind: "bb", period: 20, stdDev: 0 }])).toThrow(/stdDev/);
   });
 
   it("de-duplicates specs by key", () => {
@@ -152,73 +151,15 @@ describe("next() input checks", () => {
   });
 });
 
-describe("addSpecs (new indicators are rebuilt from the kept window)", () => {
-  const ADDED: IndicatorSpec[] = [
-    { kind: "sma", period: 50 },
-    { kind: "bb", period: 20, stdDev: 2 },
-    { kind: "ema", period: 20 },
-    { kind: "macd", fast: 12, slow: 26, signal: 9 },
-    { kind: "supertrend", period: 10, multiplier: 3 },
-    { kind: "vwap" },
-    { kind: "volume_sma", period: 20 },
-  ];
-
-  it("while count <= window: equals streaming from the first candle", () => {
-    const candles = genCandles(1000, { seed: 51 });
-    const ind = new InstrumentIndicators([{ kind: "rsi", period: 14 }]);
-    expect(ind.window).toBe(300); // max(300, 2 * candlesNeeded)
-    for (const c of candles.slice(0, 200)) ind.next(c);
-    const rsiBefore = ind.values()["rsi:14"];
-    const oldValues = ind.values();
-    ind.addSpecs(ADDED);
-    expect(oldValues).not.toHaveProperty("sma:50"); // earlier snapshots are not mutated
-    expect(ind.window).toBe(750); // default window grows with the spec list (vwap needs a session)
-    expect(ind.values()["rsi:14"]).toBe(rsiBefore);
-    expect(ind.specs.map(specKey)).toEqual(["rsi:14", ...ADDED.map(specKey)]);
-    const all = [{ kind: "rsi", period: 14 } as IndicatorSpec, ...ADDED];
-    expectValuesClose(ind.values(), computeFull(all, candles.slice(0, 200)), "values after addSpecs");
-    expectValuesClose(ind.previous(), computeFull(all, candles.slice(0, 199)), "previous after addSpecs");
-    const scratch = InstrumentIndicators.fromCandles(all, candles.slice(0, 200));
-    for (const c of candles.slice(200)) {
-      expect(ind.next(c)).toEqual(scratch.next(c));
-    }
-  });
-
-  it("after the window has rolled: equals computeFull over windowCandles(), then keeps streaming", () => {
-    const candles = genCandles(1100, { seed: 52 });
-    const base: IndicatorSpec[] = [{ kind: "sma", period: 20 }];
-    const added: IndicatorSpec[] = [
-      { kind: "rsi", period: 14 },
-      { kind: "ema", period: 20 },
-      { kind: "macd", fast: 12, slow: 26, signal: 9 },
-      { kind: "bb", period: 20, stdDev: 2 },
-      { kind: "atr", period: 14 },
-    ];
-    const ind = InstrumentIndicators.fromCandles(base, candles.slice(0, 1000), { window: 100 });
-    expect(ind.windowCandles()).toEqual(candles.slice(900, 1000));
-    ind.addSpecs(added);
-    expect(ind.window).toBe(100); // an explicit window is kept
-    expectValuesClose(ind.values(), { ...computeFull(base, candles.slice(0, 1000)), ...computeFull(added, candles.slice(900, 1000)) }, "values");
-    expectValuesClose(ind.previous(), { ...computeFull(base, candles.slice(0, 999)), ...computeFull(added, candles.slice(900, 999)) }, "previous");
-    for (let i = 1000; i < 1100; i++) {
-      ind.next(candles[i]!);
-      if (i % 10 === 9) {
-        expectValuesClose(ind.values(), { ...computeFull(base, candles.slice(0, i + 1)), ...computeFull(added, candles.slice(900, i + 1)) }, `after ${i + 1}`);
-      }
-    }
-  });
-
-  it("ignores specs already present and works before any candle", () => {
-    const ind = new InstrumentIndicators([{ kind: "rsi", period: 14 }]);
-    ind.addSpecs([{ kind: "vwap" }]);
-    expect(ind.values()).toEqual({ "rsi:14": undefined, vwap: undefined });
-    const candles = genCandles(50, { seed: 53 });
+describe("the state's own record of the last candle", () => {
+  it("lastCandle is the candle last fed, and has() answers for every key it computes", () => {
+    const candles = genCandles(30, { seed: 54 });
+    const ind = new InstrumentIndicators([{ kind: "rsi", period: 14 }, { kind: "vwap" }]);
+    expect(ind.lastCandle).toBeUndefined();
     for (const c of candles) ind.next(c);
-    const v = ind.values();
-    ind.addSpecs([{ kind: "rsi", period: 14 }, { kind: "vwap" }]);
-    expect(ind.values()).toBe(v);
-    expect(ind.specs.length).toBe(2);
-    expect(() => ind.addSpecs([{ kind: "ema", period: -1 }])).toThrow(/period/);
-    expect(ind.specs.length).toBe(2);
+    expect(ind.lastCandle).toBe(candles[29]);
+    expect(ind.has("rsi:14")).toBe(true);
+    expect(ind.has("vwap")).toBe(true);
+    expect(ind.has("ema:20")).toBe(false);
   });
 });
