@@ -4,7 +4,7 @@ import type { User, UserRepository } from "../db/repositories/users.js";
 import type { Quote } from "../market/types.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { RuleBook } from "./rule-book.js";
-import { changePct, evaluateCandleRule, evaluateRule, isCandleRule, type AlertRule, type CandleInputs, type RuleOutcome } from "./rules.js";
+import { changePct, evaluateCandleRule, evaluateRule, isCandleRule, priceRuleActs, type AlertRule, type CandleInputs, type RuleOutcome } from "./rules.js";
 
 export interface FiredAlert {
   ruleId: number;
@@ -38,15 +38,24 @@ interface Decision {
   outcome: RuleOutcome;
   kind: "price_alert" | "indicator_alert";
   symbol: string;
-  payload: Record<string, unknown>;
+  /** The notification's payload, built only for a rule that fired. */
+  payload: () => Record<string, unknown>;
 }
 
 const isLive = (rule: AlertRule, now: number) => !rule.snoozedUntil || rule.snoozedUntil <= now;
+
+/** Whether an outcome has anything to write: a firing, an end, or an armed flip. */
+const changesSomething = (rule: AlertRule, o: RuleOutcome) => o.fired || o.finished !== undefined || o.state.armed !== rule.state.armed;
 
 /**
  * Price rules on a batch of fresh quotes. The previous price of each instrument (from the
  * last poll, whichever process made it) is what a crossing is measured from. Quotes older
  * than `staleAfterMs` are not acted on.
+ *
+ * Only the rules the book's index hands out are looked at: those with a level between the
+ * last price and this one, and the few pending ones (see RuleIndex). A rule that would not
+ * change is skipped before anything is built for it, so a quiet poll allocates almost nothing
+ * and writes nothing, whatever the number of rules.
  */
 export function evaluateQuotes(
   quotes: ReadonlyMap<string, Quote>,
@@ -54,40 +63,53 @@ export function evaluateQuotes(
   deps: EngineDeps & { staleAfterMs: number },
 ): EvaluationResult {
   deps.book.refresh();
+  const index = deps.book.index;
+  const now = deps.now;
   const decisions: Decision[] = [];
+  const evaluated: Quote[] = [];
+  const candidates: AlertRule[] = [];
   let stale = 0;
   for (const quote of quotes.values()) {
-    const rules = deps.book.forInstrument(quote.instrumentKey);
-    if (!rules.length) continue;
-    if (quote.lastTradeAt > 0 && deps.now - quote.lastTradeAt > deps.staleAfterMs) {
+    const key = quote.instrumentKey;
+    if (!index.forInstrument(key).length) continue;
+    if (quote.lastTradeAt > 0 && now - quote.lastTradeAt > deps.staleAfterMs) {
       stale++;
       continue;
     }
-    const prevPrice = previousPrices.get(quote.instrumentKey);
-    for (const rule of rules) {
-      if (isCandleRule(rule.kind) || !isLive(rule, deps.now)) continue;
-      const seen = prevPrice === undefined ? rule : { ...rule, state: { ...rule.state, lastPrice: prevPrice } };
-      const outcome = evaluateRule(seen, quote, deps.now);
+    // The instrument's previous price: the last poll's, else the last one this process evaluated.
+    const previous = previousPrices.get(key) ?? index.settledPrice(key);
+    candidates.length = 0;
+    index.candidates(key, quote.lastPrice, quote.prevClose, previous, now, candidates);
+    for (const rule of candidates) {
+      if (!isLive(rule, now)) continue;
+      const lastPrice = previous ?? rule.state.lastPrice;
+      if (!priceRuleActs(rule, quote.lastPrice, quote.prevClose, lastPrice, now)) continue;
+      const outcome = evaluateRule(rule, quote, now, lastPrice);
+      // Held back by its frequency: nothing to write, and the index keeps it pending.
+      if (!changesSomething(rule, outcome)) continue;
       decisions.push({
         rule,
         outcome,
         kind: "price_alert",
         symbol: quote.symbol,
-        payload: {
+        payload: () => ({
           symbol: quote.symbol,
-          instrumentKey: quote.instrumentKey,
+          instrumentKey: key,
           ruleId: rule.id,
           ruleKind: rule.kind,
           price: quote.lastPrice,
           level: outcome.detail?.level,
           changePct: outcome.detail?.changePct,
           dayChangePct: Number(changePct(quote).toFixed(2)),
-          firedAt: deps.now,
-        },
+          firedAt: now,
+        }),
       });
     }
+    evaluated.push(quote);
   }
-  return { ...apply(decisions, deps), stale };
+  const result = apply(decisions, deps);
+  for (const q of evaluated) index.settle(q.instrumentKey, q.lastPrice, q.prevClose, now);
+  return { ...result, stale };
 }
 
 /** Candle rules on freshly closed candles, with each instrument's indicator values. */
@@ -98,12 +120,13 @@ export function evaluateCandles(candles: ReadonlyMap<string, CandleInputs & { sy
     for (const rule of deps.book.forInstrument(key)) {
       if (!isCandleRule(rule.kind) || !isLive(rule, deps.now)) continue;
       const outcome = evaluateCandleRule(rule, input, deps.now);
+      if (!changesSomething(rule, outcome)) continue;
       decisions.push({
         rule,
         outcome,
         kind: "indicator_alert",
         symbol: input.symbol,
-        payload: {
+        payload: () => ({
           symbol: input.symbol,
           instrumentKey: key,
           ruleId: rule.id,
@@ -113,7 +136,7 @@ export function evaluateCandles(candles: ReadonlyMap<string, CandleInputs & { sy
           candleTs: input.candle.ts,
           values: outcome.detail?.values ?? {},
           firedAt: deps.now,
-        },
+        }),
       });
     }
   }
@@ -121,14 +144,20 @@ export function evaluateCandles(candles: ReadonlyMap<string, CandleInputs & { sy
 }
 
 /**
- * Writes every outcome of one evaluation pass in a single SQLite transaction: firings
- * (signal + outbox rows + rule state), finished rules, and rules whose armed state flipped.
- * Unchanged rules write nothing, so a poll over 50,000 quiet rules costs no writes.
+ * Writes the outcomes of one evaluation pass in a single SQLite transaction: firings (signal
+ * + outbox rows + rule state), finished rules, and rules whose armed state flipped; then puts
+ * the same changes into the book. Rules that did not change are not among the decisions, so a
+ * quiet poll writes nothing. Rules this process finishes are dropped from the book in place:
+ * it reloads only when something else moved the rules version.
  */
 function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<EvaluationResult, "stale"> {
   const fired: FiredAlert[] = [];
   const notificationIds: number[] = [];
-  const memory: AlertRule[] = [];
+  if (!decisions.length) return { fired, notificationIds };
+  const replaced: AlertRule[] = [];
+  const finished: number[] = [];
+  let bumps = 0;
+  let versionAfter = -1;
   let conflict = false;
   const users = new Map<number, User | undefined>();
   const userOf = (id: number) => {
@@ -137,17 +166,21 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
   };
 
   deps.db.transaction(() => {
-    for (const { rule, outcome, kind, symbol, payload } of decisions) {
+    for (const { rule, outcome, kind, symbol, payload: build } of decisions) {
       if (!outcome.fired) {
-        if (outcome.finished) deps.rules.setFinished(rule.id, outcome.finished);
-        else if (outcome.state.armed !== rule.state.armed) deps.rules.updateState(rule.id, outcome.state);
-        // In memory the rule also remembers the price it saw, for the next crossing.
-        memory.push({ ...rule, state: outcome.state });
+        if (outcome.finished) {
+          if (deps.rules.setFinished(rule.id, outcome.finished)) bumps++;
+          finished.push(rule.id);
+        } else {
+          deps.rules.updateState(rule.id, outcome.state);
+          replaced.push({ ...rule, state: outcome.state });
+        }
         continue;
       }
       const user = userOf(rule.userId);
       if (!user) continue;
       const autoPaused = outcome.finished === "paused";
+      const payload = build();
       const recorded = deps.notifier.recordFiring(user, {
         rule,
         kind,
@@ -164,11 +197,18 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
       }
       notificationIds.push(...recorded.notificationIds);
       fired.push({ ruleId: rule.id, userId: rule.userId, symbol, kind: rule.kind, price: Number(payload.price), signalId: recorded.signalId, autoPaused });
-      memory.push({ ...rule, state: outcome.state, lastFiredAt: deps.now, fireCount: rule.fireCount + 1 });
+      if (outcome.finished) {
+        bumps++;
+        finished.push(rule.id);
+      } else replaced.push({ ...rule, state: outcome.state, lastFiredAt: deps.now, fireCount: rule.fireCount + 1 });
     }
+    // Read inside the transaction: no other writer can have moved it between our writes and this.
+    if (bumps) versionAfter = deps.rules.version();
   })();
 
-  for (const r of memory) deps.book.replace(r);
+  for (const r of replaced) deps.book.replace(r);
+  for (const id of finished) deps.book.remove(id);
   if (conflict) deps.book.invalidate();
+  else if (bumps) deps.book.acceptOwnChanges(bumps, versionAfter);
   return { fired, notificationIds };
 }

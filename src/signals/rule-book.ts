@@ -1,15 +1,16 @@
 import type { AlertRuleRepository } from "../db/repositories/alert-rules.js";
+import { RuleIndex } from "./rule-index.js";
 import type { AlertRule } from "./rules.js";
 
 /**
- * Every active rule in memory, grouped by instrument, so a poll evaluates 50,000 rules
- * without reading them from SQLite each time. It reloads only when the rules version
- * (bumped by triggers on any change to the active set) moves.
+ * Every active rule in memory, indexed by instrument and price level (RuleIndex), so a poll
+ * over 50,000 rules neither reads them from SQLite nor visits the quiet ones. It reloads only
+ * when the rules version (bumped by triggers on any change to the active set) moves; a
+ * reload keeps rules that did not change settled in the index.
  */
 export class RuleBook {
   private version = -1;
-  private byInstrument = new Map<string, AlertRule[]>();
-  private total = 0;
+  private current = RuleIndex.build([]);
 
   constructor(private readonly repo: AlertRuleRepository) {}
 
@@ -17,28 +18,38 @@ export class RuleBook {
   refresh(): boolean {
     const v = this.repo.version();
     if (v === this.version) return false;
-    const next = new Map<string, AlertRule[]>();
-    const all = this.repo.allActive();
-    for (const r of all) {
-      const list = next.get(r.instrumentKey);
-      if (list) list.push(r);
-      else next.set(r.instrumentKey, [r]);
-    }
-    this.byInstrument = next;
-    this.total = all.length;
+    this.current = RuleIndex.build(this.repo.allActive(), this.current);
     this.version = v;
     return true;
   }
 
+  /** The rules as of the last refresh, by instrument and level. */
+  get index(): RuleIndex {
+    return this.current;
+  }
+
   forInstrument(instrumentKey: string): readonly AlertRule[] {
-    return this.byInstrument.get(instrumentKey) ?? [];
+    return this.current.forInstrument(instrumentKey);
   }
 
   /** Replaces a rule's in-memory copy after this process wrote its new state. */
   replace(rule: AlertRule): void {
-    const list = this.byInstrument.get(rule.instrumentKey);
-    const i = list?.findIndex((r) => r.id === rule.id) ?? -1;
-    if (list && i >= 0) list[i] = rule;
+    this.current.replace(rule);
+  }
+
+  /** Drops a rule this process finished (triggered, expired, paused). */
+  remove(ruleId: number): void {
+    this.current.remove(ruleId);
+  }
+
+  /**
+   * After a commit in which this process itself moved the rules version `bumps` times (it
+   * finished rules and dropped them with remove()), with the version read inside that
+   * transaction: when nothing else moved it, the book is still current and need not reload
+   * 50,000 rules. Any other move (another process, a user editing a rule) still reloads.
+   */
+  acceptOwnChanges(bumps: number, versionAfter: number): void {
+    if (this.version >= 0 && versionAfter === this.version + bumps) this.version = versionAfter;
   }
 
   /** Forces a reload on the next refresh (another process changed a rule under us). */
@@ -47,10 +58,10 @@ export class RuleBook {
   }
 
   instrumentKeys(): string[] {
-    return [...this.byInstrument.keys()];
+    return this.current.instrumentKeys();
   }
 
   get size(): number {
-    return this.total;
+    return this.current.size;
   }
 }

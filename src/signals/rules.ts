@@ -26,7 +26,8 @@ export const CANDLE_RULE_KINDS: readonly CandleRuleKind[] = [
   "bb_break_down",
   "volume_spike",
 ];
-export const isCandleRule = (kind: RuleKind): kind is CandleRuleKind => (CANDLE_RULE_KINDS as readonly string[]).includes(kind);
+const CANDLE_KINDS: ReadonlySet<string> = new Set(CANDLE_RULE_KINDS);
+export const isCandleRule = (kind: RuleKind): kind is CandleRuleKind => CANDLE_KINDS.has(kind);
 
 export interface PriceRuleParams {
   /** Price level in rupees (price_above/below, cross_up/down). */
@@ -103,9 +104,9 @@ export const AUTO_PAUSE_WINDOW_MS = 3 * 60_000;
 
 export const initialRuleState = (): RuleState => ({ armed: true });
 
-function conditionMet(rule: AlertRule, quote: Quote, lastPrice: number | undefined): boolean {
-  if (isCandleRule(rule.kind)) return false;
-  const p = quote.lastPrice;
+/** Whether an armed price rule's condition holds at `price`; a crossing is measured from `lastPrice`. */
+function conditionAt(rule: AlertRule, price: number, prevClose: number, lastPrice: number | undefined): boolean {
+  const p = price;
   const level = rule.params.level ?? NaN;
   switch (rule.kind) {
     case "price_above":
@@ -119,15 +120,23 @@ function conditionMet(rule: AlertRule, quote: Quote, lastPrice: number | undefin
     case "cross_down":
       return lastPrice !== undefined && lastPrice > level && p <= level;
     case "change_pct":
-      return quote.prevClose > 0 && Math.abs(changePct(quote)) >= (rule.params.pct ?? Infinity);
+      return prevClose > 0 && Math.abs(movePct(p, prevClose)) >= (rule.params.pct ?? Infinity);
+    default:
+      return false;
   }
 }
 
+/** The re-arm band as a fraction of the level (price rules) or the share of pct kept (change_pct). */
+const bandOf = (rule: AlertRule) => (rule.params.rearmPct ?? DEFAULT_REARM_PCT) / 100;
+// The band is a share of the threshold itself, at least a tenth of it (a 0.1 % band on a 2 %
+// move would be noise), and never all of it: a band of 100 % or more would mean "never
+// re-arm", since no move is smaller than zero.
+const changeShareOf = (rule: AlertRule) => Math.min(Math.max(bandOf(rule), 0.1), 0.9);
+
 /** Whether price has gone back far enough that firing again would be news, not noise. */
-function backOutsideBand(rule: AlertRule, quote: Quote): boolean {
-  if (isCandleRule(rule.kind)) return true;
-  const band = (rule.params.rearmPct ?? DEFAULT_REARM_PCT) / 100;
-  const p = quote.lastPrice;
+function backOutsideBandAt(rule: AlertRule, price: number, prevClose: number): boolean {
+  const band = bandOf(rule);
+  const p = price;
   const level = rule.params.level ?? NaN;
   switch (rule.kind) {
     case "price_above":
@@ -136,36 +145,84 @@ function backOutsideBand(rule: AlertRule, quote: Quote): boolean {
     case "price_below":
     case "cross_down":
       return p > level * (1 + band);
-    case "change_pct": {
-      // The band is a share of the threshold itself, at least a tenth of it (a 0.1 % band on
-      // a 2 % move would be noise), and never all of it: a band of 100 % or more would mean
-      // "never re-arm", since no move is smaller than zero.
-      const pct = rule.params.pct ?? 0;
-      const share = Math.min(Math.max(band, 0.1), 0.9);
-      return Math.abs(changePct(quote)) < pct * (1 - share);
-    }
+    case "change_pct":
+      return Math.abs(movePct(p, prevClose)) < (rule.params.pct ?? 0) * (1 - changeShareOf(rule));
+    default:
+      return true;
   }
 }
 
+const movePct = (price: number, prevClose: number) => ((price - prevClose) / prevClose) * 100;
+
 export function changePct(quote: Quote): number {
-  return ((quote.lastPrice - quote.prevClose) / quote.prevClose) * 100;
+  return movePct(quote.lastPrice, quote.prevClose);
 }
 
-/** Price rules, on each fresh quote. Candle rules never fire here (see evaluateCandleRule). */
-export function evaluateRule(rule: AlertRule, quote: Quote, now: number): RuleOutcome {
+/**
+ * Price rules, on each fresh quote. Candle rules never fire here (see evaluateCandleRule).
+ * A crossing is measured from `lastPrice`: the rule's own last price unless the caller knows
+ * the instrument's previous price (the engine passes the last poll's).
+ */
+export function evaluateRule(rule: AlertRule, quote: Quote, now: number, lastPrice = rule.state.lastPrice): RuleOutcome {
   const prev = rule.state;
   if (rule.expiresAt !== null && now >= rule.expiresAt) return { fired: false, state: prev, finished: "expired" };
   if (isCandleRule(rule.kind)) return { fired: false, state: prev };
 
   let armed = prev.armed;
-  if (!armed && backOutsideBand(rule, quote)) armed = true;
+  if (!armed && backOutsideBandAt(rule, quote.lastPrice, quote.prevClose)) armed = true;
   const state: RuleState = { ...prev, armed, lastPrice: quote.lastPrice };
 
-  if (!armed || !conditionMet(rule, quote, prev.lastPrice)) return { fired: false, state };
+  if (!armed || !conditionAt(rule, quote.lastPrice, quote.prevClose, lastPrice)) return { fired: false, state };
   const detail: NonNullable<RuleOutcome["detail"]> = { price: quote.lastPrice };
   if (rule.params.level !== undefined) detail.level = rule.params.level;
   if (rule.kind === "change_pct") detail.changePct = Number(changePct(quote).toFixed(2));
   return fire(rule, state, { ...state, armed: false }, now, detail);
+}
+
+/**
+ * Whether evaluateRule could change anything for this price rule at `price`: it is past its
+ * expiry, or armed with its condition met (it fires, or its frequency holds it back), or
+ * disarmed and back outside its re-arm band. When false, evaluating it would only note the
+ * price, so the engine skips it without building anything. Snoozes are the caller's.
+ */
+export function priceRuleActs(rule: AlertRule, price: number, prevClose: number, lastPrice: number | undefined, now: number): boolean {
+  if (rule.expiresAt !== null && now >= rule.expiresAt) return true;
+  if (isCandleRule(rule.kind)) return false;
+  return rule.state.armed ? conditionAt(rule, price, prevClose, lastPrice) : backOutsideBandAt(rule, price, prevClose);
+}
+
+/**
+ * The prices at which priceRuleActs can change its answer for this rule, whatever its state:
+ * its level and its re-arm level; for change_pct the prices of ±pct and of the ±re-arm band
+ * around the previous close. Between two neighbouring prices of this list the answer (for a
+ * given state, with the crossing's last price on the same side) stays the same, which is what
+ * lets the rule index visit only rules with a price between the last quote and this one.
+ * Unusable levels (a missing level or pct) are left out: such a rule never acts on price.
+ */
+export function priceRuleLevels(rule: AlertRule, prevClose: number): number[] {
+  const band = bandOf(rule);
+  const level = rule.params.level ?? NaN;
+  let levels: number[];
+  switch (rule.kind) {
+    case "price_above":
+    case "cross_up":
+      levels = [level, level * (1 - band)];
+      break;
+    case "price_below":
+    case "cross_down":
+      levels = [level, level * (1 + band)];
+      break;
+    case "change_pct": {
+      const pct = rule.params.pct ?? NaN;
+      const rearm = pct * (1 - changeShareOf(rule));
+      const base = Math.abs(prevClose);
+      levels = [pct, rearm].flatMap((m) => [prevClose + (base * m) / 100, prevClose - (base * m) / 100]);
+      break;
+    }
+    default:
+      levels = [];
+  }
+  return levels.filter((l) => Number.isFinite(l));
 }
 
 /** Frequency, cooldown and the runaway guard, shared by price and candle rules. */

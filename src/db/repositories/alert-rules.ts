@@ -146,8 +146,9 @@ export class AlertRuleRepository {
     return this.versionStmt.get()?.value ?? 0;
   }
 
-  setFinished(ruleId: number, status: "triggered" | "expired" | "paused"): void {
-    this.finish.run(status, this.now(), ruleId);
+  /** Ends an active rule; true when it was active (the rules version moved once). */
+  setFinished(ruleId: number, status: "triggered" | "expired" | "paused"): boolean {
+    return this.finish.run(status, this.now(), ruleId).changes === 1;
   }
 
   activeCount(): number {
