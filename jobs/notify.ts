@@ -7,7 +7,7 @@ import { renderNotification } from "../src/notify/render.js";
 import { retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/format/telegram.js";
-import { isShutdown } from "../src/lifecycle/abort.js";
+import { abortableSleep, isShutdown } from "../src/lifecycle/abort.js";
 
 export interface NotifyJobData {
   notificationId: number;
@@ -18,19 +18,33 @@ export type NotifyResult =
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const SEPARATOR = "\n\n";
-/** While another worker holds the chat, check back this soon: it will probably have sent our row. */
-const CHAT_BUSY_RETRY_MS = 400;
+/** Telegram's pace into one chat: how long each row ahead of ours in the chat's queue takes, at most. */
+const CHAT_SLOT_MS = 1000;
+/** How many of the chat's pending rows a waiting job counts to know when to check back. */
+const CHECK_BACK_ROWS = 200;
+/** Added to a waiting job's check-back, so the holder's turn has come and gone when it looks. */
+const CHECK_BACK_GRACE_MS = 2000;
+/**
+ * A chat slot this close is waited for in place; a later one is waited for in the queue, and
+ * the job comes back this much before it (a delayed job's way back through the queue takes
+ * tens of ms, so it then waits the rest in place and the chat keeps its pace of one a second).
+ */
+const CHAT_WAIT_IN_PLACE_MS = 200;
+const CHAT_BACK_EARLY_MS = 150;
 
 /**
- * Delivers one outbox row (and, on Telegram, every other pending row of the same chat as
- * one message). A row is marked sent only after the send succeeded. Failures are recorded
+ * Delivers one outbox row. On Telegram the job first takes the row's chat (ChatLocks): the
+ * holder sends the chat's pending rows oldest first, as few messages as they fit in, one per
+ * chat slot; a job that finds the chat held waits in the queue for its row to go. A row is
+ * marked sent only after the send succeeded. Failures are recorded
  * and retried with backoff; the last one marks the row dead and falls back to email. A
  * 429 waits exactly as long as Telegram asks, without using up an attempt; a 403 (bot
  * blocked) marks the user inactive.
  */
 export async function deliverNotification(job: Job<NotifyJobData>, s: Services, token?: string): Promise<NotifyResult> {
   const n = s.outbox.get(job.data.notificationId);
-  if (!n || n.status !== "pending") return { skipped: "not pending" };
+  if (!n) return { skipped: "not pending" };
+  if (n.status !== "pending") return carryOnHolding(job, s, n, token);
   const user = n.userId === null ? undefined : s.users.get(n.userId);
   const recipient = n.channel === "telegram" ? user?.telegramId : user?.email;
   // Inactive means Telegram refused us (bot blocked): email still reaches them, and carries
@@ -43,6 +57,18 @@ export async function deliverNotification(job: Job<NotifyJobData>, s: Services, 
   }
   if (n.channel === "email") return deliverEmail(job, s, n, user, String(recipient), token);
   return deliverTelegram(job, s, n, user, Number(recipient), token);
+}
+
+/**
+ * A row already sent: nothing to do, unless this job holds the row's chat. A holder keeps the
+ * chat across its turns (it steps aside until the chat's next slot), and its own row may have
+ * gone in an earlier one: it carries on with the chat's other rows.
+ */
+async function carryOnHolding(job: Job<NotifyJobData>, s: Services, n: Notification, token?: string): Promise<NotifyResult> {
+  const user = n.channel === "telegram" && n.userId !== null ? s.users.get(n.userId) : undefined;
+  const chatId = user?.status === "active" ? user.telegramId : null;
+  if (!user || chatId === null || chatId === undefined || !(await s.chatLocks.holds(chatId, job.id ?? `n-${n.id}`))) return { skipped: "not pending" };
+  return deliverTelegram(job, s, n, user, chatId, token);
 }
 
 async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, to: string, token?: string): Promise<NotifyResult> {
@@ -63,66 +89,99 @@ async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notificatio
 }
 
 async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, chatId: number, token?: string): Promise<NotifyResult> {
-  const release = await s.chatLocks.acquire(chatId);
-  if (!release) return delay(job, token, CHAT_BUSY_RETRY_MS, "chat busy");
-  const batch: Notification[] = [];
-  try {
-    // This row first, then whatever else is waiting for the chat, as long as it fits one message.
-    const rendered: string[] = [];
-    let length = 0;
-    for (const row of [n, ...s.outbox.pendingFor(user.id, "telegram", 20).filter((r) => r.id !== n.id)]) {
-      let html: string;
-      try {
-        html = renderNotification(row.kind, row.payload).telegramHtml;
-      } catch (err) {
-        if (row.id === n.id) throw err;
+  const holder = job.id ?? `n-${n.id}`;
+  if (!(await s.chatLocks.claim(chatId, holder))) {
+    if (n.status !== "pending") return { skipped: "not pending" };
+    // The holder sends this row in its turn (it looks again before letting go). Check back
+    // after that turn should have come: by then the row is sent, or the holder died and this
+    // job takes the chat over.
+    const ahead = s.outbox.pendingFor(user.id, "telegram", CHECK_BACK_ROWS).findIndex((r) => r.id === n.id);
+    return delay(job, token, ((ahead < 0 ? CHECK_BACK_ROWS : ahead) + 1) * CHAT_SLOT_MS + CHECK_BACK_GRACE_MS, "chat busy");
+  }
+  let grouped = 0;
+  for (;;) {
+    let batch: Notification[] = [];
+    try {
+      const next = nextMessage(s, user, n);
+      batch = next.rows;
+      if (!batch.length) {
+        if (await s.chatLocks.releaseIfDone(chatId, holder)) break;
         continue;
       }
-      if (batch.length && length + SEPARATOR.length + html.length > TELEGRAM_LIMIT) break;
-      batch.push(row);
-      rendered.push(html);
-      length += html.length + (batch.length > 1 ? SEPARATOR.length : 0);
-    }
-    // ~30 messages a second overall and one a second into this chat, shared by all processes.
-    // The chat slot first: its wait can be a second, and a global slot taken before it would
-    // be counted that long before the send, letting sends bunch up past 30/s at Telegram.
-    const wait = { signal: s.lifecycle.stopping };
-    await s.telegramLimiter.acquire(String(chatId), "chat", wait);
-    await s.telegramLimiter.acquire("all", "global", wait);
-    await s.telegram.sendHtml(chatId, rendered.join(SEPARATOR), { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
-  } catch (err) {
-    if (isShutdown(err)) {
-      // Not a failed attempt: the rows stay pending as they were, for the restart (or the sweeper).
-      // Not awaited: with Redis gone the release would wait forever; the lock expires by itself.
-      void release().catch(() => {});
-      return putBackForRestart(job, s, token, err);
-    }
-    if (err instanceof GrammyError && err.error_code === 429) {
-      const retryAfter = (err.parameters.retry_after ?? 1) * 1000;
-      s.metrics.notifications.inc({ channel: "telegram", outcome: "throttled" });
-      s.log.warn({ chatId, retryAfterMs: retryAfter }, "Telegram asked us to slow down");
-      await release();
-      return delay(job, token, retryAfter, "rate limited");
-    }
-    if (err instanceof GrammyError && err.error_code === 403) {
-      await release();
-      s.users.update(user.id, { status: "inactive" });
+      // One Redis call takes a global slot (~30 a second overall) and this chat's slot (one a
+      // second) for the same moment, shared by all processes, evenly spaced. When the chat's
+      // slot is further off, the job steps aside until then (still holding the chat) rather
+      // than keep a worker waiting.
+      const slot = await s.telegramLimiter.reservePaced([
+        { subject: "all", category: "global" },
+        { subject: String(chatId), category: "chat", maxWaitMs: CHAT_WAIT_IN_PLACE_MS },
+      ]);
+      if (!slot.taken) {
+        await s.chatLocks.claim(chatId, holder, slot.freeInMs + s.chatLocks.ttlMs);
+        return await delay(job, token, slot.freeInMs - CHAT_BACK_EARLY_MS, "chat busy");
+      }
+      if (slot.inMs > 0) await abortableSleep(slot.inMs, s.lifecycle.stopping);
+      await s.telegram.sendHtml(chatId, next.html, { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      if (isShutdown(err)) {
+        // Not a failed attempt: the rows stay pending as they were, for the restart (or the sweeper).
+        // Not awaited: with Redis gone the release would wait forever; the hold expires by itself.
+        void s.chatLocks.release(chatId, holder).catch(() => {});
+        return putBackForRestart(job, s, token, err);
+      }
+      if (err instanceof GrammyError && err.error_code === 429) {
+        // Still this job's turn: it keeps the chat and goes again when Telegram says, other chats go on meanwhile.
+        const retryAfter = (err.parameters.retry_after ?? 1) * 1000;
+        s.metrics.notifications.inc({ channel: "telegram", outcome: "throttled" });
+        s.log.warn({ chatId, retryAfterMs: retryAfter }, "Telegram asked us to slow down");
+        await s.chatLocks.claim(chatId, holder, retryAfter + s.chatLocks.ttlMs);
+        return delay(job, token, retryAfter, "rate limited");
+      }
+      // Refused or failed: the chat is let go; rows not in this message have jobs of their own.
+      await s.chatLocks.release(chatId, holder);
       const rows = batch.length ? batch : [n];
-      for (const row of rows) s.outbox.markDead(row.id, `Telegram refused: ${err.description}`);
-      s.metrics.notifications.inc({ channel: "telegram", outcome: "blocked" }, rows.length);
-      s.log.warn({ userId: user.id }, "user blocked the bot: marked inactive, Telegram delivery stopped");
-      await fallBackToEmail(s, user, rows);
-      return { skipped: "blocked" };
+      if (err instanceof GrammyError && err.error_code === 403) {
+        s.users.update(user.id, { status: "inactive" });
+        for (const row of rows) s.outbox.markDead(row.id, `Telegram refused: ${err.description}`);
+        s.metrics.notifications.inc({ channel: "telegram", outcome: "blocked" }, rows.length);
+        s.log.warn({ userId: user.id }, "user blocked the bot: marked inactive, Telegram delivery stopped");
+        await fallBackToEmail(s, user, rows);
+        return { skipped: "blocked" };
+      }
+      if (failed(job, s, rows, err)) await fallBackToEmail(s, user, rows);
+      throw err;
     }
-    await release();
-    const rows = batch.length ? batch : [n];
-    if (failed(job, s, rows, err)) await fallBackToEmail(s, user, rows);
-    throw err;
+    for (const row of batch) s.outbox.markSent(row.id);
+    s.metrics.notifications.inc({ channel: "telegram", outcome: "sent" }, batch.length);
+    grouped += batch.length;
   }
-  for (const row of batch) s.outbox.markSent(row.id);
-  await release();
-  s.metrics.notifications.inc({ channel: "telegram", outcome: "sent" }, batch.length);
-  return { sent: true, channel: "telegram", grouped: batch.length };
+  return grouped ? { sent: true, channel: "telegram", grouped } : { skipped: "not pending" };
+}
+
+/**
+ * The chat's next message: its oldest pending rows, as many as fit one message, so rows go
+ * in the order they were written. A row that cannot be rendered is left to its own job (which
+ * fails on it and retries), unless it is this job's row.
+ */
+function nextMessage(s: Services, user: User, n: Notification): { rows: Notification[]; html: string } {
+  const rows: Notification[] = [];
+  const rendered: string[] = [];
+  let length = 0;
+  for (const row of s.outbox.pendingFor(user.id, "telegram", 20)) {
+    let html: string;
+    try {
+      html = renderNotification(row.kind, row.payload).telegramHtml;
+    } catch (err) {
+      if (row.id === n.id) throw err;
+      continue;
+    }
+    if (rows.length && length + SEPARATOR.length + html.length > TELEGRAM_LIMIT) break;
+    rows.push(row);
+    rendered.push(html);
+    length += html.length + (rows.length > 1 ? SEPARATOR.length : 0);
+  }
+  return { rows, html: rendered.join(SEPARATOR) };
 }
 
 /** Records a failed attempt on the rows. Returns true when it was the last one (rows now dead). */

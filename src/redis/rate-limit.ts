@@ -121,6 +121,47 @@ redis.call('SET', KEYS[1], '1', 'PX', ms)
 return ms
 `;
 
+// Evenly spaced slots (a virtual schedule per key, as in GCRA). KEYS: per claim its schedule
+// key (the time its next slot is free) and its pause key. ARGV: per claim the spacing in ms and
+// the most it may wait (-1: any). The slot is the earliest time every claim is free (and
+// unpaused); it is taken for all of them at once, and each schedule moves one spacing past
+// it. When a claim with a most-wait would wait longer, nothing is taken. Returns { 1, ms until
+// the slot } or { 0, ms until that claim is free }. Uses the Redis clock, like ACQUIRE.
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS / 2
+local at = now
+local free = {}
+for i = 1, n do
+  local f = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local paused = redis.call('PTTL', KEYS[2 * i])
+  if paused > 0 then f = math.max(f, now + paused) end
+  free[i] = f
+  if f > at then at = f end
+end
+for i = 1, n do
+  local most = tonumber(ARGV[2 * i])
+  if most >= 0 and free[i] - now > most then return { 0, math.ceil(free[i] - now) } end
+end
+for i = 1, n do
+  local nextFree = at + tonumber(ARGV[2 * i - 1])
+  redis.call('SET', KEYS[2 * i - 1], string.format('%.3f', nextFree), 'PX', math.ceil(nextFree - now) + 1000)
+end
+return { 1, math.ceil(at - now) }
+`;
+
+/** One limit a paced slot must respect: this subject's limit in this category. */
+export interface PacedClaim<C extends string> {
+  subject: string;
+  category: C;
+  /** Take nothing (and say when this claim is free) rather than wait longer than this for it. */
+  maxWaitMs?: number;
+}
+
+/** A paced slot taken (`inMs` from now: wait that long, then go), or not, and when the refusing claim is free. */
+export type PacedSlot = { taken: true; inMs: number } | { taken: false; freeInMs: number };
+
 export interface RateLimiterOptions<C extends string> {
   redis: Redis;
   prefix: string;
@@ -154,6 +195,7 @@ export interface AcquireOptions {
 
 type LimiterRedis = Redis & {
   uabRateAcquire(n: number, ...a: (string | number)[]): Promise<number>;
+  uabRateReserve(n: number, ...a: (string | number)[]): Promise<[number, number]>;
   uabRatePause(n: number, ...a: (string | number)[]): Promise<number>;
 };
 
@@ -166,11 +208,41 @@ export class RateLimiter<C extends string> {
     this.limits = opts.limits;
     opts.redis.defineCommand("uabRateAcquire", { lua: ACQUIRE });
     opts.redis.defineCommand("uabRatePause", { lua: PAUSE });
+    opts.redis.defineCommand("uabRateReserve", { lua: RESERVE });
     this.redis = opts.redis as LimiterRedis;
   }
 
   private key(subject: string, category: C, what: string | number): string {
     return `${this.opts.prefix}:ratelimit:${category}:${subject}:${what}`;
+  }
+
+  private margin(ms: number): number {
+    return Math.max(this.opts.minSafetyMs ?? 50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
+  }
+
+  /**
+   * Paced slots: instead of letting a window's calls go in a burst and then polling for the
+   * next free one, each call gets its own time, `(window + margin) / limit` after the previous
+   * one, from the category's shortest window. One Redis call reserves a slot that respects
+   * every claim at once (e.g. Telegram's 30/s overall and 1/s into one chat), so a send takes
+   * its chat's slot and a global slot at the same moment, the moment it goes. Callers queue
+   * in the order they asked, with no herd of retries; a pause (after a 429) holds them all.
+   *
+   * Only the pacing keys are used: a category is either paced or windowed (`acquire`), not
+   * both. The caller must wait `inMs` before going; if it gives up instead, the slot is lost
+   * (the schedule stays correct, just one slot sparser).
+   */
+  async reservePaced(claims: readonly PacedClaim<C>[]): Promise<PacedSlot> {
+    const keys: string[] = [];
+    const args: number[] = [];
+    for (const c of claims) {
+      const w = [...this.limits[c.category]].sort((x, y) => x.ms - y.ms)[0];
+      if (!w) throw new Error(`no window for ${c.category}`);
+      keys.push(this.key(c.subject, c.category, "paced"), this.key(c.subject, c.category, "pause"));
+      args.push((w.ms + this.margin(w.ms)) / w.limit, c.maxWaitMs === undefined ? -1 : Math.max(0, c.maxWaitMs));
+    }
+    const [taken, ms] = await this.redis.uabRateReserve(keys.length, ...keys, ...args);
+    return taken === 1 ? { taken: true, inMs: Number(ms) } : { taken: false, freeInMs: Number(ms) };
   }
 
   /** Tries once: 0 if a slot was taken, else how long to wait before trying again. */
@@ -180,7 +252,7 @@ export class RateLimiter<C extends string> {
       ...windows.flatMap((w) => [this.key(subject, category, w.ms), this.key(subject, category, `${w.ms}:bg`)]),
       this.key(subject, category, "pause"),
     ];
-    const margin = (ms: number) => Math.max(this.opts.minSafetyMs ?? 50, Math.round(ms * (this.opts.safetyFraction ?? 0.05)));
+    const margin = (ms: number) => this.margin(ms);
     const paceFrom = this.opts.livePaceFromMs ?? 60_000;
     const headroom = this.opts.liveHeadroom ?? 0.1;
     const args: (string | number)[] = [randomUUID(), priority === "background" ? "b" : "l"];

@@ -13,6 +13,8 @@ export class TelegramApiError extends Error {
     readonly status: number,
     readonly description: string,
     readonly parameters?: TelegramErrorBody["parameters"],
+    /** For a 429 from the flood model: which limit refused (recorded on the call, not sent). */
+    readonly floodLimit?: "chat" | "group" | "global",
   ) {
     super(description);
   }
@@ -24,9 +26,9 @@ export class TelegramApiError extends Error {
 
 export const badRequest = (what: string): TelegramApiError => new TelegramApiError(400, `Bad Request: ${what}`);
 
-export const tooManyRequests = (retryAfter: number): TelegramApiError => {
+export const tooManyRequests = (retryAfter: number, floodLimit?: "chat" | "group" | "global"): TelegramApiError => {
   const n = Math.max(1, Math.ceil(retryAfter));
-  return new TelegramApiError(429, `Too Many Requests: retry after ${n}`, { retry_after: n });
+  return new TelegramApiError(429, `Too Many Requests: retry after ${n}`, { retry_after: n }, floodLimit);
 };
 
 export const UNAUTHORIZED = (): TelegramApiError => new TelegramApiError(401, "Unauthorized");

@@ -100,6 +100,8 @@ export interface ApiCall {
   /** Error description when status ≠ 200. */
   description?: string;
   chatId?: number;
+  /** A 429 from the flood limits: which one refused (an injected 429 has none). */
+  floodLimit?: "chat" | "group" | "global";
 }
 
 export interface WebhookDelivery {
@@ -601,6 +603,7 @@ export class FakeTelegram {
     let status = 200;
     let body: unknown;
     let chatId: number | undefined;
+    let floodLimit: ApiCall["floodLimit"];
     const headers: Record<string, string> = {};
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -619,6 +622,7 @@ export class FakeTelegram {
       const e = err instanceof TelegramApiError ? err : new TelegramApiError(500, `Internal Server Error: ${(err as Error).message}`);
       status = e.status;
       body = e.body();
+      floodLimit = e.floodLimit;
       if (e.parameters?.retry_after !== undefined) headers["retry-after"] = String(e.parameters.retry_after);
     }
     this.calls.push({
@@ -627,6 +631,7 @@ export class FakeTelegram {
       at,
       ...(status !== 200 ? { description: (body as { description: string }).description } : {}),
       ...(chatId !== undefined ? { chatId } : {}),
+      ...(floodLimit ? { floodLimit } : {}),
     });
     this.notify();
     if (res.destroyed || res.writableEnded) return;
@@ -786,7 +791,7 @@ export class FakeTelegram {
   private checkFlood(chat: ChatState): void {
     if (!this.flood) return;
     const r = this.flood.take(chat.id, this.now());
-    if (!r.ok) throw tooManyRequests(r.retryAfter);
+    if (!r.ok) throw tooManyRequests(r.retryAfter, r.limit);
   }
 
   private record(m: Omit<SentMessage, "at">, at: number): void {
