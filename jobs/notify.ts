@@ -4,7 +4,7 @@ import type { User } from "../src/db/repositories/users.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
-import { retryDelayMs } from "../src/queue/queues.js";
+import { notifyJobId, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/format/telegram.js";
 import { abortableSleep, isShutdown } from "../src/lifecycle/abort.js";
@@ -21,7 +21,7 @@ const SEPARATOR = "\n\n";
 /** Telegram's pace into one chat: how long each row ahead of ours in the chat's queue takes, at most. */
 const CHAT_SLOT_MS = 1000;
 /** How many of the chat's pending rows a waiting job counts to know when to check back. */
-const CHECK_BACK_ROWS = 200;
+const CHECK_BACK_ROWS = 50;
 /** Added to a waiting job's check-back, so the holder's turn has come and gone when it looks. */
 const CHECK_BACK_GRACE_MS = 2000;
 /**
@@ -92,9 +92,9 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
   const holder = job.id ?? `n-${n.id}`;
   if (!(await s.chatLocks.claim(chatId, holder))) {
     if (n.status !== "pending") return { skipped: "not pending" };
-    // The holder sends this row in its turn (it looks again before letting go). Check back
-    // after that turn should have come: by then the row is sent, or the holder died and this
-    // job takes the chat over.
+    // The holder sends this row in its turn (it looks again before letting go) and then takes
+    // this job off the queue. Check back after that turn should have come, in case the holder
+    // died: this job then takes the chat over.
     const ahead = s.outbox.pendingFor(user.id, "telegram", CHECK_BACK_ROWS).findIndex((r) => r.id === n.id);
     return delay(job, token, ((ahead < 0 ? CHECK_BACK_ROWS : ahead) + 1) * CHAT_SLOT_MS + CHECK_BACK_GRACE_MS, "chat busy");
   }
@@ -155,8 +155,19 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
     for (const row of batch) s.outbox.markSent(row.id);
     s.metrics.notifications.inc({ channel: "telegram", outcome: "sent" }, batch.length);
     grouped += batch.length;
+    await dropJobsOf(s, batch, job.id);
   }
   return grouped ? { sent: true, channel: "telegram", grouped } : { skipped: "not pending" };
+}
+
+/**
+ * The jobs of rows this job just sent for them are waiting to check back: take them off the
+ * queue now, so it holds only work still to do. One that is running right now cannot be
+ * removed; it finds its row sent and stops.
+ */
+async function dropJobsOf(s: Services, rows: readonly Notification[], self: string | undefined): Promise<void> {
+  const ids = rows.map((r) => notifyJobId(r.id)).filter((id) => id !== self);
+  if (ids.length) await Promise.all(ids.map((id) => s.queues.notify.remove(id).catch(() => 0)));
 }
 
 /**
