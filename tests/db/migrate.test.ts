@@ -13,7 +13,10 @@ const TABLES = [
   "app_meta",
   "app_secrets",
   "audit_log",
+  "candle_folds",
+  "candle_instruments",
   "candles",
+  "candles_recent",
   "instruments",
   "notifications",
   "orders",
@@ -74,20 +77,21 @@ describe("openDatabase on an empty file", () => {
     expect(other.pragma("journal_mode", { simple: true })).toBe("wal");
   });
 
-  it("keys candles by (instrument_key, interval, ts)", () => {
+  it("keys candles by instrument in history and by minute in the recent table", () => {
     const db = track(openDatabase(dbFile));
-    const cols = db.pragma("table_info(candles)") as { name: string; pk: number }[];
-    const pk = cols
-      .filter((c) => c.pk > 0)
-      .sort((a, b) => a.pk - b.pk)
-      .map((c) => c.name);
-    expect(pk).toEqual(["instrument_key", "interval", "ts"]);
+    const pk = (table: string) =>
+      (db.pragma(`table_info(${table})`) as { name: string; pk: number }[])
+        .filter((c) => c.pk > 0)
+        .sort((a, b) => a.pk - b.pk)
+        .map((c) => c.name);
+    expect(pk("candles")).toEqual(["instrument_id", "interval", "ts"]);
+    expect(pk("candles_recent")).toEqual(["interval", "ts", "instrument_id"]);
 
-    const insert = db.prepare("INSERT INTO candles (instrument_key, interval, ts, open, high, low, close) VALUES (?, ?, ?, 1, 1, 1, 1)");
-    insert.run("NSE_EQ|X", "1minute", 1000);
-    insert.run("NSE_EQ|X", "1day", 1000);
-    insert.run("NSE_EQ|X", "1minute", 2000);
-    expect(() => insert.run("NSE_EQ|X", "1minute", 1000)).toThrow(/UNIQUE constraint failed/);
+    const insert = db.prepare("INSERT INTO candles (instrument_id, interval, ts, open, high, low, close) VALUES (?, ?, ?, 1, 1, 1, 1)");
+    insert.run(1, 1, 1000);
+    insert.run(1, 1440, 1000);
+    insert.run(1, 1, 2000);
+    expect(() => insert.run(1, 1, 1000)).toThrow(/UNIQUE constraint failed/);
   });
 
   it("indexes signals by created_at descending", () => {

@@ -5,6 +5,7 @@ import { sql as rulesVersionAndMeta } from "./004_rules_version_and_meta.js";
 import { sql as userSettings } from "./005_user_settings.js";
 import { sql as orderTracking } from "./006_order_tracking.js";
 import { sql as appSecrets } from "./007_app_secrets.js";
+import { sql as candleLayout } from "./008_candle_layout.js";
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "user_settings", sql: userSettings },
   { version: 6, name: "order_tracking", sql: orderTracking },
   { version: 7, name: "app_secrets", sql: appSecrets },
+  { version: 8, name: "candle_layout", sql: candleLayout },
 ];
