@@ -126,9 +126,7 @@ export class CandleRepository {
     this.pruneRecentStmt = db.prepare("DELETE FROM candles_recent WHERE interval = ? AND ts < ?");
     this.pruneHistoryStmt = db.prepare("DELETE FROM candles WHERE instrument_id = ? AND interval = ? AND ts < ?");
 
-    // Write transactions take the write lock up front: a read that later upgrades to a
-    // write can fail with SQLITE_BUSY when another process committed in between.
-    this.write = db.transaction((iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => {
+    this.write = immediate(db, (iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => {
       const recentFrom = this.recentFromStmt.get(iv) ?? 0;
       let n = 0;
       for (const [key, c] of rows) {
@@ -138,20 +136,20 @@ export class CandleRepository {
         n++;
       }
       return n;
-    }).immediate;
-    this.fold = db.transaction((iv: number, before: number) => {
+    });
+    this.fold = immediate(db, (iv: number, before: number) => {
       // Another process may have folded since we looked.
       if (before <= (this.recentFromStmt.get(iv) ?? 0)) return;
       this.foldStmt.run(iv, before);
       this.dropFoldedStmt.run(iv, before);
       this.setRecentFromStmt.run(iv, before);
-    }).immediate;
+    });
     this.readRecent = db.transaction((iv: number, id: number, limit: number) => {
       const recent = this.recentPartStmt.all({ iv, id, before: Number.MAX_SAFE_INTEGER, limit });
       return recent.length < limit ? recent.concat(this.historyPartStmt.all(id, iv, limit - recent.length)) : recent;
     });
     this.readOne = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
-    this.pruneSome = db.transaction((iv: number, ids: readonly number[], from: number, beforeTs: number): [number, number] => {
+    this.pruneSome = immediate(db, (iv: number, ids: readonly number[], from: number, beforeTs: number): [number, number] => {
       const started = performance.now();
       let removed = 0;
       let i = from;
@@ -160,7 +158,7 @@ export class CandleRepository {
         i++;
       }
       return [removed, i];
-    }).immediate;
+    });
   }
 
   /** Upserts many instruments' candles in one transaction (then folds the recent table if it spans an hour). */
@@ -257,6 +255,16 @@ export class CandleRepository {
     }
     return id;
   }
+}
+
+/**
+ * A write transaction that takes the write lock up front (BEGIN IMMEDIATE): a transaction
+ * that reads first and upgrades later can fail with SQLITE_BUSY when another process
+ * committed in between, whatever the busy timeout.
+ */
+function immediate<A extends unknown[], R>(db: Database, fn: (...args: A) => R): (...args: A) => R {
+  const tx = db.transaction(fn);
+  return (...args) => tx.immediate(...args);
 }
 
 function toCandle(r: RawCandle): MarketCandle {
