@@ -231,6 +231,48 @@ describe("Telegram delivery under load and failure", () => {
     );
   }, 90_000);
 
+  it("a burst into one chat goes out in order, each row once, at the chat's pace, with no 429", async () => {
+    const tg = await fakeTelegram();
+    const app = await startWithTelegram(tg, { concurrency: 8 });
+    const s = app.services;
+    const long = s.users.create({ telegramId: 610_001, channels: "telegram" });
+    const short = s.users.create({ telegramId: 610_002, channels: "telegram" });
+    // Six broadcasts too long to share a message (six sends into one chat, a second apart at
+    // best), and twelve short alerts into another chat (grouped as they fit), all queued at once.
+    const filler = "Markets will close early on the day of the budget session. ".repeat(36);
+    const longRows = Array.from({ length: 6 }, (_, i) =>
+      s.outbox.enqueueRow({
+        userId: long.id,
+        channel: "telegram",
+        kind: "broadcast",
+        dedupKey: `burst:long:${i}`,
+        payload: { text: `${marker(i)} ${filler}` },
+      }),
+    );
+    const shortRows = insertRows(
+      s.outbox,
+      Array.from({ length: 12 }, (_, k) => ({ i: 100 + k, user: short })),
+      "burst",
+    );
+    await enqueueNotifications(s.queues, [...longRows, ...shortRows.map((r) => r.id)], s.delivery);
+
+    await waitUntil(() => (statusCounts(s.db).sent ?? 0) >= 18, { timeoutMs: 30_000, what: `all 18 rows sent (have ${JSON.stringify(statusCounts(s.db))})` });
+    await waitUntil(() => queueIdle(s.queues), { timeoutMs: 10_000, what: "the notify queue to drain" });
+    expect(statusCounts(s.db)).toEqual({ sent: 18 });
+
+    // The long rows: one message each, in the order written.
+    const longSent = tg.sentTo(long.telegramId!).map((m) => /M\d{4}/.exec(m.rawText ?? "")?.[0]);
+    expect(longSent).toEqual(Array.from({ length: 6 }, (_, i) => marker(i)));
+    // The short ones: grouped, each once, in the order written.
+    const shortSent = tg
+      .sentTo(short.telegramId!)
+      .flatMap((m) => (m.rawText ?? "").split(SEPARATOR))
+      .map((html) => shortRows.find((r) => r.html === html)?.i);
+    expect(shortSent).toEqual(shortRows.map((r) => r.i));
+    expect(floodCheck(tg.sent).violations).toEqual([]);
+    expect(tg.calls.filter((c) => c.method === "sendMessage" && c.status !== 200)).toEqual([]);
+  }, 60_000);
+
   it("kill the worker mid-delivery and restart: nothing lost", async () => {
     const tg = await fakeTelegram();
     const { dataDir, prefix } = workspace();
