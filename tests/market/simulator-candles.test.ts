@@ -280,6 +280,20 @@ describe("MarketSimulator as a candle source", () => {
     for (let i = 1; i < h.length; i++) expect(h[i]!.ts - h[i - 1]!.ts).toBe(MIN);
   });
 
+  it("with atLeast, walks back only as many days as it takes: the newest candles, equal to the full replay's", async () => {
+    const now = MARKET_OPEN + 4 * DAY;
+    const s = simulator(42, now);
+    const full = await s.sim.getCandleHistory(KEYS[2]!, now - 5 * DAY, now);
+    // 09:15 IST: today holds 555 closed candles, so 100 need today alone and 600 yesterday too.
+    const today = await s.sim.getCandleHistory(KEYS[2]!, now - 5 * DAY, now, { atLeast: 100 });
+    expect(today).toHaveLength(555);
+    expect(today).toEqual(full.slice(-555));
+    const twoDays = await s.sim.getCandleHistory(KEYS[2]!, now - 5 * DAY, now, { atLeast: 600 });
+    expect(twoDays).toEqual(full.slice(-(555 + 1440)));
+    // More than the span holds: the whole span.
+    expect(await s.sim.getCandleHistory(KEYS[2]!, now - 5 * DAY, now, { atLeast: 100_000 })).toEqual(full);
+  });
+
   it("does not disturb the live walk when replaying history", async () => {
     const a = simulator(42, MARKET_OPEN);
     const b = simulator(42, MARKET_OPEN);
