@@ -13,16 +13,48 @@ import { Outbox } from "../src/notify/outbox.js";
 import { createQueues, DEFAULT_DELIVERY } from "../src/queue/queues.js";
 import { evaluateQuotes } from "../src/signals/engine.js";
 import { RuleBook } from "../src/signals/rule-book.js";
-import type { RuleKind } from "../src/signals/rules.js";
+import type { Frequency, RuleKind } from "../src/signals/rules.js";
 import { deletePrefix, TEST_REDIS_URL } from "../tests/support/env.js";
 import { type BenchResult, percentile } from "./report.js";
 
+/** Issue 11: quote batch received -> outbox rows written, 2,000 instruments × 50,000 rules, p99. */
+const GOAL_P99_MS = 20;
+const POLL_MS = 5000;
+
+interface Run {
+  rules: number;
+  p50: number;
+  p99: number;
+  alerts: number;
+  polls: number;
+}
+
 /**
- * Quote batch in hand -> every rule evaluated -> signal and outbox rows committed, for
- * 2,000 instruments and 50,000 rules in a real SQLite file. The limit is half of the
- * shortest poll interval (1 s): a poll must finish well before the next one starts.
+ * Quote batch in hand -> the price rules evaluated -> signal and outbox rows committed, on
+ * the production path (RuleBook, evaluateQuotes, Notifier, a real SQLite file). A busy
+ * session: alert levels within ±5 % of the opening price (change_pct 1-5 %), every
+ * instrument moving up to ±0.05 % a 5 s poll with now and then a 1.5 % jump, and rules a mix
+ * of once (they finish when they fire), every with a 60 s cooldown, and once a bar, so dozens
+ * fire every poll (the figure's name says how many; Telegram could deliver about 150 a poll).
+ * The goal is on 50,000 rules; 10,000 and 200,000 show how the cost grows: with what moved
+ * and what fired, not with the number of rules.
  */
-export async function benchPipeline(instruments = 2000, ruleCount = 50_000, polls = 60): Promise<BenchResult[]> {
+export async function benchPipeline(instruments = 2000, ruleCounts = [10_000, 50_000, 200_000], polls = 200): Promise<BenchResult[]> {
+  const runs: Run[] = [];
+  for (const n of ruleCounts) runs.push(await runOnce(instruments, n, polls));
+  const results: BenchResult[] = [];
+  for (const r of runs) {
+    const label = `quote batch -> outbox rows, ${instruments.toLocaleString("en-US")} instruments × ${r.rules.toLocaleString("en-US")} rules`;
+    const what = `${r.alerts.toLocaleString("en-US")} alerts over ${r.polls} polls`;
+    if (r.rules === 50_000) {
+      results.push({ name: `${label}, p99 (${what})`, value: r.p99, unit: "ms", goal: GOAL_P99_MS, better: "lower" });
+      results.push({ name: `${label}, p50`, value: r.p50, unit: "ms", better: "lower" });
+    } else results.push({ name: `${label}, p99 (${what})`, value: r.p99, unit: "ms", better: "lower" });
+  }
+  return results;
+}
+
+async function runOnce(instruments: number, ruleCount: number, polls: number): Promise<Run> {
   const dir = mkdtempSync(path.join(tmpdir(), "uab-bench-"));
   const db = openDatabase(path.join(dir, "bench.sqlite"));
   // The Notifier's queues: evaluation only records rows (what is measured), nothing is queued.
@@ -38,64 +70,54 @@ export async function benchPipeline(instruments = 2000, ruleCount = 50_000, poll
     const book = new RuleBook(rules);
     const rand = seededRandom(7);
     const keys = Array.from({ length: instruments }, (_, i) => `NSE_EQ|INEBENCH${String(i).padStart(4, "0")}`);
-    const prices = new Map(keys.map((k) => [k, 100 + rand() * 2000]));
+    const opening = new Map(keys.map((k) => [k, Math.round((100 + rand() * 2000) * 20) / 20]));
     const kinds: RuleKind[] = ["price_above", "price_below", "cross_up", "cross_down", "change_pct"];
+    const frequencies: Frequency[] = ["once", "once", "every", "every", "once_per_bar"];
+    const spread = 0.05;
     db.transaction(() => {
-      const userIds = Array.from({ length: ruleCount / 10 }, (_, i) => users.create({ telegramId: 10_000 + i, channels: "telegram" }).id);
+      const userIds = Array.from({ length: Math.ceil(ruleCount / 10) }, (_, i) => users.create({ telegramId: 10_000 + i, channels: "telegram" }).id);
       for (let i = 0; i < ruleCount; i++) {
         const key = keys[i % instruments]!;
-        const p = prices.get(key)!;
+        const p = opening.get(key)!;
         const kind = kinds[i % kinds.length]!;
-        // Levels spread ±3 % around the price: some rules fire as prices wander, most stay quiet.
-        const params = kind === "change_pct" ? { pct: 1 + rand() * 4 } : { level: Math.round(p * (0.97 + rand() * 0.06) * 20) / 20 };
-        rules.create({ userId: userIds[i % userIds.length]!, instrumentKey: key, kind, params, frequency: "every", cooldownSeconds: 60 });
+        const params = kind === "change_pct" ? { pct: 1 + rand() * 4 } : { level: Math.round(p * (1 - spread + rand() * 2 * spread) * 20) / 20 };
+        const frequency = frequencies[Math.floor(rand() * frequencies.length)]!;
+        rules.create({ userId: userIds[i % userIds.length]!, instrumentKey: key, kind, params, frequency, cooldownSeconds: frequency === "every" ? 60 : 0 });
       }
     })();
     book.refresh();
 
+    const prevClose = new Map(keys.map((k) => [k, opening.get(k)! * (0.99 + rand() * 0.02)]));
+    let previous = new Map(opening);
     const times: number[] = [];
-    let fired = 0;
-    let previous = new Map(prices);
+    let alerts = 0;
     for (let poll = 0; poll < polls; poll++) {
-      now += 5000;
+      now += POLL_MS;
       const batch = new Map<string, Quote>();
       for (const key of keys) {
-        const p = previous.get(key)! * (1 + (rand() - 0.5) * 0.004);
+        const jump = rand() < 0.002 ? (rand() - 0.5) * 0.03 : 0;
+        const p = Math.max(1, Math.round(previous.get(key)! * (1 + (rand() - 0.5) * 0.001 + jump) * 20) / 20);
         batch.set(key, {
           instrumentKey: key,
           symbol: key.slice(-8),
-          lastPrice: Math.round(p * 20) / 20,
+          lastPrice: p,
           open: p,
           high: p,
           low: p,
-          prevClose: prices.get(key)!,
+          prevClose: prevClose.get(key)!,
           volume: 1,
           lastTradeAt: now,
         });
       }
       const t0 = performance.now();
-      const r = evaluateQuotes(batch, new Map([...previous].map(([k, v]) => [k, v])), { db, book, rules, users, notifier, now, staleAfterMs: 30_000 });
+      const r = evaluateQuotes(batch, previous, { db, book, rules, users, notifier, now, staleAfterMs: 30_000 });
       times.push(performance.now() - t0);
-      fired += r.fired.length;
+      alerts += r.fired.length;
       previous = new Map([...batch].map(([k, q]) => [k, q.lastPrice]));
     }
+    // The first polls visit every rule once (nothing settled yet): a start-up cost, not the steady state.
     const warm = times.slice(5);
-    const p50 = percentile(warm, 50);
-    const p99 = percentile(warm, 99);
-    const rss = process.memoryUsage().rss / 2 ** 20;
-    const limit = 500;
-    return [
-      {
-        name: `quote batch -> outbox rows, ${instruments} instruments / ${ruleCount} rules, p50 (${fired} alerts over ${polls} polls)`,
-        value: p50,
-        unit: "ms",
-        limit,
-        ratio: p50 / limit,
-        target: "<= 1.00",
-      },
-      { name: "quote batch -> outbox rows, p99", value: p99, unit: "ms", limit, ratio: p99 / limit, target: "<= 1.00" },
-      { name: "RSS with 50,000 rules in memory", value: rss, unit: "MB", limit: 1024, ratio: rss / 1024, target: "<= 1.00" },
-    ];
+    return { rules: ruleCount, p50: percentile(warm, 50), p99: percentile(warm, 99), alerts, polls };
   } finally {
     await Promise.all(Object.values(queues).map((q) => q.close()));
     redis.disconnect();
