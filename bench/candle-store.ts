@@ -1,5 +1,144 @@
-import type { BenchResult } from "./report.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import { openDatabase } from "../src/db/open.js";
+import { CandleRepository } from "../src/db/repositories/candles.js";
+import type { MarketCandle } from "../src/market/types.js";
+import { seededRandom } from "../src/market/simulator.js";
+import { type BenchResult, percentile } from "./report.js";
 
+/** Issue 11 goals for the candle store. */
+const GOAL_LIVE_ROWS_PER_S = 100_000;
+const GOAL_RECENT_P50_MS = 1;
+/** Our choice for prune (and the hourly fold): no other writer waits longer than this. */
+const GOAL_LOCK_HOLD_MS = 50;
+
+const MINUTE = 60_000;
+const INSTRUMENTS = 2000;
+/** 2,000 × 1,000 = 2M rows before anything is measured. */
+const FILL_MINUTES = 1000;
+/** Two hours of the live pattern: the figure includes the folds of the recent table. */
+const LIVE_MINUTES = 120;
+const READS = 2000;
+
+/** Stops the probe and returns the longest time it waited for the write lock. */
+type Probe = () => Promise<{ longest: number; probes: number }>;
+
+function startWriteProbe(file: string): Probe {
+  const worker = new Worker(new URL("./write-probe.js", import.meta.url), { workerData: file });
+  return () =>
+    new Promise((resolve, reject) => {
+      worker.once("message", (m: { longest: number; probes: number }) => {
+        void worker.terminate();
+        resolve(m);
+      });
+      worker.once("error", reject);
+      worker.postMessage("stop");
+    });
+}
+
+/**
+ * The candle store on a real file opened with the production `openDatabase`, filled with
+ * 2M rows (2,000 instruments × 1,000 minutes) through the repository the way production
+ * fills it (a minute at a time; the recent table folds as it goes). Then: (a) the live
+ * pattern, one `upsert` of 2,000 candles per minute; (b) the newest 500 candles of random
+ * instruments through `recent`; (c) `prune` of the oldest day, with its query plans and the
+ * longest wait it causes another writer.
+ */
 export async function benchCandleStore(): Promise<BenchResult[]> {
-  throw new Error("not written yet");
+  const dir = mkdtempSync(path.join(tmpdir(), "uab-bench-candles-"));
+  const file = path.join(dir, "bench.sqlite");
+  const db = openDatabase(file);
+  try {
+    const repo = new CandleRepository(db);
+    const rand = seededRandom(11);
+    const keys = Array.from({ length: INSTRUMENTS }, (_, i) => `NSE_EQ|INEBENCH${String(i).padStart(4, "0")}`);
+    const price = keys.map(() => 100 + rand() * 2000);
+    const t0 = Date.parse("2025-01-01T09:15:00+05:30");
+    const minute = (m: number): Map<string, MarketCandle> => {
+      const rows = new Map<string, MarketCandle>();
+      for (let i = 0; i < INSTRUMENTS; i++) {
+        const open = price[i]!;
+        const close = (price[i] = open * (1 + (rand() - 0.5) * 0.002));
+        rows.set(keys[i]!, {
+          ts: t0 + m * MINUTE,
+          open,
+          high: Math.max(open, close) * 1.0005,
+          low: Math.min(open, close) * 0.9995,
+          close,
+          volume: Math.floor(rand() * 5000),
+        });
+      }
+      return rows;
+    };
+
+    const fillStarted = performance.now();
+    for (let m = 0; m < FILL_MINUTES; m++) repo.upsert("1m", minute(m));
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+    db.pragma("wal_checkpoint(TRUNCATE)");
+
+    // (a) The live pattern, with another writer watching how long it waits for the lock.
+    const batches = Array.from({ length: LIVE_MINUTES }, (_, i) => minute(FILL_MINUTES + i));
+    const perMinute: number[] = [];
+    let probe = startWriteProbe(file);
+    const liveStarted = performance.now();
+    for (const rows of batches) {
+      const t = performance.now();
+      repo.upsert("1m", rows);
+      perMinute.push(performance.now() - t);
+    }
+    const liveMs = performance.now() - liveStarted;
+    const liveWait = await probe();
+
+    // (b) The newest 500 candles of one instrument, random instruments.
+    const reads: number[] = [];
+    for (let i = 0; i < READS; i++) {
+      const key = keys[Math.floor(rand() * INSTRUMENTS)]!;
+      const t = performance.now();
+      const got = repo.recent(key, "1m", 500);
+      reads.push(performance.now() - t);
+      if (got.length !== 500) throw new Error(`recent gave ${got.length} candles, not 500`);
+    }
+
+    // (c) Prune the oldest day (375 one-minute candles × 2,000 instruments).
+    const plans = repo.prunePlans();
+    const byKey = plans.every((p) => /^SEARCH \w+ USING PRIMARY KEY \(.*ts<\?\)$/.test(p));
+    probe = startWriteProbe(file);
+    const pruneStarted = performance.now();
+    const removed = repo.prune("1m", t0 + 375 * MINUTE);
+    const pruneMs = performance.now() - pruneStarted;
+    const pruneWait = await probe();
+    if (removed !== 375 * INSTRUMENTS) throw new Error(`prune removed ${removed} rows, not ${375 * INSTRUMENTS}`);
+
+    const rows = (INSTRUMENTS * LIVE_MINUTES).toLocaleString("en-US");
+    return [
+      {
+        name: `live inserts: ${LIVE_MINUTES} minutes × ${INSTRUMENTS.toLocaleString("en-US")} instruments, one upsert a minute, at 2M rows (${rows} rows, folds included)`,
+        value: (INSTRUMENTS * LIVE_MINUTES) / (liveMs / 1000),
+        unit: "rows/s",
+        goal: GOAL_LIVE_ROWS_PER_S,
+        better: "higher",
+      },
+      { name: "live inserts: one minute of 2,000, p50", value: percentile(perMinute, 50), unit: "ms", better: "lower" },
+      { name: "live inserts: slowest minute (the hourly fold of the recent table)", value: Math.max(...perMinute), unit: "ms", better: "lower" },
+      { name: "live inserts: longest wait of another writer for the lock", value: liveWait.longest, unit: "ms", goal: GOAL_LOCK_HOLD_MS, better: "lower" },
+      {
+        name: `last 500 candles of one instrument at 2M rows (${READS} random instruments), p50`,
+        value: percentile(reads, 50),
+        unit: "ms",
+        goal: GOAL_RECENT_P50_MS,
+        better: "lower",
+      },
+      { name: "last 500 candles of one instrument, p99", value: percentile(reads, 99), unit: "ms", better: "lower" },
+      { name: `prune searches a key, never scans (1 = yes; plans: ${plans.join("; ")})`, value: byKey ? 1 : 0, unit: "", goal: 1, better: "higher" },
+      { name: `prune of the oldest day (${removed.toLocaleString("en-US")} rows)`, value: pruneMs, unit: "ms", better: "lower" },
+      { name: "prune: longest wait of another writer for the lock", value: pruneWait.longest, unit: "ms", goal: GOAL_LOCK_HOLD_MS, better: "lower" },
+      { name: "fill: 2M rows a minute at a time (not a goal)", value: (INSTRUMENTS * FILL_MINUTES) / fillSeconds, unit: "rows/s", better: "higher" },
+    ];
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -8,6 +8,7 @@ import { MIGRATIONS } from "../../src/db/migrations/index.js";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { CandleRepository } from "../../src/db/repositories/candles.js";
 import type { MarketCandle } from "../../src/market/types.js";
+import { seededRandom } from "../../src/market/simulator.js";
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 11, 1, 3, 45); // 09:15 IST
@@ -152,6 +153,58 @@ describe("CandleRepository", () => {
     expect(b.recent("NEW", "1m", 10)).toEqual([candle(1)]);
   });
 
+  it("matches a plain model through folds taken a few instruments at a time, re-sends, history and prunes", () => {
+    const db = open();
+    // Two connections, as two processes: writes alternate, so each sees folds the other took.
+    const repos = [new CandleRepository(db, { foldBatch: 3 }), new CandleRepository(open(), { foldBatch: 2 })];
+    const rand = seededRandom(5);
+    const keys = Array.from({ length: 9 }, (_, i) => `K${i}`);
+    const model = new Map<string, Map<number, MarketCandle>>(keys.map((k) => [k, new Map()]));
+    const put = (repo: CandleRepository, rows: (readonly [string, MarketCandle])[]) => {
+      repo.upsert("1m", rows);
+      for (const [k, c] of rows) model.get(k)!.set(c.ts, c);
+    };
+    const sorted = (k: string) => [...model.get(k)!.values()].sort((a, b) => a.ts - b.ts);
+    let sawFoldUnderWay = false;
+    for (let m = 0; m < 400; m++) {
+      const repo = repos[m % 2]!;
+      // The live minute, for most instruments (some skip minutes).
+      put(
+        repo,
+        keys.filter(() => rand() < 0.9).map((k) => [k, candle(m, Math.round(rand() * 1e6) / 100)] as const),
+      );
+      // A re-sent candle from up to 90 minutes back, now in either table.
+      if (rand() < 0.5) put(repo, [[keys[Math.floor(rand() * keys.length)]!, candle(m - Math.floor(rand() * 90), rand() * 100)]]);
+      // Now and then a warm-up: history of one instrument reaching back days.
+      if (m % 97 === 13)
+        put(
+          repo,
+          Array.from({ length: 50 }, (_, i) => [keys[m % keys.length]!, candle(m - 3000 + i * 7, i)] as const),
+        );
+      const fold = db.prepare("SELECT folding_to FROM candle_folds WHERE interval = 1").get() as { folding_to: number | null } | undefined;
+      if (fold?.folding_to != null) sawFoldUnderWay = true;
+      if (m % 25 === 0) {
+        const reader = repos[(m + 1) % 2]!;
+        for (const k of keys) {
+          const all = sorted(k);
+          expect(reader.recent(k, "1m", 10_000)).toEqual(all);
+          expect(reader.recent(k, "1m", 37)).toEqual(all.slice(-37));
+          expect(reader.stats(k, "1m")).toEqual({ count: all.length, lastTs: all.at(-1)?.ts ?? null });
+          const ts = candle(m - Math.floor(rand() * 120)).ts;
+          expect(reader.before(k, "1m", ts)).toEqual(all.filter((c) => c.ts < ts).at(-1));
+        }
+      }
+      if (m === 300) {
+        const cut = candle(150).ts;
+        let gone = 0;
+        for (const rows of model.values()) for (const ts of [...rows.keys()]) if (ts < cut && rows.delete(ts)) gone++;
+        expect(repo.prune("1m", cut)).toBe(gone);
+      }
+    }
+    expect(sawFoldUnderWay).toBe(true);
+    for (const k of keys) expect(repos[0]!.recent(k, "1m", 10_000)).toEqual(sorted(k));
+  });
+
   it("prunes old candles from both tables, by key range, and returns how many went", () => {
     const db = open();
     const repo = new CandleRepository(db);
@@ -163,10 +216,14 @@ describe("CandleRepository", () => {
     expect(repo.prune("1m", candle(149).ts)).toBe(4 * 49);
     expect(repo.recent("D", "1m", 500)).toEqual([candle(149, 3249)]);
 
-    // Each delete is an index search, never a scan of the table.
+    // Each delete is an index search, never a scan of the table; so are a fold step's move and delete.
     const plans = repo.prunePlans();
     expect(plans).toHaveLength(2);
     for (const plan of plans) expect(plan).toMatch(/^SEARCH \w+ USING PRIMARY KEY \(.*ts<\?\)$/);
+    for (const plan of repo.foldPlans()) {
+      expect(plan).toContain("USING PRIMARY KEY (interval=? AND ts=? AND instrument_id>? AND instrument_id<?)");
+      expect(plan).not.toMatch(/SCAN candles/);
+    }
   });
 });
 
@@ -179,11 +236,13 @@ describe("migration 008 (candle layout)", () => {
     );
     const insert = old.prepare("INSERT INTO candles (instrument_key, interval, ts, open, high, low, close, volume, oi) VALUES (?, '1m', ?, ?, ?, ?, ?, ?, 0)");
     const stored = new Map<string, MarketCandle[]>();
-    for (const key of ["NSE_EQ|INE002A01018", "NSE_FO|12345", "BSE_EQ|500325"]) {
-      const rows = Array.from({ length: 300 }, (_, m) => candle(m, key.length * 100 + m + 0.25));
-      for (const c of rows) insert.run(key, c.ts, c.open, c.high, c.low, c.close, c.volume);
-      stored.set(key, rows);
-    }
+    old.transaction(() => {
+      for (const key of ["NSE_EQ|INE002A01018", "NSE_FO|12345", "BSE_EQ|500325"]) {
+        const rows = Array.from({ length: 300 }, (_, m) => candle(m, key.length * 100 + m + 0.25));
+        for (const c of rows) insert.run(key, c.ts, c.open, c.high, c.low, c.close, c.volume);
+        stored.set(key, rows);
+      }
+    })();
     old.close();
 
     const db = open();

@@ -7,9 +7,12 @@
  *   touching 2,000 leaf pages spread over an instrument-first tree (2.6 ms instead of
  *   ~40 ms a minute at 2M rows).
  * - `candles`, keyed instrument first: one instrument's history is one contiguous range.
- *   Recent rows are folded into it (in bulk, sorted by instrument) once they span an hour.
- * - `candle_folds`: per interval, the boundary between the two. A candle with ts >= recent_from
- *   lives in `candles_recent`, an older one in `candles`; the boundary only moves forward.
+ *   Recent rows are folded into it once they span an hour, a batch of instruments at a time.
+ * - `candle_folds`: per interval, which table a candle lives in. Older than `recent_from`:
+ *   `candles`; from `folding_to` on (or from `recent_from` when no fold is under way):
+ *   `candles_recent`; in between, while a fold moves [recent_from, folding_to) over,
+ *   `candles` for instruments with id <= `folded_through`, else `candles_recent`.
+ *   The boundaries only move forward, and every step is one transaction.
  * - Instruments and intervals are small integers: rows shrink from ~85 to ~55 bytes.
  *   Interval 1 is one minute (the only interval the bot stores). No foreign key from the
  *   candle tables to `candle_instruments`: it would cost a lookup per inserted row.
@@ -49,8 +52,10 @@ CREATE TABLE candles_recent (
 ) WITHOUT ROWID;
 
 CREATE TABLE candle_folds (
-  interval    INTEGER PRIMARY KEY,
-  recent_from INTEGER NOT NULL
+  interval       INTEGER PRIMARY KEY,
+  recent_from    INTEGER NOT NULL,
+  folding_to     INTEGER,
+  folded_through INTEGER NOT NULL DEFAULT 0
 );
 
 INSERT INTO candle_instruments (instrument_key)

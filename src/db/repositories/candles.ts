@@ -1,17 +1,13 @@
 import type { Database, Statement } from "better-sqlite3";
 import { performance } from "node:perf_hooks";
 import type { MarketCandle } from "../../market/types.js";
+import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_MINUTES } from "./candle-fold.js";
 
 export type CandleInterval = "1m";
 
 /** Intervals are stored as small integers (migration 008). */
 const INTERVAL_CODE: Readonly<Record<CandleInterval, number>> = { "1m": 1 };
 
-const MINUTE = 60_000;
-/** Recent rows are folded into the by-instrument table once they span this long... */
-const FOLD_AFTER_MS = 60 * MINUTE;
-/** ...all but the last few minutes, so a re-sent candle of a minute ago is still a cheap recent-table write. */
-const KEEP_RECENT_MS = 5 * MINUTE;
 /** A prune transaction stops taking instruments after this long, so other writers wait at most about this. */
 const PRUNE_BATCH_MS = 20;
 
@@ -20,52 +16,40 @@ type RawCandle = [number, number, number, number, number, number];
 
 const COLUMNS = "ts, open, high, low, close, volume";
 const SET_OHLCV = "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume";
-/**
- * The minutes present in `candles_recent` before :before, newest first, one index seek each
- * (the recent table holds about an hour, so at most ~65 minutes). CROSS JOIN keeps the walk
- * as the outer loop, so rows come out newest first and LIMIT stops the walk early.
- */
+/** One instrument's rows in `candles_recent` before :to, newest first (the walk is the outer loop: CROSS JOIN). */
 const RECENT_OF_ONE = `
-  WITH RECURSIVE minute(ts) AS (
-    SELECT MAX(ts) FROM candles_recent WHERE interval = :iv AND ts < :before
-    UNION ALL
-    SELECT (SELECT MAX(ts) FROM candles_recent WHERE interval = :iv AND ts < minute.ts) FROM minute WHERE minute.ts IS NOT NULL
-  )
+  WITH RECURSIVE ${RECENT_MINUTES}
   SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
   FROM minute CROSS JOIN candles_recent r ON r.interval = :iv AND r.ts = minute.ts AND r.instrument_id = :id`;
 
 interface RecentParams {
   iv: number;
   id: number;
-  before: number;
+  from: 0;
+  to: number;
 }
 
 /**
  * Closed candles by instrument and interval; upserts are idempotent on (instrument, interval, ts),
  * and a re-sent candle replaces the stored one.
  *
- * Two tables (migration 008): the last hour in `candles_recent`, keyed minute first, so a
- * minute of 2,000 instruments is an append; older candles in `candles`, keyed instrument
- * first, so one instrument's history is one range. `candle_folds.recent_from` says which
- * table a candle lives in; `upsert` folds the recent table into the other once it spans an
- * hour. Reads take both parts in one read transaction, so a fold by another process is
- * never seen half done.
+ * Two tables (migration 008): the last hour or so in `candles_recent`, keyed minute first,
+ * so a minute of 2,000 instruments is an append; older candles in `candles`, keyed
+ * instrument first, so one instrument's history is one range. Each `upsert` also takes one
+ * short step of folding the recent table into the other (see CandleFolder). An instrument's
+ * recent-table candles are always newer than its others, and reads take both parts in one
+ * read transaction, so a fold by another process is never seen half done.
  */
 export class CandleRepository {
   /** instrument_key -> candle_instruments.id; ids never change once committed. */
   private readonly ids = new Map<string, number>();
+  private readonly folder: CandleFolder;
 
   private readonly idStmt: Statement<[string], number>;
   private readonly newIdStmt: Statement<[string]>;
   private readonly allIdsStmt: Statement<[], number>;
-  private readonly recentFromStmt: Statement<[number], number>;
-  private readonly setRecentFromStmt: Statement<[number, number]>;
   private readonly upsertRecentStmt: Statement<unknown[]>;
   private readonly upsertHistoryStmt: Statement<unknown[]>;
-  private readonly oldestRecentStmt: Statement<[number], number | null>;
-  private readonly newestRecentStmt: Statement<[number], number | null>;
-  private readonly foldStmt: Statement<[number, number]>;
-  private readonly dropFoldedStmt: Statement<[number, number]>;
   private readonly recentPartStmt: Statement<[RecentParams & { limit: number }], RawCandle>;
   private readonly historyPartStmt: Statement<[number, number, number], RawCandle>;
   private readonly recentBeforeStmt: Statement<[RecentParams], RawCandle>;
@@ -76,20 +60,19 @@ export class CandleRepository {
   private readonly pruneHistoryStmt: Statement<[number, number, number]>;
 
   private readonly write: (iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => number;
-  private readonly fold: (iv: number, before: number) => void;
   private readonly readRecent: (iv: number, id: number, limit: number) => RawCandle[];
   /** Runs reads over both tables as one snapshot (a savepoint inside a caller's transaction). */
   private readonly readOne: <T>(fn: () => T) => T;
   private readonly pruneSome: (iv: number, ids: readonly number[], from: number, beforeTs: number) => [removed: number, next: number];
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    options: { foldBatch?: number } = {},
+  ) {
+    this.folder = new CandleFolder(db, options.foldBatch ?? DEFAULT_FOLD_BATCH);
     this.idStmt = db.prepare<[string], number>("SELECT id FROM candle_instruments WHERE instrument_key = ?").pluck();
     this.newIdStmt = db.prepare("INSERT INTO candle_instruments (instrument_key) VALUES (?) ON CONFLICT (instrument_key) DO NOTHING");
     this.allIdsStmt = db.prepare<[], number>("SELECT id FROM candle_instruments ORDER BY id").pluck();
-    this.recentFromStmt = db.prepare<[number], number>("SELECT recent_from FROM candle_folds WHERE interval = ?").pluck();
-    this.setRecentFromStmt = db.prepare(
-      "INSERT INTO candle_folds (interval, recent_from) VALUES (?, ?) ON CONFLICT (interval) DO UPDATE SET recent_from = excluded.recent_from",
-    );
     this.upsertRecentStmt = db.prepare(
       `INSERT INTO candles_recent (interval, ts, instrument_id, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (interval, ts, instrument_id) DO UPDATE SET ${SET_OHLCV}`,
@@ -98,17 +81,6 @@ export class CandleRepository {
       `INSERT INTO candles (instrument_id, interval, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (instrument_id, interval, ts) DO UPDATE SET ${SET_OHLCV}`,
     );
-    // Two statements, not MIN and MAX in one: only a lone MIN or MAX is a single index seek.
-    this.oldestRecentStmt = db.prepare<[number], number | null>("SELECT MIN(ts) FROM candles_recent WHERE interval = ?").pluck();
-    this.newestRecentStmt = db.prepare<[number], number | null>("SELECT MAX(ts) FROM candles_recent WHERE interval = ?").pluck();
-    // Sorted by instrument, so each instrument's rows land together at the end of its range.
-    this.foldStmt = db.prepare(
-      `INSERT INTO candles (instrument_id, interval, ts, open, high, low, close, volume)
-       SELECT instrument_id, interval, ts, open, high, low, close, volume FROM candles_recent
-       WHERE interval = ? AND ts < ? ORDER BY instrument_id, ts
-       ON CONFLICT (instrument_id, interval, ts) DO UPDATE SET ${SET_OHLCV}`,
-    );
-    this.dropFoldedStmt = db.prepare("DELETE FROM candles_recent WHERE interval = ? AND ts < ?");
     this.recentPartStmt = db.prepare<[RecentParams & { limit: number }], RawCandle>(`${RECENT_OF_ONE} LIMIT :limit`).raw();
     this.historyPartStmt = db
       .prepare<[number, number, number], RawCandle>(`SELECT ${COLUMNS} FROM candles WHERE instrument_id = ? AND interval = ? ORDER BY ts DESC LIMIT ?`)
@@ -127,25 +99,18 @@ export class CandleRepository {
     this.pruneHistoryStmt = db.prepare("DELETE FROM candles WHERE instrument_id = ? AND interval = ? AND ts < ?");
 
     this.write = immediate(db, (iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => {
-      const recentFrom = this.recentFromStmt.get(iv) ?? 0;
+      const where = this.folder.state(iv);
       let n = 0;
       for (const [key, c] of rows) {
         const id = this.ids.get(key) ?? added.get(key) ?? this.addInstrument(key, added);
-        if (c.ts >= recentFrom) this.upsertRecentStmt.run(iv, c.ts, id, c.open, c.high, c.low, c.close, c.volume);
+        if (inRecent(where, id, c.ts)) this.upsertRecentStmt.run(iv, c.ts, id, c.open, c.high, c.low, c.close, c.volume);
         else this.upsertHistoryStmt.run(id, iv, c.ts, c.open, c.high, c.low, c.close, c.volume);
         n++;
       }
       return n;
     });
-    this.fold = immediate(db, (iv: number, before: number) => {
-      // Another process may have folded since we looked.
-      if (before <= (this.recentFromStmt.get(iv) ?? 0)) return;
-      this.foldStmt.run(iv, before);
-      this.dropFoldedStmt.run(iv, before);
-      this.setRecentFromStmt.run(iv, before);
-    });
     this.readRecent = db.transaction((iv: number, id: number, limit: number) => {
-      const recent = this.recentPartStmt.all({ iv, id, before: Number.MAX_SAFE_INTEGER, limit });
+      const recent = this.recentPartStmt.all({ iv, id, from: 0, to: Number.MAX_SAFE_INTEGER, limit });
       return recent.length < limit ? recent.concat(this.historyPartStmt.all(id, iv, limit - recent.length)) : recent;
     });
     this.readOne = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
@@ -161,14 +126,14 @@ export class CandleRepository {
     });
   }
 
-  /** Upserts many instruments' candles in one transaction (then folds the recent table if it spans an hour). */
+  /** Upserts many instruments' candles in one transaction, then takes one step of folding if one is due. */
   upsert(interval: CandleInterval, rows: Iterable<readonly [string, MarketCandle]>): number {
     const iv = INTERVAL_CODE[interval];
     const added = new Map<string, number>();
     const n = this.write(iv, rows, added);
     // Only ids that were committed are remembered: a rolled-back id may be handed out again.
     for (const [key, id] of added) this.ids.set(key, id);
-    this.foldIfDue(iv);
+    this.folder.step(iv);
     return n;
   }
 
@@ -188,7 +153,7 @@ export class CandleRepository {
     if (id === undefined) return undefined;
     const iv = INTERVAL_CODE[interval];
     return this.readOne(() => {
-      const row = this.recentBeforeStmt.get({ iv, id, before: ts }) ?? this.historyBeforeStmt.get(id, iv, ts);
+      const row = this.recentBeforeStmt.get({ iv, id, from: 0, to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts);
       return row && toCandle(row);
     });
   }
@@ -198,7 +163,7 @@ export class CandleRepository {
     if (id === undefined) return { count: 0, lastTs: null };
     const iv = INTERVAL_CODE[interval];
     return this.readOne(() => {
-      const recent = this.recentStatsStmt.get({ iv, id, before: Number.MAX_SAFE_INTEGER })!;
+      const recent = this.recentStatsStmt.get({ iv, id, from: 0, to: Number.MAX_SAFE_INTEGER })!;
       const history = this.historyStatsStmt.get(id, iv)!;
       return { count: recent.n + history.n, lastTs: recent.last ?? history.last };
     });
@@ -221,6 +186,11 @@ export class CandleRepository {
     return removed;
   }
 
+  /** The query plans of a fold step's move and delete (the tests check both search keys). */
+  foldPlans(): string[] {
+    return this.folder.plans(this.db);
+  }
+
   /** The query plan of each delete `prune` runs (the bench and tests check they search a key, never scan). */
   prunePlans(): string[] {
     return [this.pruneRecentStmt, this.pruneHistoryStmt].map((stmt) => {
@@ -230,14 +200,6 @@ export class CandleRepository {
         .map((p) => p.detail)
         .join(" | ");
     });
-  }
-
-  /** Moves recent rows into the by-instrument table once they span FOLD_AFTER_MS. */
-  private foldIfDue(iv: number): void {
-    const oldest = this.oldestRecentStmt.get(iv);
-    const newest = this.newestRecentStmt.get(iv);
-    if (oldest == null || newest == null || newest - oldest < FOLD_AFTER_MS) return;
-    this.fold(iv, newest - KEEP_RECENT_MS);
   }
 
   private addInstrument(key: string, added: Map<string, number>): number {
