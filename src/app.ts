@@ -1,13 +1,11 @@
 import type { Job } from "bullmq";
 import { JOBS, jobSchedules, type JobDefinition } from "../jobs/index.js";
 import { queueWarmUpIfNeeded } from "../jobs/warm-up-candles.js";
-import { createBot } from "./bot/create-bot.js";
-import { startBot, type RunningBot } from "./bot/start-bot.js";
 import { buildServices } from "./build-services.js";
 import type { Config } from "./config/load.js";
 import { seedDemo } from "./demo/seed.js";
 import { appRoutes } from "./http/routes.js";
-import { startHttpServer } from "./http/server.js";
+import { startHttpServer, type RouteHandler } from "./http/server.js";
 import { Heartbeat } from "./lifecycle/heartbeat.js";
 import { ShutdownStack } from "./lifecycle/shutdown.js";
 import type { Logger } from "./log/logger.js";
@@ -110,13 +108,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         if (services.instruments.count() === 0) await queues["refresh-instruments"].add("refresh-instruments", {}, { jobId: "initial-load" });
       }
 
-      const { oauth } = services;
-      const chatBot = config.telegram.botToken ? createBot(services, oauth, config.telegram.botToken) : undefined;
-      let bot: RunningBot | undefined;
-      if (chatBot) {
-        bot = await startBot(chatBot, services);
-        shutdown.push({ name: "telegram bot", run: () => bot!.stop() });
-      }
+      const chat = config.telegram.botToken ? await startChatBot(services, config.telegram.botToken) : undefined;
+      if (chat) shutdown.push({ name: "telegram bot", run: () => chat.stop() });
       const http = await startHttpServer({
         host: config.http.host,
         port: config.http.port,
@@ -124,9 +117,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
         onError: () => metrics.errors.inc({ where: "http" }),
         routes: appRoutes({
           services,
-          oauth,
-          bot,
-          sendToChat: chatBot && (async (chatId, html) => void (await chatBot.api.sendMessage(chatId, html, { parse_mode: "HTML" }))),
+          oauth: services.oauth,
+          telegramWebhook: chat?.webhook,
+          sendToChat: chat?.sendToChat,
           health: { startedAt, redisUp: redisWatch.up, sqlitePing: built.sqlitePing },
         }),
       });
@@ -154,6 +147,28 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     await stop();
     throw err;
   }
+}
+
+interface ChatBot {
+  /** In webhook mode, the route Telegram posts updates to. */
+  webhook: { path: string; handle: RouteHandler } | undefined;
+  sendToChat: (chatId: number, html: string) => Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Telegram chat bot, started. Its modules (grammY's runner, every handler) are loaded
+ * here, only when there is a bot token: a start without one (the demo) does not pay for them.
+ */
+async function startChatBot(services: Services, token: string): Promise<ChatBot> {
+  const [{ createBot }, { startBot, WEBHOOK_PATH }] = await Promise.all([import("./bot/create-bot.js"), import("./bot/start-bot.js")]);
+  const chatBot = createBot(services, services.oauth, token);
+  const running = await startBot(chatBot, services);
+  return {
+    webhook: running.webhook && { path: WEBHOOK_PATH, handle: running.webhook },
+    sendToChat: async (chatId, html) => void (await chatBot.api.sendMessage(chatId, html, { parse_mode: "HTML" })),
+    stop: () => running.stop(),
+  };
 }
 
 /** The registry's jobs with the services bound: what a worker runs for each queue. */

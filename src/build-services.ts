@@ -33,8 +33,6 @@ import { watchRedis, whenUp, type RedisWatch } from "./redis/watch.js";
 import type { Services } from "./services.js";
 import { IndicatorEngine } from "./signals/indicator-engine.js";
 import { RuleBook } from "./signals/rule-book.js";
-import { UpstoxCandleSource } from "./upstox/candle-source.js";
-import { createUpstox } from "./upstox/create.js";
 
 /** Telegram's documented ceiling for a bot: about 30 messages a second across all chats. */
 const TELEGRAM_GLOBAL_PER_SECOND = 30;
@@ -130,8 +128,11 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
   const outbox = new Outbox(db, rules, clock);
   const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
   const notifier = new Notifier({ db, outbox, users, queues, delivery, clock });
-  const upstox = config.upstox.apiKey
-    ? createUpstox({
+  // The Upstox modules (undici among them) load only with an Upstox app configured: the
+  // simulator's start does not pay for them.
+  const upstoxLib = config.upstox.apiKey ? { ...(await import("./upstox/create.js")), ...(await import("./upstox/candle-source.js")) } : undefined;
+  const upstox = upstoxLib
+    ? upstoxLib.createUpstox({
         config,
         db,
         redis: connection,
@@ -163,7 +164,9 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     outbox,
     notifier,
     quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
-    candleSource: opts.candleSource ?? (upstox ? new UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
+    candleSource:
+      opts.candleSource ??
+      (upstox && upstoxLib ? new upstoxLib.UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
     candles,
     orders: new OrderRepository(db, clock),
     indicators: new IndicatorEngine(candles),

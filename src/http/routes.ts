@@ -1,5 +1,4 @@
 import type { OAuthStates } from "../bot/oauth.js";
-import { WEBHOOK_PATH, type RunningBot } from "../bot/start-bot.js";
 import type { Services } from "../services.js";
 import { gatherHealth } from "./health.js";
 import { handleOrderWebhook, orderWebhookPath } from "./order-webhook.js";
@@ -15,12 +14,16 @@ import { handleUpstoxCallback, UPSTOX_CALLBACK_PATH } from "./upstox-callback.js
 export function appRoutes(deps: {
   services: Services;
   oauth: OAuthStates;
-  bot: RunningBot | undefined;
+  /**
+   * The Telegram webhook, in webhook mode: its path and handler. Passed in rather than
+   * imported, so a process without a bot token never loads the chat bot's modules.
+   */
+  telegramWebhook: { path: string; handle: RouteHandler } | undefined;
   /** Sends the login confirmation into the chat (absent without a bot token). */
   sendToChat: ((chatId: number, html: string) => Promise<void>) | undefined;
   health: { startedAt: number; redisUp: () => boolean; sqlitePing: { get(): unknown } };
 }): Record<string, RouteHandler> {
-  const { services: s, oauth, bot } = deps;
+  const { services: s, oauth, telegramWebhook } = deps;
   const routes: Record<string, RouteHandler> = {
     "/healthz": async (_req, res) => {
       const report = await gatherHealth(s, deps.health.startedAt, deps.health.redisUp, deps.health.sqlitePing);
@@ -33,10 +36,7 @@ export function appRoutes(deps: {
     },
     [UNSUBSCRIBE_PATH]: (req, res, url) => handleUnsubscribe(req, res, url, s),
   };
-  if (bot?.webhook) {
-    const webhook = bot.webhook;
-    routes[WEBHOOK_PATH] = (req, res) => webhook(req, res);
-  }
+  if (telegramWebhook) routes[telegramWebhook.path] = telegramWebhook.handle;
   if (s.upstox && s.config.upstox.webhookSecret) routes[orderWebhookPath(s.config.upstox.webhookSecret)] = (req, res) => handleOrderWebhook(req, res, s);
   if (s.upstox)
     routes[UPSTOX_CALLBACK_PATH] = (_req, res, url) =>

@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
 import { PROJECT_ROOT, TEST_REDIS_URL, baseProcessEnv } from "./env.js";
 import { waitUntil } from "./wait.js";
 
@@ -26,9 +28,17 @@ export interface BotProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `src/main.ts` with tsx, exactly as `npm start` would, under a minimal environment. */
-export function spawnBot(args: string[], env: Record<string, string>): BotProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+/** What `npm start` runs: the build (`npm run build` writes it; see ensureBuilt). */
+export const BUILT_MAIN = "dist/src/main.js";
+
+/**
+ * Starts the bot under a minimal environment: `src/main.ts` with tsx (development, the
+ * default: no build needed), or with `compiled` the build exactly as `npm start` runs it
+ * (call ensureBuilt first).
+ */
+export function spawnBot(args: string[], env: Record<string, string>, opts: { compiled?: boolean } = {}): BotProcess {
+  const entry = opts.compiled ? [BUILT_MAIN] : ["--import", "tsx", "src/main.ts"];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: PROJECT_ROOT,
     env: baseProcessEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -121,4 +131,30 @@ export function botEnv(opts: { dataDir: string; prefix: string; extra?: Record<s
 export async function httpPortOf(bot: BotProcess, timeoutMs = 30_000): Promise<number> {
   const line = await bot.waitForLog((l) => l.msg.startsWith("HTTP on ") && typeof l.port === "number", timeoutMs, "the HTTP on line");
   return line.port as number;
+}
+
+const BUILT_SOURCES = ["src", "handlers", "jobs", "templates", "tsconfig.json", "tsconfig.build.json"];
+
+/** The newest modification time (ms) of a file or of any file under a directory. */
+function newestMtime(file: string): number {
+  const st = statSync(file);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(file)) newest = Math.max(newest, newestMtime(path.join(file, entry)));
+  return newest;
+}
+
+/**
+ * Makes sure dist/ holds a build of the sources as they are: runs `npm run build` when
+ * dist/src/main.js is missing or older than any source (a clean clone, or an edit since), and
+ * throws with tsc's output when the build fails. Takes about 10 s when it builds.
+ */
+export function ensureBuilt(): void {
+  const main = path.join(PROJECT_ROOT, BUILT_MAIN);
+  const builtAt = existsSync(main) ? statSync(main).mtimeMs : -1;
+  const changedAt = Math.max(...BUILT_SOURCES.map((f) => newestMtime(path.join(PROJECT_ROOT, f))));
+  if (builtAt >= changedAt) return;
+  const tsc = path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`the build (tsc -p tsconfig.build.json) failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
 }
