@@ -36,10 +36,9 @@ const CHAT_BACK_EARLY_MS = 150;
  * Delivers one outbox row. On Telegram the job first takes the row's chat (ChatLocks): the
  * holder sends the chat's pending rows oldest first, as few messages as they fit in, one per
  * chat slot; a job that finds the chat held waits in the queue for its row to go. A row is
- * marked sent only after the send succeeded. Failures are recorded
- * and retried with backoff; the last one marks the row dead and falls back to email. A
- * 429 waits exactly as long as Telegram asks, without using up an attempt; a 403 (bot
- * blocked) marks the user inactive.
+ * marked sent only after the send succeeded. Failures are recorded and retried with backoff;
+ * the last one marks the row dead and falls back to email. A 429 waits exactly as long as
+ * Telegram asks, without using up an attempt; a 403 (bot blocked) marks the user inactive.
  */
 export async function deliverNotification(job: Job<NotifyJobData>, s: Services, token?: string): Promise<NotifyResult> {
   const n = s.outbox.get(job.data.notificationId);

@@ -3,8 +3,14 @@ import type { Redis } from "ioredis";
 import { abortableSleep } from "../lifecycle/abort.js";
 
 /**
- * Rate limits shared by every process through Redis: a sliding log per window, checked and
- * recorded atomically. Used for Upstox's per-user limits and Telegram's send limits.
+ * Rate limits shared by every process through Redis, in two forms:
+ * - windowed (`acquire`): a sliding log per window, checked and recorded atomically. Used for
+ *   Upstox's per-user limits, with the priorities below.
+ * - paced (`reservePaced`): evenly spaced slots, each reserved in one call, for Telegram's
+ *   sends (30 a second overall, one a second into a chat). A sliding log lets a window's
+ *   sends go in a burst and then has every waiter poll for the next free slot; the bursts
+ *   reach Telegram bunched (each 429 costs a wasted slot and a second's wait) and the polls
+ *   cost Redis round trips. Paced slots reach it as spaced as they were handed out.
  *
  * Two priorities share each window. `live` work (quote polls, a trader's own request) may use
  * the whole limit. `background` work (history warm-up) uses only what live work leaves, in
