@@ -39,6 +39,14 @@ const DAY_MS = 86_400_000;
 const MONDAY_OPEN = Date.parse("2025-01-06T09:15:00+05:30");
 const FRIDAY_OPEN = MONDAY_OPEN - 3 * DAY_MS;
 const MB = 1024 * 1024;
+/** What traders typically set on one-minute candles, each at most once in two hours. */
+const CANDLE_RULES: readonly { kind: RuleKind; params: Record<string, unknown> }[] = [
+  { kind: "rsi_below", params: { level: 30 } },
+  { kind: "ma_cross_up", params: { ma: "ema", fast: 9, slow: 21 } },
+  { kind: "macd_cross_up", params: {} },
+  { kind: "bb_break_up", params: {} },
+  { kind: "volume_spike", params: { multiple: 3 } },
+];
 
 /** A market of its own: one random walk per instrument, one step per closed minute. */
 class WeekMarket implements CandleSource, QuoteSource {
@@ -213,18 +221,14 @@ async function main(): Promise<void> {
           s.watchlists.add(userId, key);
           if (j < 20) {
             const kind = priceKinds[j % priceKinds.length]!;
-            const params = kind === "change_pct" ? { pct: 1 + rnd() * 4 } : { level: Math.round(p * (0.97 + rnd() * 0.06) * 20) / 20 };
-            s.rules.create({ userId, instrumentKey: key, kind, params, frequency: "every", cooldownSeconds: 60 });
+            // Levels within ±6 % of the price, moves of 2–6 %: some fire in a day, most stay quiet.
+            const params = kind === "change_pct" ? { pct: 2 + rnd() * 4 } : { level: Math.round(p * (0.94 + rnd() * 0.12) * 20) / 20 };
+            // Half fire once and finish, half every time with two hours between.
+            const repeat = j % 2 === 0;
+            s.rules.create({ userId, instrumentKey: key, kind, params, frequency: repeat ? "every" : "once", cooldownSeconds: repeat ? 7200 : 0 });
           } else {
-            const candleRules: { kind: RuleKind; params: Record<string, unknown> }[] = [
-              { kind: "rsi_below", params: { level: 30 } },
-              { kind: "ma_cross_up", params: { ma: "ema", fast: 9, slow: 21 } },
-              { kind: "macd_cross_up", params: {} },
-              { kind: "bb_break_up", params: {} },
-              { kind: "volume_spike", params: { multiple: 3 } },
-            ];
-            const r = candleRules[j - 20]!;
-            s.rules.create({ userId, instrumentKey: key, kind: r.kind, params: r.params, frequency: "every", cooldownSeconds: 60 });
+            const r = CANDLE_RULES[j - 20]!;
+            s.rules.create({ userId, instrumentKey: key, kind: r.kind, params: r.params, frequency: "every", cooldownSeconds: 7200 });
           }
         }
       }
@@ -240,6 +244,11 @@ async function main(): Promise<void> {
     }
     market.closeDay();
     const setupMs = performance.now() - t0;
+    if (process.env.WEEK_PROGRESS) {
+      gc();
+      const mu = process.memoryUsage();
+      process.stderr.write(`set up: rss ${(mu.rss / MB).toFixed(1)} MB, heap ${(mu.heapUsed / MB).toFixed(1)}/${(mu.heapTotal / MB).toFixed(1)} MB\n`);
+    }
 
     const job = {} as Job;
     const rssAtDayEnd: number[] = [];
@@ -271,12 +280,21 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => setImmediate(resolve));
       gc();
       rssAtDayEnd.push(process.memoryUsage().rss / MB);
+      const mu = process.memoryUsage();
       if (process.env.WEEK_PROGRESS)
         process.stderr.write(
-          `day ${day + 1}: rss ${rssAtDayEnd[day]!.toFixed(1)} MB, candle job ${(candleJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min, poll ${(pollJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min\n`,
+          `day ${day + 1}: rss ${rssAtDayEnd[day]!.toFixed(1)} MB, heap ${(mu.heapUsed / MB).toFixed(1)}/${(mu.heapTotal / MB).toFixed(1)} MB, external ${(mu.external / MB).toFixed(1)} MB, candle job ${(candleJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min, poll ${(pollJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min\n`,
         );
     }
     const weekMs = performance.now() - tWeek;
+    const firedByKind = Object.fromEntries(
+      (
+        s.db.prepare("SELECT r.kind AS kind, COUNT(*) AS n FROM signals s JOIN alert_rules r ON r.id = s.rule_id GROUP BY r.kind").all() as {
+          kind: string;
+          n: number;
+        }[]
+      ).map((r) => [r.kind, r.n]),
+    );
     const mem = process.memoryUsage();
     const minutes = DAYS * SESSION;
     const result = {
@@ -289,6 +307,7 @@ async function main(): Promise<void> {
       candleJobMsPerMinute: candleJobMs / minutes,
       pollJobMsPerMinute: POLLS ? pollJobMs / minutes : 0,
       fired,
+      firedByKind,
       rssAtDayEnd,
       heapUsedMb: mem.heapUsed / MB,
       arrayBuffersMb: mem.arrayBuffers / MB,

@@ -3,6 +3,7 @@ import type { MarketCandle } from "../src/market/types.js";
 import { formatRupees } from "../src/format/money.js";
 import type { Services } from "../src/services.js";
 import { evaluateCandles } from "../src/signals/engine.js";
+import type { CandleUpdate } from "../src/signals/indicator-engine.js";
 import type { CandleInputs } from "../src/signals/rules.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
@@ -12,6 +13,33 @@ const STALE_CANDLE_MS = 5 * MINUTE;
 
 export type FetchCandlesResult =
   { skipped: "paused" | "market closed" | "nothing to fetch" } | { candles: number; evaluated: number; fired: number; warmUps: number };
+
+/**
+ * One instrument's candle with its indicator values, for the candle rules. The symbol is only
+ * read for a rule whose outcome changes something (a firing names it), so it is looked up
+ * then, not for each of 2,000 instruments every minute.
+ */
+class CandleRuleInputs implements CandleInputs {
+  readonly previousCandle: MarketCandle | undefined;
+  readonly values: CandleInputs["values"];
+  readonly previous: CandleInputs["previous"];
+  private name: string | undefined;
+
+  constructor(
+    private readonly key: string,
+    readonly candle: MarketCandle,
+    update: CandleUpdate,
+    private readonly instruments: Services["instruments"],
+  ) {
+    this.previousCandle = update.previousCandle;
+    this.values = update.values;
+    this.previous = update.previous;
+  }
+
+  get symbol(): string {
+    return (this.name ??= this.instruments.get(this.key)?.tradingSymbol ?? this.key);
+  }
+}
 
 /**
  * At each one-minute close: the just-closed candle of every instrument in use (batched,
@@ -33,7 +61,7 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   s.candles.upsert("1m", candles);
 
   s.ruleBook.refresh();
-  const inputs = new Map<string, CandleInputs & { symbol: string }>();
+  const inputs = new Map<string, CandleRuleInputs>();
   let warmUps = 0;
   const latest = new Map<string, { ts: number; values: Record<string, unknown> }>();
   for (const key of keys) {
@@ -45,8 +73,7 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
     if (!update) continue;
     latest.set(key, { ts: candle.ts, values: update.values });
     if (!s.indicators.profile(rules).hasCandleRules) continue;
-    const symbol = s.instruments.get(key)?.tradingSymbol ?? key;
-    inputs.set(key, { candle, previousCandle: update.previousCandle, values: update.values, previous: update.previous, symbol });
+    inputs.set(key, new CandleRuleInputs(key, candle, update, s.instruments));
   }
 
   await s.pollState.recordIndicators(latest);
