@@ -20,6 +20,8 @@ import { type BenchResult, percentile } from "./report.js";
 /** Issue 11: quote batch received -> outbox rows written, 2,000 instruments × 50,000 rules, p99. */
 const GOAL_P99_MS = 20;
 const POLL_MS = 5000;
+/** Polls of the first minute, not measured. */
+const WARM_UP_POLLS = 12;
 
 interface Run {
   rules: number;
@@ -33,19 +35,21 @@ interface Run {
  * Quote batch in hand -> the price rules evaluated -> signal and outbox rows committed, on
  * the production path (RuleBook, evaluateQuotes, Notifier, a real SQLite file). A busy
  * session: alert levels within ±5 % of the opening price (change_pct 1-5 %), every
- * instrument moving up to ±0.05 % a 5 s poll with now and then a 1.5 % jump, and rules a mix
- * of once (they finish when they fire), every with a 60 s cooldown, and once a bar, so dozens
- * fire every poll (the figure's name says how many; Telegram could deliver about 150 a poll).
- * The goal is on 50,000 rules; 10,000 and 200,000 show how the cost grows: with what moved
- * and what fired, not with the number of rules.
+ * instrument moving up to ±0.05 % a 5 s poll (about 2 % over a session) with now and then a
+ * jump of up to 1.5 %, and rules a mix of once (they finish when they fire), every with a
+ * 60 s cooldown, and once a bar, so some fire every poll (the figure's name says how many).
+ * The first poll fires every rule already beyond its level, and the first minute warms the
+ * JIT up: the figures are the steady state after it. The goal is on 50,000 rules; 10,000
+ * and 200,000 show how the cost grows: with what moved and what fired, not with the number
+ * of rules.
  */
-export async function benchPipeline(instruments = 2000, ruleCounts = [10_000, 50_000, 200_000], polls = 200): Promise<BenchResult[]> {
+export async function benchPipeline(instruments = 2000, ruleCounts = [10_000, 50_000, 200_000], polls = 252): Promise<BenchResult[]> {
   const runs: Run[] = [];
   for (const n of ruleCounts) runs.push(await runOnce(instruments, n, polls));
   const results: BenchResult[] = [];
   for (const r of runs) {
     const label = `quote batch -> outbox rows, ${instruments.toLocaleString("en-US")} instruments × ${r.rules.toLocaleString("en-US")} rules`;
-    const what = `${r.alerts.toLocaleString("en-US")} alerts over ${r.polls} polls`;
+    const what = `${r.alerts.toLocaleString("en-US")} alerts in ${r.polls} polls after the first minute`;
     if (r.rules === 50_000) {
       results.push({ name: `${label}, p99 (${what})`, value: r.p99, unit: "ms", goal: GOAL_P99_MS, better: "lower" });
       results.push({ name: `${label}, p50`, value: r.p50, unit: "ms", better: "lower" });
@@ -111,13 +115,13 @@ async function runOnce(instruments: number, ruleCount: number, polls: number): P
       }
       const t0 = performance.now();
       const r = evaluateQuotes(batch, previous, { db, book, rules, users, notifier, now, staleAfterMs: 30_000 });
-      times.push(performance.now() - t0);
-      alerts += r.fired.length;
+      if (poll >= WARM_UP_POLLS) {
+        times.push(performance.now() - t0);
+        alerts += r.fired.length;
+      }
       previous = new Map([...batch].map(([k, q]) => [k, q.lastPrice]));
     }
-    // The first polls visit every rule once (nothing settled yet): a start-up cost, not the steady state.
-    const warm = times.slice(5);
-    return { rules: ruleCount, p50: percentile(warm, 50), p99: percentile(warm, 99), alerts, polls };
+    return { rules: ruleCount, p50: percentile(times, 50), p99: percentile(times, 99), alerts, polls: times.length };
   } finally {
     await Promise.all(Object.values(queues).map((q) => q.close()));
     redis.disconnect();

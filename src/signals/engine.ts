@@ -4,7 +4,18 @@ import type { User, UserRepository } from "../db/repositories/users.js";
 import type { Quote } from "../market/types.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { RuleBook } from "./rule-book.js";
-import { changePct, evaluateCandleRule, evaluateRule, isCandleRule, priceRuleActs, type AlertRule, type CandleInputs, type RuleOutcome } from "./rules.js";
+import type { IndexedInstrument } from "./rule-index.js";
+import {
+  changePct,
+  evaluateCandleRule,
+  evaluateRule,
+  frequencyHolds,
+  isCandleRule,
+  priceRuleActs,
+  type AlertRule,
+  type CandleInputs,
+  type RuleOutcome,
+} from "./rules.js";
 
 export interface FiredAlert {
   ruleId: number;
@@ -43,6 +54,7 @@ interface Decision {
 }
 
 const isLive = (rule: AlertRule, now: number) => !rule.snoozedUntil || rule.snoozedUntil <= now;
+const isExpired = (rule: AlertRule, now: number) => rule.expiresAt !== null && now >= rule.expiresAt;
 
 /** Whether an outcome has anything to write: a firing, an end, or an armed flip. */
 const changesSomething = (rule: AlertRule, o: RuleOutcome) => o.fired || o.finished !== undefined || o.state.armed !== rule.state.armed;
@@ -67,25 +79,27 @@ export function evaluateQuotes(
   const now = deps.now;
   const decisions: Decision[] = [];
   const evaluated: Quote[] = [];
+  const entries: IndexedInstrument[] = [];
   const candidates: AlertRule[] = [];
   let stale = 0;
   for (const quote of quotes.values()) {
-    const key = quote.instrumentKey;
-    if (!index.forInstrument(key).length) continue;
+    const entry = index.instrument(quote.instrumentKey);
+    if (!entry?.rules.length) continue;
     if (quote.lastTradeAt > 0 && now - quote.lastTradeAt > deps.staleAfterMs) {
       stale++;
       continue;
     }
     // The instrument's previous price: the last poll's, else the last one this process evaluated.
-    const previous = previousPrices.get(key) ?? index.settledPrice(key);
-    candidates.length = 0;
-    index.candidates(key, quote.lastPrice, quote.prevClose, previous, now, candidates);
+    const previous = previousPrices.get(quote.instrumentKey) ?? entry.settledAt;
+    if (candidates.length) candidates.length = 0;
+    index.candidates(entry, quote.lastPrice, quote.prevClose, previous, now, candidates);
     for (const rule of candidates) {
       if (!isLive(rule, now)) continue;
       const lastPrice = previous ?? rule.state.lastPrice;
       if (!priceRuleActs(rule, quote.lastPrice, quote.prevClose, lastPrice, now)) continue;
+      // Armed, its condition met, and held back by its frequency: nothing would change.
+      if (rule.state.armed && frequencyHolds(rule, now) && !isExpired(rule, now)) continue;
       const outcome = evaluateRule(rule, quote, now, lastPrice);
-      // Held back by its frequency: nothing to write, and the index keeps it pending.
       if (!changesSomething(rule, outcome)) continue;
       decisions.push({
         rule,
@@ -94,7 +108,7 @@ export function evaluateQuotes(
         symbol: quote.symbol,
         payload: () => ({
           symbol: quote.symbol,
-          instrumentKey: key,
+          instrumentKey: quote.instrumentKey,
           ruleId: rule.id,
           ruleKind: rule.kind,
           price: quote.lastPrice,
@@ -106,9 +120,10 @@ export function evaluateQuotes(
       });
     }
     evaluated.push(quote);
+    entries.push(entry);
   }
   const result = apply(decisions, deps);
-  for (const q of evaluated) index.settle(q.instrumentKey, q.lastPrice, q.prevClose, now);
+  for (let i = 0; i < entries.length; i++) index.settle(entries[i]!, evaluated[i]!.lastPrice, evaluated[i]!.prevClose, now);
   return { ...result, stale };
 }
 

@@ -50,7 +50,15 @@ class Sorted {
   }
 }
 
-class Instrument {
+/** One instrument's rules in the index: look it up once per quote (RuleIndex.instrument). */
+export interface IndexedInstrument {
+  /** Every rule of the instrument, price and candle. */
+  readonly rules: readonly AlertRule[];
+  /** The price the index last evaluated it at; undefined before the first time. */
+  readonly settledAt: number | undefined;
+}
+
+class Instrument implements IndexedInstrument {
   /** Every rule, price and candle, in load order: what forInstrument returns. */
   readonly rules: AlertRule[] = [];
   readonly slots: Slot[] = [];
@@ -173,6 +181,11 @@ export class RuleIndex {
     return this.instruments.get(instrumentKey)?.settledAt;
   }
 
+  /** An instrument's entry, for candidates() and settle(); undefined when it has no rules. */
+  instrument(instrumentKey: string): IndexedInstrument | undefined {
+    return this.instruments.get(instrumentKey);
+  }
+
   /** Puts a rule's new copy (same id, new state) in place of the old one. */
   replace(rule: AlertRule): void {
     const slot = this.byId.get(rule.id);
@@ -202,11 +215,10 @@ export class RuleIndex {
    * instrument is seen. Snoozed rules may be among them: the caller skips those. Call
    * settle() once the outcomes are applied.
    */
-  candidates(instrumentKey: string, price: number, prevClose: number, previousPrice: number | undefined, now: number, out: AlertRule[]): void {
-    const inst = this.instruments.get(instrumentKey);
-    if (!inst) return;
+  candidates(entry: IndexedInstrument, price: number, prevClose: number, previousPrice: number | undefined, now: number, out: AlertRule[]): void {
+    const inst = entry as Instrument;
     const visit = ++this.visitNo;
-    inst.visited.length = 0;
+    if (inst.visited.length) inst.visited.length = 0;
 
     const timers = inst.timers;
     while (inst.nextTimer < timers.at.length && timers.at[inst.nextTimer]! <= now) this.makePending(inst, timers.slots[inst.nextTimer++]!);
@@ -238,10 +250,9 @@ export class RuleIndex {
    * states through replace(), finished rules through remove()): `price` becomes the settled
    * price, and each rule visited stays pending only if it would still act at that price.
    */
-  settle(instrumentKey: string, price: number, prevClose: number, now: number): void {
-    const inst = this.instruments.get(instrumentKey);
-    if (!inst) return;
-    inst.pending.length = 0;
+  settle(entry: IndexedInstrument, price: number, prevClose: number, now: number): void {
+    const inst = entry as Instrument;
+    if (inst.pending.length) inst.pending.length = 0;
     for (const slot of inst.visited) {
       if (slot.removed) continue;
       const rule = slot.rule;
@@ -249,7 +260,7 @@ export class RuleIndex {
       slot.pending = isLive(rule, now) ? priceRuleActs(rule, price, prevClose, price, now) : rule.snoozedUntil! <= inst.timerClock;
       if (slot.pending) inst.pending.push(slot);
     }
-    inst.visited.length = 0;
+    if (inst.visited.length) inst.visited.length = 0;
     inst.settledAt = price;
   }
 

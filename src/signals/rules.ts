@@ -225,12 +225,17 @@ export function priceRuleLevels(rule: AlertRule, prevClose: number): number[] {
   return levels.filter((l) => Number.isFinite(l));
 }
 
+/** Whether the rule's frequency keeps it from firing now: inside its cooldown, or already fired in this bar. */
+export function frequencyHolds(rule: AlertRule, now: number): boolean {
+  if (rule.lastFiredAt === null) return false;
+  if (rule.frequency === "every") return now - rule.lastFiredAt < rule.cooldownSeconds * 1000;
+  if (rule.frequency === "once_per_bar") return Math.floor(now / BAR_MS) === Math.floor(rule.lastFiredAt / BAR_MS);
+  return false;
+}
+
 /** Frequency, cooldown and the runaway guard, shared by price and candle rules. */
 function fire(rule: AlertRule, unfired: RuleState, state: RuleState, now: number, detail: NonNullable<RuleOutcome["detail"]>): RuleOutcome {
-  if (rule.lastFiredAt !== null) {
-    if (rule.frequency === "every" && now - rule.lastFiredAt < rule.cooldownSeconds * 1000) return { fired: false, state: unfired };
-    if (rule.frequency === "once_per_bar" && Math.floor(now / BAR_MS) === Math.floor(rule.lastFiredAt / BAR_MS)) return { fired: false, state: unfired };
-  }
+  if (frequencyHolds(rule, now)) return { fired: false, state: unfired };
   const recentFires = [...(state.recentFires ?? []).filter((t) => now - t < AUTO_PAUSE_WINDOW_MS), now];
   const runaway = recentFires.length > AUTO_PAUSE_MAX_FIRES;
   const finished = runaway ? ("paused" as const) : rule.frequency === "once" ? ("triggered" as const) : undefined;

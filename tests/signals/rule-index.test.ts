@@ -28,8 +28,10 @@ function rule(kind: RuleKind, params: AlertRule["params"], overrides: Partial<Al
 function visit(index: RuleIndex, price: number, opts: { previous?: number; prevClose?: number; now?: number; key?: string } = {}): number[] {
   const out: AlertRule[] = [];
   const key = opts.key ?? KEY;
-  index.candidates(key, price, opts.prevClose ?? 1000, opts.previous, opts.now ?? T0, out);
-  index.settle(key, price, opts.prevClose ?? 1000, opts.now ?? T0);
+  const entry = index.instrument(key);
+  if (!entry) return [];
+  index.candidates(entry, price, opts.prevClose ?? 1000, opts.previous, opts.now ?? T0, out);
+  index.settle(entry, price, opts.prevClose ?? 1000, opts.now ?? T0);
   return out.map((r) => r.id).sort((a, b) => a - b);
 }
 
