@@ -22,6 +22,7 @@ const FILL_MINUTES = 1000;
 /** Two hours of the live pattern: the figure includes the folds of the recent table. */
 const LIVE_MINUTES = 120;
 const READS = 2000;
+const MINUTE_GAP_MS = 10;
 
 /** Stops the probe and returns the longest time it waited for the write lock. */
 type Probe = () => Promise<{ longest: number; probes: number }>;
@@ -44,7 +45,7 @@ function startWriteProbe(file: string): Probe {
  * 2M rows (2,000 instruments × 1,000 minutes) through the repository the way production
  * fills it (a minute at a time; the recent table folds as it goes). Then: (a) the live
  * pattern, one `upsert` of 2,000 candles per minute; (b) the newest 500 candles of random
- * instruments through `recent`; (c) `prune` of the oldest day, with its query plans and the
+ * instruments through `recent`; (c) `pruneInBatches` (what the daily job runs) of the oldest day, with its query plans and the
  * longest wait it causes another writer.
  */
 export async function benchCandleStore(): Promise<BenchResult[]> {
@@ -79,17 +80,19 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     db.pragma("wal_checkpoint(TRUNCATE)");
 
-    // (a) The live pattern, with another writer watching how long it waits for the lock.
+    // (a) The live pattern, with another writer watching how long it waits for the lock. In
+    // production the minutes are a minute apart; here a short gap after each stands in for that
+    // (not counted), so the other writer can get in between upserts as it would.
     const batches = Array.from({ length: LIVE_MINUTES }, (_, i) => minute(FILL_MINUTES + i));
     const perMinute: number[] = [];
     let probe = startWriteProbe(file);
-    const liveStarted = performance.now();
     for (const rows of batches) {
       const t = performance.now();
       repo.upsert("1m", rows);
       perMinute.push(performance.now() - t);
+      await new Promise((resolve) => setTimeout(resolve, MINUTE_GAP_MS));
     }
-    const liveMs = performance.now() - liveStarted;
+    const liveMs = perMinute.reduce((a, b) => a + b, 0);
     const liveWait = await probe();
 
     // (b) The newest 500 candles of one instrument, random instruments.
@@ -107,7 +110,7 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const byKey = plans.every((p) => /^SEARCH \w+ USING PRIMARY KEY \(.*ts<\?\)$/.test(p));
     probe = startWriteProbe(file);
     const pruneStarted = performance.now();
-    const removed = repo.prune("1m", t0 + 375 * MINUTE);
+    const removed = await repo.pruneInBatches("1m", t0 + 375 * MINUTE);
     const pruneMs = performance.now() - pruneStarted;
     const pruneWait = await probe();
     if (removed !== 375 * INSTRUMENTS) throw new Error(`prune removed ${removed} rows, not ${375 * INSTRUMENTS}`);
@@ -122,7 +125,7 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
         better: "higher",
       },
       { name: "live inserts: one minute of 2,000, p50", value: percentile(perMinute, 50), unit: "ms", better: "lower" },
-      { name: "live inserts: slowest minute (the hourly fold of the recent table)", value: Math.max(...perMinute), unit: "ms", better: "lower" },
+      { name: "live inserts: slowest minute (with a fold step)", value: Math.max(...perMinute), unit: "ms", better: "lower" },
       { name: "live inserts: longest wait of another writer for the lock", value: liveWait.longest, unit: "ms", goal: GOAL_LOCK_HOLD_MS, better: "lower" },
       {
         name: `last 500 candles of one instrument at 2M rows (${READS} random instruments), p50`,
@@ -133,7 +136,12 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
       },
       { name: "last 500 candles of one instrument, p99", value: percentile(reads, 99), unit: "ms", better: "lower" },
       { name: `prune searches a key, never scans (1 = yes; plans: ${plans.join("; ")})`, value: byKey ? 1 : 0, unit: "", goal: 1, better: "higher" },
-      { name: `prune of the oldest day (${removed.toLocaleString("en-US")} rows)`, value: pruneMs, unit: "ms", better: "lower" },
+      {
+        name: `prune of the oldest day (${removed.toLocaleString("en-US")} rows, pauses between transactions included)`,
+        value: pruneMs,
+        unit: "ms",
+        better: "lower",
+      },
       { name: "prune: longest wait of another writer for the lock", value: pruneWait.longest, unit: "ms", goal: GOAL_LOCK_HOLD_MS, better: "lower" },
       { name: "fill: 2M rows a minute at a time (not a goal)", value: (INSTRUMENTS * FILL_MINUTES) / fillSeconds, unit: "rows/s", better: "higher" },
     ];

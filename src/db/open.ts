@@ -17,6 +17,10 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
+    // 16 MiB of page cache instead of SQLite's 2 MiB: a candle fold step touches a few
+    // hundred pages; with 2 MiB they are read again and again (measured: live candle
+    // inserts with folds 85–107k rows/s with 2 MiB, 107–162k with 16 MiB, same runs).
+    db.pragma("cache_size = -16384");
     if (options.migrate !== false) migrate(db);
   } catch (err) {
     db.close();

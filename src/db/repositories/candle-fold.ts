@@ -82,6 +82,7 @@ export class CandleFolder {
        SELECT r.instrument_id, r.interval, r.ts, r.open, r.high, r.low, r.close, r.volume
        FROM minute CROSS JOIN candles_recent r ON r.interval = :iv AND r.ts = minute.ts AND r.instrument_id > :lo AND r.instrument_id <= :hi
        WHERE minute.ts >= :from
+       ORDER BY r.instrument_id, r.ts
        ON CONFLICT (instrument_id, interval, ts) DO UPDATE SET
          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`,
     );

@@ -9,7 +9,7 @@ export type CandleInterval = "1m";
 const INTERVAL_CODE: Readonly<Record<CandleInterval, number>> = { "1m": 1 };
 
 /** A prune transaction stops taking instruments after this long, so other writers wait at most about this. */
-const PRUNE_BATCH_MS = 20;
+const PRUNE_BATCH_MS = 15;
 
 /** ts, open, high, low, close, volume: the raw row shape every read returns. */
 type RawCandle = [number, number, number, number, number, number];
@@ -172,16 +172,24 @@ export class CandleRepository {
   /**
    * Drops candles older than `beforeTs`: one-minute history is kept for a bounded time.
    * Each instrument's old rows are one key range (an index search, not a scan); instruments
-   * go in transactions of about PRUNE_BATCH_MS each, so other writers are never held up long.
+   * go in transactions of about PRUNE_BATCH_MS each. Back to back, though: use
+   * `pruneInBatches` where other processes write meanwhile.
    */
   prune(interval: CandleInterval, beforeTs: number): number {
-    const iv = INTERVAL_CODE[interval];
-    let removed = this.pruneRecentStmt.run(iv, beforeTs).changes;
-    const ids = this.allIdsStmt.all();
-    for (let next = 0; next < ids.length;) {
-      const [n, after] = this.pruneSome(iv, ids, next, beforeTs);
+    let removed = 0;
+    for (const n of this.pruneSteps(interval, beforeTs)) removed += n;
+    return removed;
+  }
+
+  /**
+   * `prune` with a pause after each transaction as long as the transaction was, so a writer
+   * in another process (whose busy handler polls in growing sleeps) gets the lock in between.
+   */
+  async pruneInBatches(interval: CandleInterval, beforeTs: number): Promise<number> {
+    let removed = 0;
+    for (const n of this.pruneSteps(interval, beforeTs)) {
       removed += n;
-      next = after;
+      await new Promise((resolve) => setTimeout(resolve, PRUNE_BATCH_MS));
     }
     return removed;
   }
@@ -200,6 +208,18 @@ export class CandleRepository {
         .map((p) => p.detail)
         .join(" | ");
     });
+  }
+
+  /** Runs prune's transactions one by one, yielding the rows each removed. */
+  private *pruneSteps(interval: CandleInterval, beforeTs: number): Generator<number> {
+    const iv = INTERVAL_CODE[interval];
+    yield this.pruneRecentStmt.run(iv, beforeTs).changes;
+    const ids = this.allIdsStmt.all();
+    for (let next = 0; next < ids.length;) {
+      const [n, after] = this.pruneSome(iv, ids, next, beforeTs);
+      next = after;
+      yield n;
+    }
   }
 
   private addInstrument(key: string, added: Map<string, number>): number {
