@@ -5,8 +5,10 @@ const MINUTE = 60_000;
 const FOLD_AFTER_MS = 60 * MINUTE;
 /** ...and moves all but the last few minutes, so a re-sent candle of a minute ago is still a recent-table write. */
 const KEEP_RECENT_MS = 5 * MINUTE;
-/** Instruments moved per step (one transaction): bounds how long a step holds the write lock. */
+/** Instruments copied per step (one transaction): bounds how long a step holds the write lock. */
 export const DEFAULT_FOLD_BATCH = 100;
+/** Minutes of copied rows dropped from the recent table per step (a contiguous key range). */
+const DROP_MS = 10 * MINUTE;
 
 /** Which table holds a candle (the `candle_folds` row of its interval; see migration 008). */
 export interface FoldState {
@@ -17,12 +19,21 @@ export interface FoldState {
 
 const IDLE: FoldState = { recentFrom: 0, foldingTo: null, foldedThrough: 0 };
 
-/** True when candle (id, ts) lives in `candles_recent`, false when in `candles`. */
+/**
+ * True when candle (id, ts) lives in `candles_recent`, false when in `candles`. (While a fold
+ * is under way, `candles_recent` may still hold a stale copy of a candle that now lives in
+ * `candles`: readers skip it, see `recentFloor`.)
+ */
 export function inRecent(s: FoldState, id: number, ts: number): boolean {
   if (s.foldingTo === null) return ts >= s.recentFrom;
   if (ts >= s.foldingTo) return true;
   if (ts < s.recentFrom) return false;
   return id > s.foldedThrough;
+}
+
+/** Reads of one instrument in `candles_recent` start here: below it, its rows there are copies already in `candles`. */
+export function recentFloor(s: FoldState, id: number): number {
+  return s.foldingTo !== null && id <= s.foldedThrough ? s.foldingTo : 0;
 }
 
 /**
@@ -46,9 +57,11 @@ interface BatchParams {
 
 /**
  * Moves candles from the minute-keyed recent table into the instrument-keyed one: a fold
- * starts when the recent table spans an hour, then each `step` moves the next batch of
- * instruments in its own short transaction, so no step holds the write lock long and the
- * live minute keeps appending meanwhile. Any process may take the next step.
+ * starts when the recent table spans an hour; each `step` then copies the next batch of
+ * instruments (their rows, sorted, at the end of each one's range), and once all are copied,
+ * drops the copied minutes from the recent table a contiguous range at a time. Every step is
+ * one short transaction, so none holds the write lock long and the live minute keeps
+ * appending meanwhile. Any process may take the next step.
  */
 export class CandleFolder {
   private readonly stateStmt: Statement<[number], FoldState>;
@@ -56,8 +69,8 @@ export class CandleFolder {
   private readonly oldestStmt: Statement<[number], number | null>;
   private readonly newestStmt: Statement<[number], number | null>;
   private readonly maxIdStmt: Statement<[], number | null>;
-  private readonly moveStmt: Statement<[BatchParams]>;
-  private readonly dropStmt: Statement<[BatchParams]>;
+  private readonly copyStmt: Statement<[BatchParams]>;
+  private readonly dropStmt: Statement<[number, number, number]>;
   private readonly stepTx: (iv: number) => boolean;
 
   constructor(
@@ -76,7 +89,7 @@ export class CandleFolder {
     this.newestStmt = db.prepare<[number], number | null>("SELECT MAX(ts) FROM candles_recent WHERE interval = ?").pluck();
     this.maxIdStmt = db.prepare<[], number | null>("SELECT MAX(id) FROM candle_instruments").pluck();
     // Per minute, the batch's instruments are one key range of the recent table.
-    this.moveStmt = db.prepare(
+    this.copyStmt = db.prepare(
       `WITH RECURSIVE ${RECENT_MINUTES}
        INSERT INTO candles (instrument_id, interval, ts, open, high, low, close, volume)
        SELECT r.instrument_id, r.interval, r.ts, r.open, r.high, r.low, r.close, r.volume
@@ -86,11 +99,7 @@ export class CandleFolder {
        ON CONFLICT (instrument_id, interval, ts) DO UPDATE SET
          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`,
     );
-    this.dropStmt = db.prepare(
-      `WITH RECURSIVE ${RECENT_MINUTES}
-       DELETE FROM candles_recent
-       WHERE interval = :iv AND ts IN (SELECT ts FROM minute WHERE ts >= :from) AND instrument_id > :lo AND instrument_id <= :hi`,
-    );
+    this.dropStmt = db.prepare("DELETE FROM candles_recent WHERE interval = ? AND ts >= ? AND ts < ?");
     const tx = db.transaction((iv: number) => this.stepIn(iv));
     // BEGIN IMMEDIATE: a transaction that reads first and upgrades later can fail with SQLITE_BUSY.
     this.stepTx = (iv) => tx.immediate(iv);
@@ -101,33 +110,45 @@ export class CandleFolder {
     return this.stateStmt.get(iv) ?? IDLE;
   }
 
+  underWay(iv: number): boolean {
+    return this.state(iv).foldingTo !== null;
+  }
+
   /** Starts a fold if one is due, or moves the next batch of one under way. False when there was nothing to do. */
   step(iv: number): boolean {
     return this.stepTx(iv);
   }
 
-  /** The query plans of a step's move and delete (the tests check both search keys). */
+  /** The query plans of a step's copy and drop (the tests check both search keys). */
   plans(db: Database): string[] {
-    const params: BatchParams = { iv: 1, from: 0, to: 1, lo: 0, hi: 1 };
-    return [this.moveStmt, this.dropStmt].map((stmt) =>
-      (db.prepare<[BatchParams], { detail: string }>(`EXPLAIN QUERY PLAN ${stmt.source}`).all(params) as { detail: string }[]).map((p) => p.detail).join(" | "),
-    );
+    const explain = (sql: string, ...params: unknown[]) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((p) => p.detail).join(" | ");
+    return [explain(this.copyStmt.source, { iv: 1, from: 0, to: 1, lo: 0, hi: 1 }), explain(this.dropStmt.source, 1, 0, 1)];
   }
 
   private stepIn(iv: number): boolean {
-    let s = this.state(iv);
+    const s = this.state(iv);
     if (s.foldingTo === null) {
       const oldest = this.oldestStmt.get(iv);
       const newest = this.newestStmt.get(iv);
       if (oldest == null || newest == null || newest - oldest < FOLD_AFTER_MS) return false;
-      s = { recentFrom: s.recentFrom, foldingTo: newest - KEEP_RECENT_MS, foldedThrough: 0 };
+      this.copy(iv, { recentFrom: s.recentFrom, foldingTo: newest - KEEP_RECENT_MS, foldedThrough: 0 });
+    } else if (s.foldedThrough < (this.maxIdStmt.get() ?? 0)) {
+      // Instruments added during the fold have higher ids: they are copied too before anything is dropped.
+      this.copy(iv, { ...s, foldingTo: s.foldingTo });
+    } else {
+      // From the oldest row there, not from recent_from: that may be far older (0 before the first fold).
+      const from = Math.max(s.recentFrom, this.oldestStmt.get(iv) ?? s.foldingTo);
+      const to = Math.min(s.foldingTo, from + DROP_MS);
+      this.dropStmt.run(iv, s.recentFrom, to);
+      this.saveStmt.run({ iv, ...(to === s.foldingTo ? { recentFrom: to, foldingTo: null, foldedThrough: 0 } : { ...s, recentFrom: to }) });
     }
-    const batch: BatchParams = { iv, from: s.recentFrom, to: s.foldingTo!, lo: s.foldedThrough, hi: s.foldedThrough + this.batch };
-    this.moveStmt.run(batch);
-    this.dropStmt.run(batch);
-    // Instruments added during the fold have higher ids: the fold ends after the highest one.
-    const done = batch.hi >= (this.maxIdStmt.get() ?? 0);
-    this.saveStmt.run({ iv, ...(done ? { recentFrom: s.foldingTo!, foldingTo: null, foldedThrough: 0 } : { ...s, foldedThrough: batch.hi }) });
     return true;
+  }
+
+  private copy(iv: number, s: FoldState & { foldingTo: number }): void {
+    const hi = s.foldedThrough + this.batch;
+    this.copyStmt.run({ iv, from: s.recentFrom, to: s.foldingTo, lo: s.foldedThrough, hi });
+    this.saveStmt.run({ iv, ...s, foldedThrough: hi });
   }
 }

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import { performance } from "node:perf_hooks";
 import type { MarketCandle } from "../../market/types.js";
-import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_MINUTES } from "./candle-fold.js";
+import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_MINUTES, recentFloor } from "./candle-fold.js";
 
 export type CandleInterval = "1m";
 
@@ -20,12 +20,13 @@ const SET_OHLCV = "open = excluded.open, high = excluded.high, low = excluded.lo
 const RECENT_OF_ONE = `
   WITH RECURSIVE ${RECENT_MINUTES}
   SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
-  FROM minute CROSS JOIN candles_recent r ON r.interval = :iv AND r.ts = minute.ts AND r.instrument_id = :id`;
+  FROM minute CROSS JOIN candles_recent r ON r.interval = :iv AND r.ts = minute.ts AND r.instrument_id = :id
+  WHERE minute.ts >= :from`;
 
 interface RecentParams {
   iv: number;
   id: number;
-  from: 0;
+  from: number;
   to: number;
 }
 
@@ -110,7 +111,7 @@ export class CandleRepository {
       return n;
     });
     this.readRecent = db.transaction((iv: number, id: number, limit: number) => {
-      const recent = this.recentPartStmt.all({ iv, id, from: 0, to: Number.MAX_SAFE_INTEGER, limit });
+      const recent = this.recentPartStmt.all({ iv, id, from: recentFloor(this.folder.state(iv), id), to: Number.MAX_SAFE_INTEGER, limit });
       return recent.length < limit ? recent.concat(this.historyPartStmt.all(id, iv, limit - recent.length)) : recent;
     });
     this.readOne = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
@@ -153,7 +154,7 @@ export class CandleRepository {
     if (id === undefined) return undefined;
     const iv = INTERVAL_CODE[interval];
     return this.readOne(() => {
-      const row = this.recentBeforeStmt.get({ iv, id, from: 0, to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts);
+      const row = this.recentBeforeStmt.get({ iv, id, from: recentFloor(this.folder.state(iv), id), to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts);
       return row && toCandle(row);
     });
   }
@@ -163,7 +164,7 @@ export class CandleRepository {
     if (id === undefined) return { count: 0, lastTs: null };
     const iv = INTERVAL_CODE[interval];
     return this.readOne(() => {
-      const recent = this.recentStatsStmt.get({ iv, id, from: 0, to: Number.MAX_SAFE_INTEGER })!;
+      const recent = this.recentStatsStmt.get({ iv, id, from: recentFloor(this.folder.state(iv), id), to: Number.MAX_SAFE_INTEGER })!;
       const history = this.historyStatsStmt.get(id, iv)!;
       return { count: recent.n + history.n, lastTs: recent.last ?? history.last };
     });
@@ -213,6 +214,8 @@ export class CandleRepository {
   /** Runs prune's transactions one by one, yielding the rows each removed. */
   private *pruneSteps(interval: CandleInterval, beforeTs: number): Generator<number> {
     const iv = INTERVAL_CODE[interval];
+    // A fold under way leaves copies in the recent table: finish it first, so each candle is counted once.
+    while (this.folder.underWay(iv)) this.folder.step(iv);
     yield this.pruneRecentStmt.run(iv, beforeTs).changes;
     const ids = this.allIdsStmt.all();
     for (let next = 0; next < ids.length;) {
