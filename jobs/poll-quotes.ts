@@ -38,7 +38,8 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
   s.metrics.polls.inc({ outcome: "ok" });
   s.metrics.quotes.inc(quotes.size);
 
-  const previousPrices = new Map([...previous].map(([k, q]) => [k, q.lastPrice]));
+  const previousPrices = new Map<string, number>();
+  for (const [k, q] of previous) previousPrices.set(k, q.lastPrice);
   const result = evaluateQuotes(quotes, previousPrices, {
     db: s.db,
     book: s.ruleBook,

@@ -78,8 +78,8 @@ export function evaluateQuotes(
   const index = deps.book.index;
   const now = deps.now;
   const decisions: Decision[] = [];
-  const evaluated: Quote[] = [];
-  const entries: IndexedInstrument[] = [];
+  // Instruments with decisions settle after those are applied; the others at once.
+  const settleLater: Array<[IndexedInstrument, Quote]> = [];
   const candidates: AlertRule[] = [];
   let stale = 0;
   for (const quote of quotes.values()) {
@@ -93,6 +93,7 @@ export function evaluateQuotes(
     const previous = previousPrices.get(quote.instrumentKey) ?? entry.settledAt;
     if (candidates.length) candidates.length = 0;
     index.candidates(entry, quote.lastPrice, quote.prevClose, previous, now, candidates);
+    const decided = decisions.length;
     for (const rule of candidates) {
       if (!isLive(rule, now)) continue;
       const lastPrice = previous ?? rule.state.lastPrice;
@@ -119,11 +120,11 @@ export function evaluateQuotes(
         }),
       });
     }
-    evaluated.push(quote);
-    entries.push(entry);
+    if (decisions.length === decided) index.settle(entry, quote.lastPrice, quote.prevClose, now);
+    else settleLater.push([entry, quote]);
   }
   const result = apply(decisions, deps);
-  for (let i = 0; i < entries.length; i++) index.settle(entries[i]!, evaluated[i]!.lastPrice, evaluated[i]!.prevClose, now);
+  for (const [entry, quote] of settleLater) index.settle(entry, quote.lastPrice, quote.prevClose, now);
   return { ...result, stale };
 }
 
