@@ -29,8 +29,8 @@ const CHECK_BACK_GRACE_MS = 2000;
  * the job comes back this much before it (a delayed job's way back through the queue takes
  * tens of ms, so it then waits the rest in place and the chat keeps its pace of one a second).
  */
-const CHAT_WAIT_IN_PLACE_MS = 200;
-const CHAT_BACK_EARLY_MS = 150;
+const CHAT_WAIT_IN_PLACE_MS = 120;
+const CHAT_BACK_EARLY_MS = 80;
 
 /**
  * Delivers one outbox row. On Telegram the job first takes the row's chat (ChatLocks): the
