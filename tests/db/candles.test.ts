@@ -104,6 +104,21 @@ describe("CandleRepository", () => {
     expect(a[199]).toEqual(candle(199, 2.5, 4));
   });
 
+  it("upserts a minute of many instruments (several statements of many rows), a repeated candle last one winning", () => {
+    const repo = new CandleRepository(open());
+    const keys = Array.from({ length: 257 }, (_, i) => `K${i}`);
+    const rows = keys.map((k, i) => [k, candle(0, i)] as const);
+    rows.splice(50, 0, ["K0", candle(0, 4242)]); // twice within one statement
+    rows.push(["K7", candle(0, 7777)], ["K250", candle(0, 2500)]); // in different statements
+    expect(repo.upsert("1m", rows)).toBe(260);
+    const won = new Map([
+      ["K0", 4242],
+      ["K7", 7777],
+      ["K250", 2500],
+    ]);
+    keys.forEach((k, i) => expect(repo.recent(k, "1m", 5)).toEqual([candle(0, won.get(k) ?? i)]));
+  });
+
   it("stores history older than the recent table by instrument, next to live minutes", () => {
     const db = open();
     const repo = new CandleRepository(db);
