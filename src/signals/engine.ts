@@ -11,6 +11,7 @@ import {
   evaluateRule,
   frequencyHolds,
   isCandleRule,
+  isLive,
   priceRuleActs,
   type AlertRule,
   type CandleInputs,
@@ -53,7 +54,6 @@ interface Decision {
   payload: () => Record<string, unknown>;
 }
 
-const isLive = (rule: AlertRule, now: number) => !rule.snoozedUntil || rule.snoozedUntil <= now;
 const isExpired = (rule: AlertRule, now: number) => rule.expiresAt !== null && now >= rule.expiresAt;
 
 /** Whether an outcome has anything to write: a firing, an end, or an armed flip. */

@@ -1,4 +1,4 @@
-import { isCandleRule, priceRuleActs, priceRuleLevels, type AlertRule } from "./rules.js";
+import { isCandleRule, isLive, priceRuleActs, priceRuleLevels, type AlertRule } from "./rules.js";
 
 /**
  * Active rules by instrument and by price level, so a quote costs what moved, not how many
@@ -97,8 +97,6 @@ function sameBehaviour(a: AlertRule, b: AlertRule): boolean {
     a.params.rearmPct === b.params.rearmPct
   );
 }
-
-const isLive = (rule: AlertRule, now: number) => !rule.snoozedUntil || rule.snoozedUntil <= now;
 
 /** Widening of a visited price range, so float rounding of derived levels never hides a rule. */
 const slack = (lo: number, hi: number) => (Math.abs(lo) + Math.abs(hi)) * 1e-9 + 1e-9;

@@ -104,6 +104,9 @@ export const AUTO_PAUSE_WINDOW_MS = 3 * 60_000;
 
 export const initialRuleState = (): RuleState => ({ armed: true });
 
+/** Not snoozed at `now` (a snooze ends at its time). */
+export const isLive = (rule: AlertRule, now: number): boolean => !rule.snoozedUntil || rule.snoozedUntil <= now;
+
 /** Whether an armed price rule's condition holds at `price`; a crossing is measured from `lastPrice`. */
 function conditionAt(rule: AlertRule, price: number, prevClose: number, lastPrice: number | undefined): boolean {
   const p = price;
