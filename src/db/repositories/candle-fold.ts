@@ -6,7 +6,7 @@ const FOLD_AFTER_MS = 60 * MINUTE;
 /** ...and moves all but the last few minutes, so a re-sent candle of a minute ago is still a recent-table write. */
 const KEEP_RECENT_MS = 5 * MINUTE;
 /** Instruments copied per step (one transaction): bounds how long a step holds the write lock. */
-export const DEFAULT_FOLD_BATCH = 100;
+export const DEFAULT_FOLD_BATCH = 50;
 /** Minutes of copied rows dropped from the recent table per step (a contiguous key range). */
 const DROP_MS = 10 * MINUTE;
 

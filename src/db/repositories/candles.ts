@@ -9,7 +9,7 @@ export type CandleInterval = "1m";
 const INTERVAL_CODE: Readonly<Record<CandleInterval, number>> = { "1m": 1 };
 
 /** A prune transaction stops taking instruments after this long, so other writers wait at most about this. */
-const PRUNE_BATCH_MS = 15;
+const PRUNE_BATCH_MS = 10;
 
 /**
  * Recent-table rows go in statements of this many rows: a live minute of 2,000 is 20
