@@ -127,6 +127,13 @@ describe("indexed price-rule evaluation", () => {
       };
       const addRule = () => reference.add(rules.create(randomRule()));
       for (let i = 0; i < 120; i++) addRule();
+      // A choppy instrument and rules that fire on every wiggle: the runaway guard pauses them.
+      const CHOP = "NSE_EQ|INE000A00004";
+      prevCloses.set(CHOP, 500);
+      for (const kind of ["cross_up", "cross_down", "price_above", "change_pct"] as const) {
+        const params = kind === "change_pct" ? { pct: 0.02, rearmPct: 10 } : { level: 500, rearmPct: 0.01 };
+        reference.add(rules.create({ userId: userIds[0]!, instrumentKey: CHOP, kind, params, frequency: "every", cooldownSeconds: 0 }));
+      }
 
       const previous = new Map<string, number>();
       let fired = 0;
@@ -153,6 +160,18 @@ describe("indexed price-rule evaluation", () => {
         }
 
         const batch = new Map<string, Quote>();
+        const chop = 500 + (poll % 2 ? 1 : -1) * (0.2 + rand() * 0.3);
+        batch.set(CHOP, {
+          instrumentKey: CHOP,
+          symbol: "CHOP",
+          lastPrice: chop,
+          open: chop,
+          high: chop,
+          low: chop,
+          prevClose: 500,
+          volume: 1,
+          lastTradeAt: now,
+        });
         for (const key of keys) {
           if (rand() < 0.1) continue; // not in this poll's batch
           const r = rand();
@@ -197,6 +216,8 @@ describe("indexed price-rule evaluation", () => {
         for (const [k, q] of batch) previous.set(k, q.lastPrice);
       }
       expect(fired).toBeGreaterThan(50);
+      const statuses = db.prepare("SELECT DISTINCT status FROM alert_rules ORDER BY status").all() as Array<{ status: string }>;
+      expect(statuses.map((r) => r.status)).toEqual(expect.arrayContaining(["expired", "paused", "triggered"]));
 
       const rows = db.prepare("SELECT id, status, state, fire_count, last_fired_at FROM alert_rules ORDER BY id").all() as Array<{
         id: number;
