@@ -31,10 +31,13 @@ export function inRecent(s: FoldState, id: number, ts: number): boolean {
   return id > s.foldedThrough;
 }
 
-/** Reads of one instrument in `candles_recent` start here: below it, its rows there are copies already in `candles`. */
-export function recentFloor(s: FoldState, id: number): number {
-  return s.foldingTo !== null && id <= s.foldedThrough ? s.foldingTo : 0;
-}
+/**
+ * SQL for where reads of instrument :id in `candles_recent` start: below it, while a fold is
+ * under way, its rows there are copies of rows already in `candles` (maybe stale). Part of
+ * the reading statement, so it comes from the same snapshot as the rows.
+ */
+export const RECENT_FLOOR = `COALESCE((SELECT folding_to FROM candle_folds
+  WHERE interval = :iv AND folding_to IS NOT NULL AND :id <= folded_through), 0)`;
 
 /**
  * The minutes present in `candles_recent` in [:from, :to), newest first: one index seek each.

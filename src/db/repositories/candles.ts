@@ -1,7 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import { performance } from "node:perf_hooks";
 import type { MarketCandle } from "../../market/types.js";
-import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_MINUTES, recentFloor } from "./candle-fold.js";
+import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_FLOOR, RECENT_MINUTES } from "./candle-fold.js";
 
 export type CandleInterval = "1m";
 
@@ -25,15 +25,14 @@ const COLUMNS = "ts, open, high, low, close, volume";
 const SET_OHLCV = "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume";
 /** One instrument's rows in `candles_recent` before :to, newest first (the walk is the outer loop: CROSS JOIN). */
 const RECENT_OF_ONE = `
-  WITH RECURSIVE ${RECENT_MINUTES}
+  WITH RECURSIVE ${RECENT_MINUTES.replaceAll(":from", RECENT_FLOOR)}
   SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
   FROM minute CROSS JOIN candles_recent r ON r.interval = :iv AND r.ts = minute.ts AND r.instrument_id = :id
-  WHERE minute.ts >= :from`;
+  WHERE minute.ts >= ${RECENT_FLOOR}`;
 
 interface RecentParams {
   iv: number;
   id: number;
-  from: number;
   to: number;
 }
 
@@ -141,7 +140,7 @@ export class CandleRepository {
       return n;
     });
     this.readRecent = db.transaction((iv: number, id: number, limit: number) => {
-      const recent = this.recentPartStmt.all({ iv, id, from: recentFloor(this.folder.state(iv), id), to: Number.MAX_SAFE_INTEGER, limit });
+      const recent = this.recentPartStmt.all({ iv, id, to: Number.MAX_SAFE_INTEGER, limit });
       return recent.length < limit ? recent.concat(this.historyPartStmt.all(id, iv, limit - recent.length)) : recent;
     });
     this.readOne = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
@@ -183,10 +182,12 @@ export class CandleRepository {
     const id = this.idOf(key);
     if (id === undefined) return undefined;
     const iv = INTERVAL_CODE[interval];
-    return this.readOne(() => {
-      const row = this.recentBeforeStmt.get({ iv, id, from: recentFloor(this.folder.state(iv), id), to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts);
-      return row && toCandle(row);
-    });
+    // Usually the minute before is in the recent table: one statement, its own snapshot. (An
+    // instrument's recent-table rows are newer than all its others, so a hit there is the answer.)
+    const recent = this.recentBeforeStmt.get({ iv, id, to: ts });
+    if (recent) return toCandle(recent);
+    const row = this.readOne(() => this.recentBeforeStmt.get({ iv, id, to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts));
+    return row && toCandle(row);
   }
 
   stats(key: string, interval: CandleInterval): { count: number; lastTs: number | null } {
@@ -194,7 +195,7 @@ export class CandleRepository {
     if (id === undefined) return { count: 0, lastTs: null };
     const iv = INTERVAL_CODE[interval];
     return this.readOne(() => {
-      const recent = this.recentStatsStmt.get({ iv, id, from: recentFloor(this.folder.state(iv), id), to: Number.MAX_SAFE_INTEGER })!;
+      const recent = this.recentStatsStmt.get({ iv, id, to: Number.MAX_SAFE_INTEGER })!;
       const history = this.historyStatsStmt.get(id, iv)!;
       return { count: recent.n + history.n, lastTs: recent.last ?? history.last };
     });
