@@ -28,7 +28,8 @@ import type { BenchResult } from "./report.js";
  * - the chat limit binds: 25 rows into each of 8 chats at once (8 a second in all, far below 30).
  */
 export async function benchDelivery(opts: { concurrency?: number } = {}): Promise<BenchResult[]> {
-  const concurrency = opts.concurrency ?? 32;
+  // The default a user gets (WORKER_CONCURRENCY, 16), unless a caller asks for another.
+  const concurrency = opts.concurrency ?? 16;
   const dataDir = mkdtempSync(path.join(tmpdir(), "uab-bench-delivery-"));
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const tg = await FakeTelegram.start({ floodLimits: true });

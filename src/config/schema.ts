@@ -164,7 +164,7 @@ export const envSchema = z
       .trim()
       .regex(/^[A-Za-z0-9_.-]{1,40}$/, "must be 1-40 letters, digits, dot, dash or underscore")
       .default("uab"),
-    WORKER_CONCURRENCY: int(4, 1, 64),
+    WORKER_CONCURRENCY: int(16, 1, 64),
 
     HTTP_HOST: z.string().trim().min(1).default("127.0.0.1"),
     HTTP_PORT: int(8080, 0, 65535),

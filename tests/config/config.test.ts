@@ -35,7 +35,7 @@ describe("loadConfig defaults", () => {
     expect(c.telegram).toEqual({ botToken: undefined, apiRoot: "https://api.telegram.org", adminIds: [], mode: "polling", webhookSecret: undefined });
     expect(c.pollIntervalSeconds).toBe(15);
     expect(c.shutdownTimeoutMs).toBe(9000);
-    expect(c.workerConcurrency).toBe(4);
+    expect(c.workerConcurrency).toBe(16);
     expect(c.http).toEqual({ host: "127.0.0.1", port: 8080, publicUrl: "http://localhost:8080" });
     expect(c.redis).toEqual({ url: undefined, prefix: "uab" });
     expect(c.simulator).toEqual({ seed: 42, alwaysOpen: false });
