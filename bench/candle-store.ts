@@ -21,6 +21,8 @@ const FILL_MINUTES = 1000;
 /** Two hours of the live pattern: the figure includes the folds of the recent table. */
 const LIVE_MINUTES = 120;
 const READS = 2000;
+/** Minutes for the lock-hold figure: more than a fold cycle (an hour, then the fold's steps). */
+const HOLD_MINUTES = 110;
 
 /**
  * The candle store on a real file opened with the production `openDatabase`, filled with
@@ -62,8 +64,8 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     db.pragma("wal_checkpoint(TRUNCATE)");
 
-    // (a) The live pattern. Each upsert is two short transactions (the minute, then one fold
-    // step), so the slowest upsert bounds the longest write-lock hold from above.
+    // (a) The live pattern, as production runs it (SQLite's automatic checkpoint included:
+    // it runs inside whichever commit crosses 1,000 WAL pages, after the write lock is released).
     const batches = Array.from({ length: LIVE_MINUTES }, (_, i) => minute(FILL_MINUTES + i));
     const perMinute: number[] = [];
     for (const rows of batches) {
@@ -72,6 +74,19 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
       perMinute.push(performance.now() - t);
     }
     const liveMs = perMinute.reduce((a, b) => a + b, 0);
+    // (a') The write-lock hold. Each upsert is two short transactions (the minute, then one fold
+    // step), so the slowest upsert bounds the longest hold, once the checkpoint (not a hold,
+    // and mostly fsync on this machine) is taken out of it: another hour and more of minutes,
+    // a whole fold, with checkpoints between minutes.
+    db.pragma("wal_autocheckpoint = 0");
+    const holds: number[] = [];
+    for (let i = 0; i < HOLD_MINUTES; i++) {
+      const rows = minute(FILL_MINUTES + LIVE_MINUTES + i);
+      const t = performance.now();
+      repo.upsert("1m", rows);
+      holds.push(performance.now() - t);
+      if (i % 10 === 9) db.pragma("wal_checkpoint(PASSIVE)");
+    }
 
     // (b) The newest 500 candles of one instrument, random instruments.
     const reads: number[] = [];
@@ -87,7 +102,8 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const plans = repo.prunePlans();
     const byKey = plans.every((p) => /^SEARCH \w+ USING PRIMARY KEY \(.*ts<\?\)$/.test(p));
     // Each prune transaction runs synchronously between two pauses: the longest stall of the
-    // event loop is the longest transaction (so the longest write-lock hold), from above.
+    // event loop is the longest transaction (so the longest write-lock hold), from above. The
+    // checkpoint is again left out of it, and timed after.
     const stalls = monitorEventLoopDelay({ resolution: 1 });
     stalls.enable();
     const pruneStarted = performance.now();
@@ -95,6 +111,9 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const pruneMs = performance.now() - pruneStarted;
     stalls.disable();
     const longestPruneTx = stalls.max / 1e6;
+    const checkpointStarted = performance.now();
+    db.pragma("wal_checkpoint(PASSIVE)");
+    const pruneCheckpointMs = performance.now() - checkpointStarted;
     if (removed !== 375 * INSTRUMENTS) throw new Error(`prune removed ${removed} rows, not ${375 * INSTRUMENTS}`);
 
     const rows = (INSTRUMENTS * LIVE_MINUTES).toLocaleString("en-US");
@@ -107,9 +126,10 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
         better: "higher",
       },
       { name: "live inserts: one minute of 2,000, p50", value: percentile(perMinute, 50), unit: "ms", better: "lower" },
+      { name: "live inserts: slowest upsert (its commit may run the automatic checkpoint)", value: Math.max(...perMinute), unit: "ms", better: "lower" },
       {
-        name: "live inserts: slowest upsert (the minute plus a fold step: bounds the longest write-lock hold)",
-        value: Math.max(...perMinute),
+        name: `live inserts: slowest upsert without the checkpoint, ${HOLD_MINUTES} minutes (the minute plus a fold step: bounds the longest write-lock hold)`,
+        value: Math.max(...holds),
         unit: "ms",
         goal: GOAL_LOCK_HOLD_MS,
         better: "lower",
@@ -136,6 +156,7 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
         goal: GOAL_LOCK_HOLD_MS,
         better: "lower",
       },
+      { name: "prune: the checkpoint after it (not a lock hold)", value: pruneCheckpointMs, unit: "ms", better: "lower" },
       { name: "fill: 2M rows a minute at a time (not a goal)", value: (INSTRUMENTS * FILL_MINUTES) / fillSeconds, unit: "rows/s", better: "higher" },
     ];
   } finally {
