@@ -22,7 +22,7 @@ const IDLE: FoldState = { recentFrom: 0, foldingTo: null, foldedThrough: 0 };
 /**
  * True when candle (id, ts) lives in `candles_recent`, false when in `candles`. (While a fold
  * is under way, `candles_recent` may still hold a stale copy of a candle that now lives in
- * `candles`: readers skip it, see `recentFloor`.)
+ * `candles`: readers skip it, see RECENT_FLOOR.)
  */
 export function inRecent(s: FoldState, id: number, ts: number): boolean {
   if (s.foldingTo === null) return ts >= s.recentFrom;
