@@ -39,7 +39,13 @@ export async function benchUpstoxQuotes(n = 5000): Promise<BenchResult[]> {
     const p99 = percentile(times.slice(10), 99);
     // No goal of its own: parsing is part of a poll, whose whole budget is the pipeline's.
     return [
-      { name: `quote calls for ${keys.length} instruments, got ${quotes.size} quotes (ideal ceil(N/500))`, value: calls, unit: "calls", goal: ideal, better: "lower" },
+      {
+        name: `quote calls for ${keys.length} instruments, got ${quotes.size} quotes (ideal ceil(N/500))`,
+        value: calls,
+        unit: "calls",
+        goal: ideal,
+        better: "lower",
+      },
       { name: "parse one 500-key full-quote response, p50", value: p50, unit: "ms", better: "lower" },
       { name: "parse one 500-key full-quote response, p99", value: p99, unit: "ms", better: "lower" },
     ];
