@@ -6,7 +6,7 @@
  * It starts the app as `node dist/src/main.js` does (startApp with the config from the
  * environment: SQLite file, Redis, queues, workers, schedules, HTTP), on a clock it moves by
  * hand, with a market of 2,000 instruments of its own (the built-in simulator knows six).
- * It loads 50,000 rules (25 an instrument: 20 price rules, 5 candle rules) and the previous
+ * It loads 50,000 rules (25 an instrument: 22 or 23 price rules, 2 or 3 candle rules) and the previous
  * session's candles, takes the candle and quote schedules over, and drives 5 days × 375
  * minutes through the real job functions: each minute jobs/fetch-candles.ts (candles stored,
  * indicators stepped, candle rules evaluated, alerts recorded and queued to the real notify
@@ -32,14 +32,16 @@ const INSTRUMENTS = Number(process.env.WEEK_INSTRUMENTS ?? 2000);
 const RULES_EACH = 25;
 const DAYS = Number(process.env.WEEK_DAYS ?? 5);
 const SESSION = 375;
-const POLLS = process.env.WEEK_POLLS !== "0";
+/** A quote poll every this many minutes (0: none). Every minute would double the run time; the memory it holds is the same. */
+const POLL_EVERY = Number(process.env.WEEK_POLL_EVERY ?? 15);
+const POLLS = POLL_EVERY > 0;
 const MINUTE = 60_000;
 const DAY_MS = 86_400_000;
 /** Monday 2025-01-06, 09:15 IST; the history is the Friday before. */
 const MONDAY_OPEN = Date.parse("2025-01-06T09:15:00+05:30");
 const FRIDAY_OPEN = MONDAY_OPEN - 3 * DAY_MS;
 const MB = 1024 * 1024;
-/** What traders typically set on one-minute candles, each at most once in two hours. */
+/** What traders typically set on one-minute candles (each fires at most once a day). */
 const CANDLE_RULES: readonly { kind: RuleKind; params: Record<string, unknown> }[] = [
   { kind: "rsi_below", params: { level: 30 } },
   { kind: "ma_cross_up", params: { ma: "ema", fast: 9, slow: 21 } },
@@ -216,19 +218,21 @@ async function main(): Promise<void> {
       for (let i = 0; i < INSTRUMENTS; i++) {
         const key = market.keys[i]!;
         const p = market.priceOf(i);
+        // Indicator rules are the fewer: 2 or 3 an instrument (5,000 in all), the rest price rules.
+        const candleRules = i % 2 === 0 ? 3 : 2;
         for (let j = 0; j < RULES_EACH; j++) {
           const userId = users[u++ % users.length]!;
           s.watchlists.add(userId, key);
-          if (j < 20) {
+          if (j < RULES_EACH - candleRules) {
             const kind = priceKinds[j % priceKinds.length]!;
             // Levels within ±6 % of the price, moves of 2–6 %: some fire in a day, most stay quiet.
             const params = kind === "change_pct" ? { pct: 2 + rnd() * 4 } : { level: Math.round(p * (0.94 + rnd() * 0.12) * 20) / 20 };
-            // Half fire once and finish, half every time with two hours between.
+            // Half fire once and finish, half at most once a day.
             const repeat = j % 2 === 0;
-            s.rules.create({ userId, instrumentKey: key, kind, params, frequency: repeat ? "every" : "once", cooldownSeconds: repeat ? 7200 : 0 });
+            s.rules.create({ userId, instrumentKey: key, kind, params, frequency: repeat ? "every" : "once", cooldownSeconds: repeat ? 86_400 : 0 });
           } else {
-            const r = CANDLE_RULES[j - 20]!;
-            s.rules.create({ userId, instrumentKey: key, kind: r.kind, params: r.params, frequency: "every", cooldownSeconds: 7200 });
+            const r = CANDLE_RULES[(i + j) % CANDLE_RULES.length]!;
+            s.rules.create({ userId, instrumentKey: key, kind: r.kind, params: r.params, frequency: "every", cooldownSeconds: 86_400 });
           }
         }
       }
@@ -259,7 +263,7 @@ async function main(): Promise<void> {
     for (let day = 0; day < DAYS; day++) {
       const open = MONDAY_OPEN + day * DAY_MS;
       for (let m = 0; m < SESSION; m++) {
-        if (POLLS) {
+        if (POLLS && m % POLL_EVERY === 0) {
           // Mid-minute, while the market is open.
           now = open + m * MINUTE + 30_000;
           const t = performance.now();
@@ -281,9 +285,26 @@ async function main(): Promise<void> {
       gc();
       rssAtDayEnd.push(process.memoryUsage().rss / MB);
       const mu = process.memoryUsage();
+      if (process.env.WEEK_PROGRESS) {
+        const { readFileSync } = await import("node:fs");
+        const status = readFileSync("/proc/self/status", "utf8");
+        process.stderr.write(
+          status
+            .split("\n")
+            .filter((l) => /^(RssAnon|RssFile|RssShmem|VmRSS)/.test(l))
+            .join(" ")
+            .replace(/\s+/g, " ") + "\n",
+        );
+        const { getHeapSpaceStatistics } = await import("node:v8");
+        process.stderr.write(
+          getHeapSpaceStatistics()
+            .map((h) => `${h.space_name} ${(h.space_used_size / MB).toFixed(1)}/${(h.space_size / MB).toFixed(1)}`)
+            .join(", ") + "\n",
+        );
+      }
       if (process.env.WEEK_PROGRESS)
         process.stderr.write(
-          `day ${day + 1}: rss ${rssAtDayEnd[day]!.toFixed(1)} MB, heap ${(mu.heapUsed / MB).toFixed(1)}/${(mu.heapTotal / MB).toFixed(1)} MB, external ${(mu.external / MB).toFixed(1)} MB, candle job ${(candleJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min, poll ${(pollJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min\n`,
+          `day ${day + 1}: rss ${rssAtDayEnd[day]!.toFixed(1)} MB, heap ${(mu.heapUsed / MB).toFixed(1)}/${(mu.heapTotal / MB).toFixed(1)} MB, external ${(mu.external / MB).toFixed(1)} MB, candle job ${(candleJobMs / ((day + 1) * SESSION)).toFixed(1)} ms/min, poll ${(pollJobMs / ((day + 1) * Math.ceil(SESSION / Math.max(1, POLL_EVERY)))).toFixed(1)} ms\n`,
         );
     }
     const weekMs = performance.now() - tWeek;
@@ -305,7 +326,8 @@ async function main(): Promise<void> {
       setupMs,
       weekMs,
       candleJobMsPerMinute: candleJobMs / minutes,
-      pollJobMsPerMinute: POLLS ? pollJobMs / minutes : 0,
+      pollEvery: POLL_EVERY,
+      pollJobMs: POLLS ? pollJobMs / Math.ceil(SESSION / POLL_EVERY) / DAYS : 0,
       fired,
       firedByKind,
       rssAtDayEnd,
