@@ -58,15 +58,27 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
   }
   if (result.stale) s.metrics.polls.inc({ outcome: "stale_quotes" }, result.stale);
   await s.notifier.queue(result.notificationIds);
-  // Fold the WAL into the database now that the alerts are on their way. Left to SQLite, the
-  // checkpoint (two fsyncs, 10-20 ms on a VM disk) runs inside whichever commit takes the WAL
-  // past 1,000 pages: every dozen busy polls, the evaluation's own, on the alerts' path.
-  s.db.pragma("wal_checkpoint(PASSIVE)");
+  if (checkpointDue(now, s.config.pollIntervalSeconds * 1000)) s.db.pragma("wal_checkpoint(PASSIVE)");
   const warmUps = await queueFirstWarmUps(
     s,
     [...quotes.keys()].filter((k) => !previous.has(k)),
   );
   return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale, ...(warmUps ? { warmUps } : {}) };
+}
+
+/** How often the poll folds the WAL back into the database. */
+export const CHECKPOINT_EVERY_MS = 20_000;
+
+/**
+ * Whether this poll (at `now`, the previous one `intervalMs` before) is the one that folds the
+ * WAL back into the database, once its alerts are queued: the first poll past each 20 s mark.
+ * Left to SQLite, the checkpoint (two fsyncs, 10-20 ms on a VM disk) runs inside whichever
+ * commit takes the WAL past 1,000 pages, every dozen busy polls the evaluation's own, on the
+ * alerts' path. Not after every poll: the first commit after a checkpoint rewrites the WAL
+ * header with an fsync of its own (~4 ms).
+ */
+export function checkpointDue(now: number, intervalMs: number): boolean {
+  return Math.floor(now / CHECKPOINT_EVERY_MS) !== Math.floor((now - intervalMs) / CHECKPOINT_EVERY_MS);
 }
 
 /** History for instruments quoted for the first time; a failure here is the candle fetch's to retry, not the poll's. */
