@@ -248,6 +248,7 @@ async function main(): Promise<void> {
     }
     market.closeDay();
     const setupMs = performance.now() - t0;
+    const rulesLoaded = (s.db.prepare("SELECT COUNT(*) AS n FROM alert_rules").get() as { n: number }).n;
     if (process.env.WEEK_PROGRESS) {
       gc();
       const mu = process.memoryUsage();
@@ -320,7 +321,8 @@ async function main(): Promise<void> {
     const minutes = DAYS * SESSION;
     const result = {
       instruments: INSTRUMENTS,
-      rules: s.ruleBook.size,
+      rules: rulesLoaded,
+      rulesAtEnd: s.ruleBook.size,
       days: DAYS,
       polls: POLLS,
       setupMs,
