@@ -76,22 +76,22 @@ interface Entry {
 export class IndicatorEngine {
   private readonly states = new Map<string, Entry>();
   /**
-   * Profiles by rule list: the rule book hands out the same array for an instrument until
-   * the rule set changes, so the specs are worked out once per change, not once per candle.
+   * Profiles by rule list: the rule book hands out the same array for an instrument until the
+   * rule set changes (a reload builds new arrays; a rule this process finished is spliced out
+   * in place, hence the length), so the specs are worked out once per change, not per candle.
    */
-  private readonly profiles = new WeakMap<readonly AlertRule[], IndicatorProfile>();
+  private readonly profiles = new WeakMap<readonly AlertRule[], { length: number; profile: IndicatorProfile }>();
 
   constructor(private readonly candles: CandleRepository) {}
 
   /** What these rules (one instrument's) need: cached per rule list. */
   profile(rules: readonly AlertRule[]): IndicatorProfile {
     if (!rules.length) return NO_RULES;
-    let p = this.profiles.get(rules);
-    if (!p) {
-      p = profileOf(rules);
-      this.profiles.set(rules, p);
-    }
-    return p;
+    const cached = this.profiles.get(rules);
+    if (cached && cached.length === rules.length) return cached.profile;
+    const profile = profileOf(rules);
+    this.profiles.set(rules, { length: rules.length, profile });
+    return profile;
   }
 
   /**

@@ -136,6 +136,11 @@ describe("IndicatorEngine.onCandle on a real candle store", () => {
     expect(engine.profile(withMa).keys).toContain("sma:7");
     expect(engine.profile(withMa).history).toBe(30);
     expect(engine.profile(none).hasCandleRules).toBe(false);
+    // The rule book splices a rule it finished out of the same array: the profile follows.
+    const shrinking = [rule("rsi_below", { level: 30 }), rule("volume_spike", { period: 10 })];
+    expect(engine.profile(shrinking).keys).toContain("volume_sma:10");
+    shrinking.splice(1, 1);
+    expect(engine.profile(shrinking).keys).not.toContain("volume_sma:10");
 
     const feed = (i: number, rules: readonly AlertRule[]) => {
       store([series[i]!]);
