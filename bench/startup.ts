@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { deletePrefix, TEST_REDIS_URL, uniquePrefix, unusedPort } from "../tests/support/env.js";
+import { startNodeOptions } from "./production.js";
 import { percentile, type BenchResult } from "./report.js";
 
 /** The project root: this file runs as dist-bench/bench/startup.js. */
@@ -34,7 +35,7 @@ function rssMbOf(pid: number): number {
 }
 
 /**
- * One start of `node dist/src/main.js --demo`, as `npm start` / Docker / systemd run it: from
+ * One start of `node <the options of npm start> dist/src/main.js --demo`, as `npm start` / Docker / systemd run it: from
  * the spawn until /healthz answers 200 (polled every 20 ms), then a SIGTERM that must end in
  * exit 0. The working directory is the data directory, so a developer's .env cannot change
  * what is measured; the process gets only the settings below (and the demo's defaults).
@@ -44,7 +45,7 @@ async function startOnce(dataDir: string, prefix: string): Promise<StartRun> {
   const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir, HTTP_PORT: String(port), REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix };
   for (const k of ["PATH", "HOME", "TMPDIR", "LANG"]) if (process.env[k] !== undefined) env[k] = process.env[k];
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [MAIN, "--demo"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, [...startNodeOptions(), MAIN, "--demo"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   // Drained as it comes (a full pipe would stall the process), kept short for error messages.
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startNodeOptions } from "./production.js";
 import type { BenchResult } from "./report.js";
 
 interface WeekResult {
@@ -25,23 +25,6 @@ interface WeekResult {
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-/**
- * The node options `npm start` runs the bot with (package.json: `node <options> dist/src/main.js`),
- * so the week's process runs as production does.
- */
-export function startNodeOptions(): string[] {
-  const pkg = JSON.parse(readFileSync(path.resolve(here, "..", "..", "package.json"), "utf8")) as { scripts?: Record<string, string> };
-  const words = (pkg.scripts?.start ?? "").trim().split(/\s+/);
-  const at = words.indexOf("node");
-  if (at < 0) return [];
-  const options: string[] = [];
-  for (const w of words.slice(at + 1)) {
-    if (!w.startsWith("-")) break;
-    options.push(w);
-  }
-  return options;
-}
 
 /** Runs bench/week-process.js (compiled, beside this file) in a fresh node with `npm start`'s options and --expose-gc, and reads its result line. */
 function runWeekProcess(options: readonly string[]): Promise<WeekResult> {
