@@ -36,8 +36,9 @@ function show(v: number): string {
 
 export function formatResult(r: BenchResult): string {
   const tag = r.goal === undefined ? "info" : meets(r) ? "ok  " : "MISS";
-  const goal = r.goal === undefined ? "" : ` (goal ${r.better === "lower" ? "≤" : "≥"} ${show(r.goal)} ${r.unit})`;
-  return `${tag} ${r.name}: ${show(r.value)} ${r.unit}${goal}`;
+  const unit = r.unit ? ` ${r.unit}` : "";
+  const goal = r.goal === undefined ? "" : ` (goal ${r.better === "lower" ? "≤" : "≥"} ${show(r.goal)}${unit})`;
+  return `${tag} ${r.name}: ${show(r.value)}${unit}${goal}`;
 }
 
 export function printResults(title: string, results: readonly BenchResult[]): void {
