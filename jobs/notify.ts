@@ -14,7 +14,9 @@ export interface NotifyJobData {
 }
 
 export type NotifyResult =
-  { sent: true; channel: string; grouped: number } | { skipped: "not pending" | "no recipient" | "blocked" } | { delayed: "chat busy" | "rate limited" };
+  | { sent: true; channel: string; grouped: number }
+  | { skipped: "not pending" | "no recipient" | "blocked" | "chat taken over" }
+  | { delayed: "chat busy" | "rate limited" };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const SEPARATOR = "\n\n";
@@ -120,6 +122,11 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
         return await delay(job, token, slot.freeInMs - CHAT_BACK_EARLY_MS, "chat busy");
       }
       if (slot.inMs > 0) await abortableSleep(slot.inMs, s.lifecycle.stopping);
+      // The hold may have run out while this job waited (a slow Redis, a long pause) and another
+      // job taken the chat over: then that one sends these rows, and sending them here too
+      // would deliver them twice. Claiming again also renews the hold for the send itself,
+      // which the Telegram client cuts off well within it.
+      if (!(await s.chatLocks.claim(chatId, holder))) return { skipped: "chat taken over" };
       await s.telegram.sendHtml(chatId, next.html, { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
     } catch (err) {
       if (err instanceof DelayedError) throw err;

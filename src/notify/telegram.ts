@@ -9,6 +9,13 @@ export interface TelegramSender {
   sendHtml(chatId: number, html: string, opts?: { silent?: boolean }): Promise<void>;
 }
 
+/**
+ * How long one send may take. Well within a chat's hold (ChatLocks, 15 s), so a hung request
+ * cannot outlast the hold and let another job send the same rows meanwhile (grammY's default
+ * is 500 s).
+ */
+export const SEND_TIMEOUT_SECONDS = 10;
+
 /** The Bot API when a bot token is configured; otherwise messages are shown in the log (demo). */
 export function createTelegramSender(opts: {
   botToken: string | undefined;
@@ -19,7 +26,7 @@ export function createTelegramSender(opts: {
 }): TelegramSender {
   const signal = opts.signal;
   if (opts.botToken) {
-    const api = new Api(opts.botToken, { apiRoot: opts.apiRoot });
+    const api = new Api(opts.botToken, { apiRoot: opts.apiRoot, timeoutSeconds: SEND_TIMEOUT_SECONDS });
     return {
       target: opts.apiRoot,
       async sendHtml(chatId, html, send) {
