@@ -132,7 +132,8 @@ return ms
 // the most it may wait (-1: any). The slot is the earliest time every claim is free (and
 // unpaused); it is taken for all of them at once, and each schedule moves one spacing past
 // it. When a claim with a most-wait would wait longer, nothing is taken. Returns { 1, ms until
-// the slot } or { 0, ms until that claim is free }. Uses the Redis clock, like ACQUIRE.
+// the slot, the slot's time on the Redis clock } or { 0, ms until that claim is free }. Uses
+// the Redis clock, like ACQUIRE.
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -154,7 +155,7 @@ for i = 1, n do
   local nextFree = at + tonumber(ARGV[2 * i - 1])
   redis.call('SET', KEYS[2 * i - 1], string.format('%.3f', nextFree), 'PX', math.ceil(nextFree - now) + 1000)
 end
-return { 1, math.ceil(at - now) }
+return { 1, math.ceil(at - now), string.format('%.3f', at) }
 `;
 
 /** One limit a paced slot must respect: this subject's limit in this category. */
@@ -165,8 +166,11 @@ export interface PacedClaim<C extends string> {
   maxWaitMs?: number;
 }
 
-/** A paced slot taken (`inMs` from now: wait that long, then go), or not, and when the refusing claim is free. */
-export type PacedSlot = { taken: true; inMs: number } | { taken: false; freeInMs: number };
+/**
+ * A paced slot taken (`inMs` from now: wait that long, then go; `at` is its time on the Redis
+ * clock, the same for every process), or not, and when the refusing claim is free.
+ */
+export type PacedSlot = { taken: true; inMs: number; at: number } | { taken: false; freeInMs: number };
 
 export interface RateLimiterOptions<C extends string> {
   redis: Redis;
@@ -201,7 +205,7 @@ export interface AcquireOptions {
 
 type LimiterRedis = Redis & {
   uabRateAcquire(n: number, ...a: (string | number)[]): Promise<number>;
-  uabRateReserve(n: number, ...a: (string | number)[]): Promise<[number, number]>;
+  uabRateReserve(n: number, ...a: (string | number)[]): Promise<[number, number, string?]>;
   uabRatePause(n: number, ...a: (string | number)[]): Promise<number>;
 };
 
@@ -247,8 +251,8 @@ export class RateLimiter<C extends string> {
       keys.push(this.key(c.subject, c.category, "paced"), this.key(c.subject, c.category, "pause"));
       args.push((w.ms + this.margin(w.ms)) / w.limit, c.maxWaitMs === undefined ? -1 : Math.max(0, c.maxWaitMs));
     }
-    const [taken, ms] = await this.redis.uabRateReserve(keys.length, ...keys, ...args);
-    return taken === 1 ? { taken: true, inMs: Number(ms) } : { taken: false, freeInMs: Number(ms) };
+    const [taken, ms, at] = await this.redis.uabRateReserve(keys.length, ...keys, ...args);
+    return taken === 1 ? { taken: true, inMs: Number(ms), at: Number(at) } : { taken: false, freeInMs: Number(ms) };
   }
 
   /** Tries once: 0 if a slot was taken, else how long to wait before trying again. */
