@@ -30,6 +30,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # SIGTERM drains the workers; the default 10 s docker stop grace matches SHUTDOWN_TIMEOUT=9.
 STOPSIGNAL SIGTERM
-# The node options of npm start (see README, "Memory"): V8 without helper threads and an 8 MB
+# The node options of npm start (see README, "Performance"): V8 without helper threads and an 8 MB
 # young generation keep RSS under 200 MB at 2,000 instruments × 50,000 rules, flat for a week.
 CMD ["node", "--single-threaded", "--max-semi-space-size=8", "dist/src/main.js"]

@@ -246,7 +246,11 @@ export class CandleRepository {
   private *pruneSteps(interval: CandleInterval, beforeTs: number): Generator<number> {
     const iv = INTERVAL_CODE[interval];
     // A fold under way leaves copies in the recent table: finish it first, so each candle is counted once.
-    while (this.folder.underWay(iv)) this.folder.step(iv);
+    while (this.folder.underWay(iv)) {
+      this.folder.step(iv);
+      // Each fold step is a transaction of its own: the pause between steps applies to them too.
+      yield 0;
+    }
     yield this.pruneRecentStmt.run(iv, beforeTs).changes;
     const ids = this.allIdsStmt.all();
     for (let next = 0; next < ids.length;) {

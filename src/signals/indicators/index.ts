@@ -19,4 +19,4 @@ export {
 export { computeFull } from "./full.js";
 export { InstrumentIndicators, type IndicatorDebugSizes } from "./instrument.js";
 export { supertrendStep, supertrendValue, type SupertrendBands } from "./supertrend.js";
-export { ExpAverage, RollingWindow, createState, type StreamState } from "./streaming.js";
+export { RollingWindow, createState, type StreamState } from "./streaming.js";
