@@ -7,25 +7,26 @@ import { sleep } from "../support/wait.js";
 
 type Category = "global" | "chat";
 
+// Two connections standing for two processes, on a prefix of each test's own.
+let prefix: string;
+let a: Redis;
+let b: Redis;
+beforeEach(() => {
+  prefix = uniquePrefix();
+  a = new Redis(TEST_REDIS_URL);
+  b = new Redis(TEST_REDIS_URL);
+});
+afterEach(async () => {
+  await deletePrefix(prefix);
+  a.disconnect();
+  b.disconnect();
+});
+
 /**
  * The two pieces under Telegram delivery, over real Redis with two connections standing for
  * two processes: paced slots (RateLimiter.reservePaced) and the chat's holder (ChatLocks).
  */
 describe("paced slots shared through Redis", () => {
-  let prefix: string;
-  let a: Redis;
-  let b: Redis;
-  beforeEach(() => {
-    prefix = uniquePrefix();
-    a = new Redis(TEST_REDIS_URL);
-    b = new Redis(TEST_REDIS_URL);
-  });
-  afterEach(async () => {
-    await deletePrefix(prefix);
-    a.disconnect();
-    b.disconnect();
-  });
-
   // 5 in 200 ms with a 20 ms margin: one slot every 44 ms.
   const limits = { global: [{ ms: 200, limit: 5 }], chat: [{ ms: 400, limit: 1 }] };
   const limiter = (redis: Redis) => new RateLimiter<Category>({ redis, prefix, limits, safetyFraction: 0, minSafetyMs: 20 });
@@ -85,20 +86,6 @@ describe("paced slots shared through Redis", () => {
 });
 
 describe("one holder per chat", () => {
-  let prefix: string;
-  let a: Redis;
-  let b: Redis;
-  beforeEach(() => {
-    prefix = uniquePrefix();
-    a = new Redis(TEST_REDIS_URL);
-    b = new Redis(TEST_REDIS_URL);
-  });
-  afterEach(async () => {
-    await deletePrefix(prefix);
-    a.disconnect();
-    b.disconnect();
-  });
-
   it("a second claimant is refused and raises the flag: the holder looks again before it lets go", async () => {
     const [la, lb] = [new ChatLocks(a, prefix), new ChatLocks(b, prefix)];
     expect(await la.claim(7, "n-1")).toBe(true);

@@ -1,35 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { MarketCandle, Quote } from "../../src/market/types.js";
-import {
-  AUTO_PAUSE_MAX_FIRES,
-  evaluateCandleRule,
-  evaluateRule,
-  indicatorKeysFor,
-  initialRuleState,
-  type AlertRule,
-  type CandleInputs,
-  type IndicatorReading,
-  type RuleKind,
-} from "../../src/signals/rules.js";
+import { AUTO_PAUSE_MAX_FIRES, evaluateCandleRule, evaluateRule, indicatorKeysFor, type CandleInputs, type IndicatorReading } from "../../src/signals/rules.js";
+import { alertRule as rule } from "../support/rules.js";
 
 const T0 = Date.UTC(2025, 0, 6, 4, 0, 0);
-
-function rule(kind: RuleKind, params: AlertRule["params"] = {}, overrides: Partial<AlertRule> = {}): AlertRule {
-  return {
-    id: 1,
-    userId: 1,
-    instrumentKey: "NSE_EQ|INE002A01018",
-    kind,
-    params,
-    frequency: "every",
-    cooldownSeconds: 0,
-    expiresAt: null,
-    lastFiredAt: null,
-    fireCount: 0,
-    state: initialRuleState(),
-    ...overrides,
-  };
-}
 
 const candle = (close: number, volume = 1000, ts = T0): MarketCandle => ({ ts, open: close, high: close, low: close, close, volume });
 const inputs = (previous: IndicatorReading, values: IndicatorReading, c = candle(100), previousCandle?: MarketCandle): CandleInputs => ({

@@ -1,28 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { RuleIndex } from "../../src/signals/rule-index.js";
-import { initialRuleState, type AlertRule, type RuleKind } from "../../src/signals/rules.js";
+import type { AlertRule } from "../../src/signals/rules.js";
+import { alertRule as rule } from "../support/rules.js";
 
 const KEY = "NSE_EQ|INE002A01018";
 const T0 = Date.parse("2025-01-15T10:30:00+05:30");
-
-let nextId = 1;
-function rule(kind: RuleKind, params: AlertRule["params"], overrides: Partial<AlertRule> = {}): AlertRule {
-  return {
-    id: nextId++,
-    userId: 1,
-    instrumentKey: KEY,
-    kind,
-    params,
-    frequency: "every",
-    cooldownSeconds: 0,
-    expiresAt: null,
-    lastFiredAt: null,
-    fireCount: 0,
-    state: initialRuleState(),
-    snoozedUntil: null,
-    ...overrides,
-  };
-}
 
 /** The ids candidates() hands out for a quote at `price`, then settles there. */
 function visit(index: RuleIndex, price: number, opts: { previous?: number; prevClose?: number; now?: number; key?: string } = {}): number[] {

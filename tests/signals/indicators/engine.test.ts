@@ -6,7 +6,8 @@ import { CandleRepository, type CandleInterval } from "../../../src/db/repositor
 import type { MarketCandle } from "../../../src/market/types.js";
 import { IndicatorEngine, specsFor } from "../../../src/signals/indicator-engine.js";
 import { candlesNeeded, InstrumentIndicators, type CandleInput } from "../../../src/signals/indicators/index.js";
-import { initialRuleState, type AlertRule, type RuleKind } from "../../../src/signals/rules.js";
+import type { AlertRule } from "../../../src/signals/rules.js";
+import { alertRule as rule } from "../../support/rules.js";
 import { removeDir, tempDir } from "../../support/env.js";
 import { genCandles, SESSION } from "./helpers.js";
 
@@ -24,23 +25,6 @@ class CountingCandles extends CandleRepository {
     this.recents++;
     return super.recent(key, interval, limit);
   }
-}
-
-let nextId = 1;
-function rule(kind: RuleKind, params: AlertRule["params"] = {}): AlertRule {
-  return {
-    id: nextId++,
-    userId: 1,
-    instrumentKey: KEY,
-    kind,
-    params,
-    frequency: "every",
-    cooldownSeconds: 0,
-    expiresAt: null,
-    lastFiredAt: null,
-    fireCount: 0,
-    state: initialRuleState(),
-  };
 }
 
 describe("IndicatorEngine.onCandle on a real candle store", () => {
