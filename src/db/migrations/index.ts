@@ -6,6 +6,7 @@ import { sql as userSettings } from "./005_user_settings.js";
 import { sql as orderTracking } from "./006_order_tracking.js";
 import { sql as appSecrets } from "./007_app_secrets.js";
 import { sql as candleLayout } from "./008_candle_layout.js";
+import { sql as watchlistsVersion } from "./009_watchlists_version.js";
 
 export interface Migration {
   version: number;
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "order_tracking", sql: orderTracking },
   { version: 7, name: "app_secrets", sql: appSecrets },
   { version: 8, name: "candle_layout", sql: candleLayout },
+  { version: 9, name: "watchlists_version", sql: watchlistsVersion },
 ];

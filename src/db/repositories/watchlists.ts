@@ -5,6 +5,8 @@ export class WatchlistRepository {
   private readonly keysInUse: Statement<[], { instrument_key: string }>;
   private readonly removeStmt: Statement<[number, string]>;
   private readonly forUserStmt: Statement<[number], { instrument_key: string }>;
+  private readonly versionsStmt: Statement<[], { rules: number; watchlists: number }>;
+  private inUse: { rules: number; watchlists: number; keys: readonly string[] } | undefined;
 
   constructor(
     db: Database,
@@ -18,6 +20,12 @@ export class WatchlistRepository {
       `SELECT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active'
        UNION
        SELECT r.instrument_key FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
+    );
+    // Both move on every change that can change the set above: rules (and users' status) by
+    // migration 004's triggers, watchlists by 009's.
+    this.versionsStmt = db.prepare(
+      `SELECT (SELECT value FROM app_meta WHERE key = 'rules_version') AS rules,
+              (SELECT value FROM app_meta WHERE key = 'watchlists_version') AS watchlists`,
     );
   }
 
@@ -34,8 +42,16 @@ export class WatchlistRepository {
     return this.forUserStmt.all(userId).map((r) => r.instrument_key);
   }
 
-  /** The distinct instruments the bot must poll. */
-  instrumentKeysInUse(): string[] {
-    return this.keysInUse.all().map((r) => r.instrument_key);
+  /**
+   * The distinct instruments the bot must poll. Worked out again only when a rule, a user's
+   * status or a watchlist changed (in any process): at 50,000 rules the query takes ~25 ms,
+   * and every poll and candle fetch asks.
+   */
+  instrumentKeysInUse(): readonly string[] {
+    const v = this.versionsStmt.get()!;
+    if (this.inUse?.rules !== v.rules || this.inUse.watchlists !== v.watchlists) {
+      this.inUse = { ...v, keys: this.keysInUse.all().map((r) => r.instrument_key) };
+    }
+    return this.inUse.keys;
   }
 }
