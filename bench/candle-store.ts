@@ -29,7 +29,7 @@ const HOLD_MINUTES = 110;
  * 2M rows (2,000 instruments × 1,000 minutes) through the repository the way production
  * fills it (a minute at a time; the recent table folds as it goes). Then: (a) the live
  * pattern, one `upsert` of 2,000 candles per minute; (b) the newest 500 candles of random
- * instruments through `recent`; (c) `pruneInBatches` (what the daily job runs) of the oldest
+ * instruments through `recent`; (c) `prune` (what the daily job runs) of the oldest
  * day, with its query plans and its longest transaction.
  */
 export async function benchCandleStore(): Promise<BenchResult[]> {
@@ -107,7 +107,7 @@ export async function benchCandleStore(): Promise<BenchResult[]> {
     const stalls = monitorEventLoopDelay({ resolution: 1 });
     stalls.enable();
     const pruneStarted = performance.now();
-    const removed = await repo.pruneInBatches("1m", t0 + 375 * MINUTE);
+    const removed = await repo.prune("1m", t0 + 375 * MINUTE);
     const pruneMs = performance.now() - pruneStarted;
     stalls.disable();
     const longestPruneTx = stalls.max / 1e6;

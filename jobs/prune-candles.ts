@@ -6,7 +6,7 @@ import type { Services } from "../src/services.js";
  * In short transactions with pauses between them: the poller and workers keep writing meanwhile.
  */
 export async function pruneCandles(_job: Job, s: Services): Promise<{ removed: number }> {
-  const removed = await s.candles.pruneInBatches("1m", s.clock() - s.config.candleRetentionDays * 86_400_000);
+  const removed = await s.candles.prune("1m", s.clock() - s.config.candleRetentionDays * 86_400_000);
   if (removed) s.log.info({ removed }, "old candles pruned");
   return { removed };
 }

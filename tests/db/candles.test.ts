@@ -167,7 +167,7 @@ describe("CandleRepository", () => {
     expect(b.recent("NEW", "1m", 10)).toEqual([candle(1)]);
   });
 
-  it("matches a plain model through folds taken a few instruments at a time, re-sends, history and prunes", () => {
+  it("matches a plain model through folds taken a few instruments at a time, re-sends, history and prunes", async () => {
     const db = open();
     // Two connections, as two processes: writes alternate, so each sees folds the other took.
     const repos = [new CandleRepository(db, { foldBatch: 3 }), new CandleRepository(open(), { foldBatch: 2 })];
@@ -212,7 +212,7 @@ describe("CandleRepository", () => {
         const cut = candle(150).ts;
         let gone = 0;
         for (const rows of model.values()) for (const ts of [...rows.keys()]) if (ts < cut && rows.delete(ts)) gone++;
-        expect(repo.prune("1m", cut)).toBe(gone);
+        expect(await repo.prune("1m", cut)).toBe(gone);
       }
     }
     expect(sawFoldUnderWay).toBe(true);
@@ -224,10 +224,10 @@ describe("CandleRepository", () => {
     const repo = new CandleRepository(db);
     const keys = ["A", "B", "C", "D"];
     live(repo, keys, 0, 150);
-    expect(repo.prune("1m", candle(100).ts)).toBe(4 * 100);
+    expect(await repo.prune("1m", candle(100).ts)).toBe(4 * 100);
     for (const key of keys) expect(repo.recent(key, "1m", 500).map((c) => c.ts)).toEqual(Array.from({ length: 50 }, (_, i) => candle(100 + i).ts));
-    expect(repo.prune("1m", candle(100).ts)).toBe(0);
-    expect(await repo.pruneInBatches("1m", candle(149).ts)).toBe(4 * 49);
+    expect(await repo.prune("1m", candle(100).ts)).toBe(0);
+    expect(await repo.prune("1m", candle(149).ts)).toBe(4 * 49);
     expect(repo.recent("D", "1m", 500)).toEqual([candle(149, 3249)]);
 
     // Each delete is an index search, never a scan of the table; so are a fold step's move and delete.

@@ -204,20 +204,11 @@ export class CandleRepository {
   /**
    * Drops candles older than `beforeTs`: one-minute history is kept for a bounded time.
    * Each instrument's old rows are one key range (an index search, not a scan); instruments
-   * go in transactions of about PRUNE_BATCH_MS each. Back to back, though: use
-   * `pruneInBatches` where other processes write meanwhile.
+   * go in transactions of about PRUNE_BATCH_MS each, with a pause of that long after each, so
+   * a writer in another process (whose busy handler polls in growing sleeps) gets the lock in
+   * between. Returns how many rows went.
    */
-  prune(interval: CandleInterval, beforeTs: number): number {
-    let removed = 0;
-    for (const n of this.pruneSteps(interval, beforeTs)) removed += n;
-    return removed;
-  }
-
-  /**
-   * `prune` with a pause after each transaction as long as the transaction was, so a writer
-   * in another process (whose busy handler polls in growing sleeps) gets the lock in between.
-   */
-  async pruneInBatches(interval: CandleInterval, beforeTs: number): Promise<number> {
+  async prune(interval: CandleInterval, beforeTs: number): Promise<number> {
     let removed = 0;
     for (const n of this.pruneSteps(interval, beforeTs)) {
       removed += n;
