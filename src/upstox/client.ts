@@ -30,6 +30,9 @@ import type {
   Trade,
 } from "./types.js";
 
+/** What the Portfolio Stream Feed can carry; Upstox sends only orders unless asked for more. */
+export type PortfolioUpdateType = "order" | "position" | "holding" | "gtt_order";
+
 /** Upstox takes at most this many instrument keys in one quote, LTP or OHLC call. */
 export const MAX_KEYS_PER_QUOTE_CALL = 500;
 
@@ -148,6 +151,8 @@ const toFundsSegment = (s: z.output<typeof S.fundsSchema>["equity"]): FundsSegme
 const toBar = (
   b: { open: number; high: number; low: number; close: number; volume?: number | undefined; ts?: number | undefined } | null | undefined,
 ): OhlcBar | undefined => (b ? { open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume ?? 0, ts: b.ts ?? 0 } : undefined);
+
+const feedUri = (d: z.output<typeof S.feedAuthorizeSchema>): string => (d.authorized_redirect_uri ?? d.authorizedRedirectUri)!;
 
 /**
  * Every Upstox endpoint the bot uses. Reads go to the main host, order writes to the HFT
@@ -466,6 +471,22 @@ export class UpstoxClient {
   async getMarketStatus(session: UpstoxSession, exchange: string): Promise<MarketStatus> {
     const s = parse(S.marketStatusSchema, await this.get<unknown>(session, `/v2/market/status/${seg(exchange)}`), "market status");
     return { exchange: s.exchange, status: s.status, lastUpdated: s.last_updated };
+  }
+
+  // --- WebSocket feed authorization ---------------------------------------
+
+  /**
+   * A one-time `wss://` URL for the Market Data Feed V3. Its `code` is single-use: authorize
+   * again before every connect, and never log the URL's query.
+   */
+  async authorizeMarketFeed(session: UpstoxSession): Promise<string> {
+    return feedUri(parse(S.feedAuthorizeSchema, await this.get<unknown>(session, "/v3/feed/market-data-feed/authorize", "live"), "market feed authorization"));
+  }
+
+  /** A one-time `wss://` URL for one user's Portfolio Stream Feed carrying `updateTypes` (v2: there is no v3). */
+  async authorizePortfolioFeed(session: UpstoxSession, updateTypes: readonly PortfolioUpdateType[]): Promise<string> {
+    const p = path("/v2/feed/portfolio-stream-feed/authorize", { update_types: updateTypes.join(",") });
+    return feedUri(parse(S.feedAuthorizeSchema, await this.get<unknown>(session, p, "live"), "portfolio feed authorization"));
   }
 
   // --- Instruments master ---------------------------------------------------

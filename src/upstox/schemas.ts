@@ -183,3 +183,11 @@ export const instrumentRecordSchema = z.looseObject({
   expiry: num.optional(),
   short_name: str.optional(),
 });
+
+/** A feed authorization: the one-time WebSocket URL (Upstox has spelt the field both ways). */
+export const feedAuthorizeSchema = z
+  .looseObject({ authorized_redirect_uri: str.min(1).optional(), authorizedRedirectUri: str.min(1).optional() })
+  .refine((d) => d.authorized_redirect_uri !== undefined || d.authorizedRedirectUri !== undefined, {
+    message: "authorized_redirect_uri is missing",
+    path: ["authorized_redirect_uri"],
+  });
