@@ -3,6 +3,7 @@ import type { BotContext } from "../src/bot/context.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { escapeHtml } from "../src/format/html.js";
 import { istInstant, istParts } from "../src/market/calendar.js";
+import { describeFeeds } from "../src/format/feeds.js";
 import { formatIstTime } from "../src/format/time.js";
 import { QUEUE_NAMES } from "../src/queue/queues.js";
 
@@ -61,6 +62,7 @@ admin.command("health", async (ctx) => {
       `SQLite: ${c.sqlite.ok ? "ok" : `down — ${escapeHtml(c.sqlite.error ?? "")}`}`,
       `Market poll: ${c.marketPoll.state}${c.marketPoll.ageSeconds !== null ? `, last ${c.marketPoll.ageSeconds} s ago` : ""}`,
       `Upstox logins: ${c.upstoxToken.state} (${c.upstoxToken.linkedUsers} linked, ${c.upstoxToken.expired} expired)`,
+      ...describeFeeds(c.feeds),
     ].join("\n"),
   );
 });

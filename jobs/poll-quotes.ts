@@ -5,7 +5,8 @@ import { evaluateQuotes } from "../src/signals/engine.js";
 import { queueWarmUpIfNeeded } from "./warm-up-candles.js";
 
 export type PollQuotesResult =
-  { skipped: "paused" | "market closed" | "nothing to poll" } | { instruments: number; quotes: number; fired: number; stale: number; warmUps?: number };
+  | { skipped: "paused" | "market closed" | "nothing to poll" | "streaming" }
+  | { instruments: number; quotes: number; fired: number; stale: number; warmUps?: number; streamed?: number };
 
 /**
  * One market poll, only while NSE is open: the distinct instruments any active user
@@ -13,6 +14,11 @@ export type PollQuotesResult =
  * the price rules. Quotes older than two poll intervals are not acted on. Instruments
  * quoted for the first time (newly watched) get their candle rules' history queued at once,
  * not a minute later at the next candle fetch.
+ *
+ * With MARKET_DATA_MODE=stream the poll is the fallback: instruments a live market feed
+ * delivers are left to it, and only the rest (over the feed's limits) are polled; when no
+ * feed is live (down, stalled, or its holder gone), everything is polled again, so REST
+ * takes over within one interval and hands back as soon as the feed is live.
  */
 export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResult> {
   const now = s.clock();
@@ -25,7 +31,25 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s.metrics.polls.inc({ outcome: "market_closed" });
     return { skipped: "market closed" };
   }
-  const keys = s.watchlists.instrumentKeysInUse();
+  let keys = s.watchlists.instrumentKeysInUse();
+  let streamed: number | undefined;
+  if (s.config.marketData.mode === "stream" && keys.length) {
+    const covered = await s.feedStatus.liveCoverage(now, s.config.marketData.stallSeconds * 1000);
+    if (covered) {
+      const rest = keys.filter((k) => !covered.has(k));
+      streamed = keys.length - rest.length;
+      if (!rest.length) {
+        await s.pollState.recordPoll(now, new Map());
+        s.metrics.polls.inc({ outcome: "streaming" });
+        return { skipped: "streaming" };
+      }
+      keys = rest;
+    } else {
+      // The stream should be delivering and is not: this poll covers for it.
+      s.metrics.feedFallbackSeconds.inc(s.config.pollIntervalSeconds);
+      s.metrics.polls.inc({ outcome: "fallback" });
+    }
+  }
   if (!keys.length) {
     await s.pollState.recordPoll(now, new Map());
     s.metrics.polls.inc({ outcome: "empty" });
@@ -63,7 +87,14 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
     s,
     [...quotes.keys()].filter((k) => !previous.has(k)),
   );
-  return { instruments: keys.length, quotes: quotes.size, fired: result.fired.length, stale: result.stale, ...(warmUps ? { warmUps } : {}) };
+  return {
+    instruments: keys.length,
+    quotes: quotes.size,
+    fired: result.fired.length,
+    stale: result.stale,
+    ...(warmUps ? { warmUps } : {}),
+    ...(streamed ? { streamed } : {}),
+  };
 }
 
 /** How often the poll folds the WAL back into the database. */

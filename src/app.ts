@@ -80,6 +80,15 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     const workers = startWorkers({ connection: services.redis, prefix: config.redis.prefix, jobs: bindJobs(services), log, metrics, redis: redisWatch });
     shutdown.pushDrain({ name: "workers", close: workers.close, abandon: workers.abandon });
 
+    // The real-time path: every process competes for the feeds' lease; one holds the sockets.
+    // Closed before the workers, so its last evaluations' jobs are queued while they still run.
+    if (built.feeds && (built.feeds.market || built.feeds.portfolio)) {
+      const { MarketStream } = await import("./market/stream/market-stream.js");
+      const stream = new MarketStream(services, built.feeds);
+      stream.start();
+      shutdown.push({ name: "market feeds", run: () => stream.close() });
+    }
+
     let httpPort: number | undefined;
     if (opts.role === "all") {
       const upstox = Boolean(services.upstox);

@@ -17,6 +17,8 @@ import type { Logger } from "./log/logger.js";
 import { MarketCalendar } from "./market/market-calendar.js";
 import { PollState } from "./market/poll-state.js";
 import { MarketSimulator } from "./market/simulator.js";
+import { FeedStatus } from "./market/stream/feed-status.js";
+import type { FeedFactories } from "./market/stream/market-stream.js";
 import type { CandleSource, QuoteSource } from "./market/types.js";
 import { createMetrics } from "./metrics.js";
 import { ChatLocks } from "./notify/chat-lock.js";
@@ -31,6 +33,8 @@ import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import { RateLimiter } from "./redis/rate-limit.js";
 import { watchRedis, whenUp, type RedisWatch } from "./redis/watch.js";
 import type { Services } from "./services.js";
+import type { UpstoxClient } from "./upstox/client.js";
+import type { TokenStore } from "./upstox/token-store.js";
 import { IndicatorEngine } from "./signals/indicator-engine.js";
 import { RuleBook } from "./signals/rule-book.js";
 
@@ -53,6 +57,8 @@ export interface BuiltServices {
   redisUrl: string;
   redisWatch: RedisWatch;
   sqlitePing: { get(): unknown };
+  /** The feeds the stream holder opens (MARKET_DATA_MODE=stream); undefined in poll mode. */
+  feeds: FeedFactories | undefined;
 }
 
 /**
@@ -171,6 +177,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     orders: new OrderRepository(db, clock),
     indicators: new IndicatorEngine(candles),
     pollState,
+    feedStatus: new FeedStatus(connection, config.redis.prefix),
     redis: connection,
     oauth: new OAuthStates(connection, config.redis.prefix),
     broadcastDrafts: new BroadcastDrafts(connection, config.redis.prefix),
@@ -197,5 +204,52 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     lifecycle,
   };
 
-  return { services, redisUrl: redis.url, redisWatch, sqlitePing };
+  const feeds =
+    config.marketData.mode === "stream" ? await feedFactories(config, { log, clock, upstox, simulator, scripted: opts.quoteSource !== undefined }) : undefined;
+  return { services, redisUrl: redis.url, redisWatch, sqlitePing, feeds };
+}
+
+/**
+ * The streaming feeds: Upstox's market and portfolio feeds with an Upstox app, else the
+ * simulator's ticks. Prices a test scripts through its own quote source are not streamed.
+ * The feed modules load only here, in stream mode.
+ */
+async function feedFactories(
+  config: Config,
+  deps: {
+    log: Logger;
+    clock: () => number;
+    upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
+    simulator: MarketSimulator | undefined;
+    scripted: boolean;
+  },
+): Promise<FeedFactories> {
+  const stallMs = config.marketData.stallSeconds * 1000;
+  if (deps.upstox) {
+    const { client, tokens } = deps.upstox;
+    const [{ UpstoxMarketFeed }, { PortfolioStreams }] = await Promise.all([
+      import("./upstox/feed/market-data-feed.js"),
+      import("./upstox/feed/portfolio-feed.js"),
+    ]);
+    return {
+      ...(deps.scripted
+        ? {}
+        : {
+            market: ({ watchdogActive }) =>
+              new UpstoxMarketFeed({
+                client,
+                session: () => tokens.marketDataSession(config.upstox.marketDataUser),
+                log: deps.log,
+                now: deps.clock,
+                stallMs,
+                watchdogActive,
+              }),
+          }),
+      portfolio: (onUpdate) => new PortfolioStreams({ client, log: deps.log, now: deps.clock, stallMs, onUpdate }),
+    };
+  }
+  if (!deps.simulator || deps.scripted) return {};
+  const simulator = deps.simulator;
+  const { SimulatedMarketFeed } = await import("./market/simulated-feed.js");
+  return { market: () => new SimulatedMarketFeed({ simulator, now: deps.clock }) };
 }

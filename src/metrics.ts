@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Every metric the bot exports on /metrics, created once by the composition root. */
 export interface MetricSources {
@@ -55,6 +55,42 @@ export function createMetrics(sources?: MetricSources) {
     tokensExpired: new Counter({
       name: "uab_upstox_tokens_expired_total",
       help: "Upstox tokens found expired or revoked (counted once per token)",
+      registers: [registry],
+    }),
+    feedTicks: new Counter({
+      name: "uab_feed_ticks_total",
+      help: "Ticks received from a streaming market feed, by feed",
+      labelNames: ["feed"],
+      registers: [registry],
+    }),
+    feedDecodeErrors: new Counter({
+      name: "uab_feed_decode_errors_total",
+      help: "Feed frames that could not be decoded, by feed",
+      labelNames: ["feed"],
+      registers: [registry],
+    }),
+    feedReconnects: new Counter({ name: "uab_feed_reconnects_total", help: "Feed sockets reconnected, by feed", labelNames: ["feed"], registers: [registry] }),
+    feedFallbackSeconds: new Counter({
+      name: "uab_feed_fallback_seconds_total",
+      help: "Seconds of REST polling done because no market feed was live while MARKET_DATA_MODE=stream",
+      registers: [registry],
+    }),
+    feedConnected: new Gauge({
+      name: "uab_feed_connected",
+      help: "1 while this process holds a connected feed, by feed (0 elsewhere)",
+      labelNames: ["feed"],
+      registers: [registry],
+    }),
+    tickToOutbox: new Histogram({
+      name: "uab_tick_to_outbox_seconds",
+      help: "From a tick's arrival to its evaluation committed (outbox rows written when it fired)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    portfolioUpdates: new Counter({
+      name: "uab_portfolio_updates_total",
+      help: "Portfolio stream updates received, by update type (order, position, holding, gtt_order)",
+      labelNames: ["type"],
       registers: [registry],
     }),
     errors: new Counter({ name: "uab_errors_total", help: "Errors caught, by where they happened", labelNames: ["where"], registers: [registry] }),

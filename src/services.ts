@@ -13,6 +13,7 @@ import type { HealthReport } from "./http/health.js";
 import type { Logger } from "./log/logger.js";
 import type { MarketCalendar } from "./market/market-calendar.js";
 import type { PollState } from "./market/poll-state.js";
+import type { FeedStatus } from "./market/stream/feed-status.js";
 import type { CandleSource, QuoteSource } from "./market/types.js";
 import type { CandleRepository } from "./db/repositories/candles.js";
 import type { OrderRepository } from "./orders/order-repository.js";
@@ -56,6 +57,8 @@ export interface Services {
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
   pollState: PollState;
+  /** The streaming feeds' state as their holder publishes it, and the claims on closed minutes. */
+  feedStatus: FeedStatus;
   /** The shared Redis connection (queues, leases, heartbeats); small shared state goes through the services below. */
   redis: Redis;
   /** One-time `state` values of Upstox login links (/login, the morning reminder, the callback). */

@@ -13,6 +13,8 @@ export interface Config {
   workerConcurrency: number;
   http: { host: string; port: number; publicUrl: string };
   pollIntervalSeconds: number;
+  /** Where live prices come from: the streaming feeds first (REST polls while they are down), or REST polls only. */
+  marketData: { mode: "stream" | "poll"; stallSeconds: number };
   candleRetentionDays: number;
   shutdownTimeoutMs: number;
   simulator: { seed: number; alwaysOpen: boolean };
@@ -88,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     workerConcurrency: e.WORKER_CONCURRENCY,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL! },
     pollIntervalSeconds: e.POLL_INTERVAL,
+    marketData: { mode: e.MARKET_DATA_MODE, stallSeconds: e.FEED_STALL_SECONDS },
     candleRetentionDays: e.CANDLE_RETENTION_DAYS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
     simulator: { seed: e.SIMULATOR_SEED, alwaysOpen: e.SIMULATOR_ALWAYS_OPEN },

@@ -171,6 +171,10 @@ export const envSchema = z
     PUBLIC_URL: url("http://localhost:8080", ["http:", "https:"]),
 
     POLL_INTERVAL: int(15, 1, 3600, " seconds"),
+    MARKET_DATA_MODE: z
+      .enum(["stream", "poll"], { message: "must be stream (WebSocket feeds, REST polling as the fallback) or poll (REST only)" })
+      .default("stream"),
+    FEED_STALL_SECONDS: int(15, 2, 300, " seconds"),
     CANDLE_RETENTION_DAYS: int(30, 1, 3650, " days"),
     SHUTDOWN_TIMEOUT: int(9, 1, 60, " seconds"),
     SIMULATOR_SEED: int(42, 0, 2 ** 31 - 1),

@@ -1,6 +1,7 @@
 import type { Services } from "../services.js";
 import { whenUp } from "../redis/watch.js";
 import { liveProcesses, type LiveProcess } from "../lifecycle/heartbeat.js";
+import { isLive, type PublishedFeed } from "../market/stream/feed-status.js";
 
 /** Pure assessment of service health from measured inputs; the HTTP layer only gathers them. */
 
@@ -18,6 +19,22 @@ export interface HealthInputs {
   history?: { pending: number; failed: number } | undefined;
   /** The bot's processes that are alive (heartbeats in Redis). Unknown while Redis is down. */
   processes?: LiveProcess[] | undefined;
+  /** MARKET_DATA_MODE=stream: the feeds as their holder published them (none while no process holds them). */
+  stream?: { feeds: PublishedFeed[]; stallSeconds: number } | undefined;
+}
+
+/** One feed in /healthz: what an operator needs to tell a live feed from a stuck one. */
+export interface FeedHealth {
+  name: string;
+  ok: boolean;
+  status: PublishedFeed["status"];
+  holder: string;
+  subscribed: number;
+  overLimit: number;
+  lastMessageAgeSeconds: number | null;
+  reconnectsToday: number;
+  decodeErrors: number;
+  lastError?: string;
 }
 
 export interface HealthReport {
@@ -27,7 +44,7 @@ export interface HealthReport {
     sqlite: HealthInputs["sqlite"];
     marketPoll: {
       ok: boolean;
-      state: "polling" | "market closed" | "paused" | "stale" | "waiting for first poll";
+      state: "polling" | "streaming" | "market closed" | "paused" | "stale" | "waiting for first poll";
       lastPollAt: string | null;
       ageSeconds: number | null;
     };
@@ -36,6 +53,8 @@ export interface HealthReport {
     history?: { state: "loading" | "done"; pending: number; failed: number };
     /** Informative: which processes (roles, hosts) are alive. */
     processes?: LiveProcess[];
+    /** MARKET_DATA_MODE=stream: each feed's state; a feed down is not unhealthy while REST polling covers. */
+    feeds?: FeedHealth[];
   };
 }
 
@@ -55,6 +74,29 @@ export function assessHealth(i: HealthInputs): HealthReport {
     pollOk = false;
   } else state = "polling";
 
+  // Market data works when the poll does or a market feed is live: only neither is unhealthy.
+  const stallMs = (i.stream?.stallSeconds ?? 0) * 1000;
+  const feeds = i.stream?.feeds.map((f): FeedHealth => {
+    const ok = isLive(f, i.now, stallMs);
+    return {
+      name: f.name,
+      ok,
+      status: f.status,
+      holder: f.holder,
+      subscribed: f.subscribed,
+      overLimit: f.overLimit,
+      lastMessageAgeSeconds: f.lastMessageAt === null ? null : Math.max(0, Math.round((i.now - f.lastMessageAt) / 1000)),
+      reconnectsToday: f.reconnectsToday,
+      decodeErrors: f.decodeErrors,
+      ...(f.lastError ? { lastError: f.lastError } : {}),
+    };
+  });
+  const marketFeedLive = feeds?.some((f) => f.ok && f.name !== "upstox-portfolio") ?? false;
+  if (marketFeedLive && (state === "stale" || state === "waiting for first poll" || state === "polling")) {
+    state = "streaming";
+    pollOk = true;
+  }
+
   const md = i.marketData;
   const token: HealthReport["checks"]["upstoxToken"] = {
     state: md.source === "simulator" ? "simulator" : md.linkedUsers === 0 ? "no linked users" : md.expiredTokens > 0 ? "some expired" : "ok",
@@ -70,13 +112,14 @@ export function assessHealth(i: HealthInputs): HealthReport {
       marketPoll: { ok: pollOk, state, lastPollAt: i.lastPollAt === null ? null : new Date(i.lastPollAt).toISOString(), ageSeconds: age },
       upstoxToken: token,
       ...(i.processes ? { processes: i.processes } : {}),
+      ...(feeds ? { feeds } : {}),
       ...(i.history ? { history: { state: i.history.pending > 0 ? ("loading" as const) : ("done" as const), ...i.history } } : {}),
     },
   };
 }
 
 /** What gathering health reads. */
-export type HealthSources = Pick<Services, "clock" | "pollState" | "users" | "queues" | "config" | "marketOpen" | "quotes" | "redis">;
+export type HealthSources = Pick<Services, "clock" | "pollState" | "users" | "queues" | "config" | "marketOpen" | "quotes" | "redis" | "feedStatus">;
 
 /**
  * Measures what /healthz reports (Redis, SQLite, the last poll, tokens, history progress)
@@ -110,8 +153,16 @@ export async function gatherHealth(s: HealthSources, startedAt: number, redisRea
         .catch(() => undefined)
     : undefined;
   const processes = redis.ok ? await whenUp(redisReady, () => liveProcesses(s.redis, s.config.redis.prefix, Date.now())).catch(() => undefined) : undefined;
+  const stream =
+    s.config.marketData.mode === "stream"
+      ? {
+          feeds: redis.ok ? await whenUp(redisReady, () => s.feedStatus.read(now)).catch(() => []) : [],
+          stallSeconds: s.config.marketData.stallSeconds,
+        }
+      : undefined;
   return assessHealth({
     now,
+    stream,
     startedAt,
     redis,
     sqlite,

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { isSessionOpen, nseCalendar, sessionOn, type ExchangeDay, type SpecialSession } from "./calendar.js";
+import { istParts, isSessionOpen, nseCalendar, sessionOn, type ExchangeDay, type SpecialSession } from "./calendar.js";
 
 /**
  * The NSE calendar every process agrees on: Upstox's holiday list, fetched once a day by
@@ -9,7 +9,9 @@ export class MarketCalendar {
   private holidays = new Set<string>();
   private special = new Map<string, SpecialSession>();
   private syncedAt = -Infinity;
+  private feedSays: FeedSegmentStatus | undefined;
   private readonly key: string;
+  private readonly feedKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -17,10 +19,39 @@ export class MarketCalendar {
     private readonly opts: { alwaysOpen: boolean; clock: () => number; maxAgeMs?: number },
   ) {
     this.key = `${prefix}:calendar:nse`;
+    this.feedKey = `${prefix}:calendar:nse-feed-status`;
   }
 
+  /**
+   * Whether NSE trades at `at`. The exchange's own word from the market feed (NSE_EQ's
+   * segment status) wins over the calendar for the rest of its IST day, from the moment it
+   * was said: a session the holiday list does not know, or a close the calendar does not.
+   */
   isOpen(at: Date): boolean {
+    if (this.opts.alwaysOpen) return true;
+    const said = this.feedSays;
+    if (said && at.getTime() >= said.at && istDay(at.getTime()) === istDay(said.at)) return said.open;
+    return this.scheduledOpen(at);
+  }
+
+  /** What the calendar alone says (holidays and special sessions, not the feed). */
+  scheduledOpen(at: Date): boolean {
     return this.opts.alwaysOpen || isSessionOpen(at, this.holidays, this.special);
+  }
+
+  /**
+   * Records NSE_EQ's status from the market feed for every process (Redis) and this one. Only
+   * a disagreement is kept (an agreeing word leaves the calendar in charge, so a feed that
+   * later goes quiet cannot hold a stale "open" past the scheduled close). Returns whether it
+   * disagreed, for the caller to log.
+   */
+  async applyFeedStatus(status: string, at: number): Promise<{ open: boolean; disagrees: boolean }> {
+    const open = status === "NORMAL_OPEN";
+    const disagrees = open !== this.scheduledOpen(new Date(at));
+    this.feedSays = disagrees ? { status, open, at } : undefined;
+    if (disagrees) await this.redis.set(this.feedKey, JSON.stringify(this.feedSays), "PX", 86_400_000);
+    else await this.redis.del(this.feedKey);
+    return { open, disagrees };
   }
 
   /** Today's session (IST day of `at`), special sessions included; undefined on a closed day. */
@@ -40,6 +71,9 @@ export class MarketCalendar {
   /** Reloads the cached list from Redis when this process's copy is older than maxAge (10 min). */
   async sync(force = false): Promise<void> {
     const now = this.opts.clock();
+    // The feed's word is one small key, read every time: it changes at the open and the close.
+    const said = await this.redis.get(this.feedKey);
+    this.feedSays = said ? (JSON.parse(said) as FeedSegmentStatus) : undefined;
     if (!force && now - this.syncedAt < (this.opts.maxAgeMs ?? 600_000)) return;
     const raw = await this.redis.get(this.key);
     this.syncedAt = now;
@@ -70,3 +104,12 @@ export class MarketCalendar {
     this.special = special;
   }
 }
+
+/** NSE_EQ's status as the market feed last said it (`NORMAL_OPEN` is the only open one). */
+interface FeedSegmentStatus {
+  status: string;
+  open: boolean;
+  at: number;
+}
+
+const istDay = (ms: number) => istParts(new Date(ms)).date;

@@ -31,6 +31,14 @@ export class PollState {
     await multi.exec();
   }
 
+  /** The latest quotes of instruments the stream delivers, without counting as a poll. */
+  async recordQuotes(quotes: ReadonlyMap<string, Quote>): Promise<void> {
+    if (!quotes.size) return;
+    const fields: string[] = [];
+    for (const [key, q] of quotes) fields.push(key, JSON.stringify(q));
+    await this.redis.hset(this.quotesKey, ...fields);
+  }
+
   async lastPollAt(): Promise<number | null> {
     const v = await this.redis.get(this.lastPollKey);
     return v === null ? null : Number(v);

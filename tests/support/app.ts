@@ -28,6 +28,8 @@ export function testConfig(opts: { dataDir: string; prefix: string; env?: Record
     QUEUE_PREFIX: opts.prefix,
     REDIS_URL: TEST_REDIS_URL,
     POLL_INTERVAL: "3600",
+    // Tests script prices through polls unless they test the feeds (MARKET_DATA_MODE=stream).
+    MARKET_DATA_MODE: "poll",
     ...opts.env,
   });
 }

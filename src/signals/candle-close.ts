@@ -1,0 +1,76 @@
+import { formatRupees } from "../format/money.js";
+import type { MarketCandle } from "../market/types.js";
+import type { Services } from "../services.js";
+import { evaluateCandles } from "./engine.js";
+import type { CandleUpdate } from "./indicator-engine.js";
+import type { CandleInputs } from "./rules.js";
+
+const MINUTE = 60_000;
+/** A candle older than this when it arrives is history, not news: stored, never alerted on. */
+export const STALE_CANDLE_MS = 5 * MINUTE;
+
+/**
+ * One instrument's candle with its indicator values, for the candle rules. The symbol is only
+ * read for a rule whose outcome changes something (a firing names it), so it is looked up
+ * then, not for each of 2,000 instruments every minute.
+ */
+class CandleRuleInputs implements CandleInputs {
+  readonly previousCandle: MarketCandle | undefined;
+  readonly values: CandleInputs["values"];
+  readonly previous: CandleInputs["previous"];
+  private name: string | undefined;
+
+  constructor(
+    private readonly key: string,
+    readonly candle: MarketCandle,
+    update: CandleUpdate,
+    private readonly instruments: Services["instruments"],
+  ) {
+    this.previousCandle = update.previousCandle;
+    this.values = update.values;
+    this.previous = update.previous;
+  }
+
+  get symbol(): string {
+    return (this.name ??= this.instruments.get(this.key)?.tradingSymbol ?? this.key);
+  }
+}
+
+export type CandleCloseDeps = Pick<
+  Services,
+  "db" | "candles" | "indicators" | "ruleBook" | "rules" | "users" | "notifier" | "instruments" | "pollState" | "metrics" | "log"
+>;
+
+/**
+ * A closed minute's candles, whoever built them (the REST candle fetch or the stream's bars):
+ * stored in SQLite first, then fed to the streaming indicators and run through the candle
+ * rules, the firings written and queued. Candles that arrive more than five minutes after
+ * their close are stored, never alerted on.
+ */
+export async function closeMinute(s: CandleCloseDeps, candles: ReadonlyMap<string, MarketCandle>, now: number): Promise<{ evaluated: number; fired: number }> {
+  s.candles.upsert("1m", candles);
+  s.ruleBook.refresh();
+  const inputs = new Map<string, CandleRuleInputs>();
+  const latest = new Map<string, { ts: number; values: Record<string, unknown> }>();
+  for (const [key, candle] of candles) {
+    if (now - (candle.ts + MINUTE) > STALE_CANDLE_MS) continue;
+    const rules = s.ruleBook.forInstrument(key);
+    const update = s.indicators.onCandle(key, candle, rules);
+    if (!update) continue;
+    latest.set(key, { ts: candle.ts, values: update.values });
+    if (!s.indicators.profile(rules).hasCandleRules) continue;
+    inputs.set(key, new CandleRuleInputs(key, candle, update, s.instruments));
+  }
+
+  await s.pollState.recordIndicators(latest);
+  const result = evaluateCandles(inputs, { db: s.db, book: s.ruleBook, rules: s.rules, users: s.users, notifier: s.notifier, now });
+  for (const f of result.fired) {
+    s.metrics.alerts.inc({ kind: f.kind });
+    s.log.info(
+      { ruleId: f.ruleId, userId: f.userId, signalId: f.signalId, autoPaused: f.autoPaused || undefined },
+      `📈 signal: ${f.symbol} ${f.kind.replace(/_/g, " ")} (close ${formatRupees(f.price)})`,
+    );
+  }
+  await s.notifier.queue(result.notificationIds);
+  return { evaluated: inputs.size, fired: result.fired.length };
+}
