@@ -245,7 +245,9 @@ async function feedFactories(
                 watchdogActive,
               }),
           }),
-      portfolio: (onUpdate) => new PortfolioStreams({ client, log: deps.log, now: deps.clock, stallMs, onUpdate }),
+      // Order updates come when orders change, hours apart, and Upstox documents pings only for
+      // the market feed: a quiet portfolio socket is not a stalled one.
+      portfolio: (onUpdate) => new PortfolioStreams({ client, log: deps.log, now: deps.clock, stallMs, watchdogActive: () => false, onUpdate }),
     };
   }
   if (!deps.simulator || deps.scripted) return {};

@@ -31,7 +31,7 @@ describe("FeedStatus (shared through Redis)", () => {
   });
   afterAll(() => redis.quit());
   beforeEach(async () => {
-    prefix = uniquePrefix("feed-status");
+    prefix = uniquePrefix();
     status = new FeedStatus(redis, prefix);
     return async () => void (await deletePrefix(prefix));
   });
