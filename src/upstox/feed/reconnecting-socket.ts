@@ -96,6 +96,7 @@ export class ReconnectingSocket {
   private lastMessage: number | null = null;
   private lastErr: string | undefined;
   private handlerFailures = 0;
+  private pendingRetryMs: number | undefined;
 
   constructor(private readonly opts: ReconnectingSocketOptions) {
     this.now = opts.now ?? Date.now;
@@ -124,6 +125,10 @@ export class ReconnectingSocket {
   /** Exceptions thrown by our own handlers (caught, logged), since start. */
   get handlerErrors(): number {
     return this.handlerFailures;
+  }
+  /** The wait before the pending reconnect, while one is pending. */
+  get retryDelayMs(): number | undefined {
+    return this.retryTimer ? this.pendingRetryMs : undefined;
   }
   /** Connection attempts after a loss or a failed attempt, since IST midnight. */
   get reconnectsToday(): number {
@@ -181,7 +186,7 @@ export class ReconnectingSocket {
     if (this.stopped) return;
     if (isReconnect) this.countReconnect();
     this.setStatus("connecting");
-    void this.authorizeAndOpen();
+    if (!this.stopped) void this.authorizeAndOpen();
   }
 
   private async authorizeAndOpen(): Promise<void> {
@@ -274,12 +279,13 @@ export class ReconnectingSocket {
     const delay = notAuthorized ? this.maxMs : backoffDelay(this.failures, this.initialMs, this.maxMs, this.random);
     this.failures++;
     this.opts.log.warn({ feed: this.opts.name, reason, retryInMs: delay }, "feed connection failed");
-    this.setStatus(notAuthorized ? "down" : "connecting", true);
     clearTimeout(this.retryTimer);
+    this.pendingRetryMs = delay;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connect(true);
     }, delay);
+    this.setStatus(notAuthorized ? "down" : "connecting", true);
   }
 
   private countReconnect(): void {
