@@ -14,6 +14,7 @@ import type { DeliveryPolicy, QueueName } from "./queue/queues.js";
 import { ScheduleKeeper } from "./queue/schedules.js";
 import { startWorkers, type RunnableJob } from "./queue/workers.js";
 import type { Services } from "./services.js";
+import type { StreamObserver } from "./market/stream/market-stream.js";
 
 export type Role = "all" | "worker";
 
@@ -30,6 +31,8 @@ export interface AppOptions {
   candleSource?: CandleSource;
   /** Retry policy of notify jobs; defaults to 6 attempts, exponential backoff from 2 s. */
   delivery?: Partial<DeliveryPolicy>;
+  /** Told of every evaluated batch of ticks (the bench measures tick-to-outbox with it). */
+  streamObserver?: StreamObserver;
 }
 
 export interface RunningApp {
@@ -84,7 +87,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<Runnin
     // Closed before the workers, so its last evaluations' jobs are queued while they still run.
     if (built.feeds && (built.feeds.market || built.feeds.portfolio)) {
       const { MarketStream } = await import("./market/stream/market-stream.js");
-      const stream = new MarketStream(services, built.feeds);
+      const stream = new MarketStream(services, built.feeds, opts.streamObserver);
       stream.start();
       shutdown.push({ name: "market feeds", run: () => stream.close() });
     }

@@ -32,6 +32,12 @@ export interface PortfolioFeed {
   close(): Promise<void>;
 }
 
+/** What the holder reports of each evaluated batch (the bench and tests measure with it). */
+export interface StreamObserver {
+  /** Per tick of the batch, ms from its frame's arrival to the batch's evaluation committed; and the alerts it fired. */
+  onEvaluated?(latenciesMs: readonly number[], fired: number): void;
+}
+
 /** How the holder opens its feeds; the composition root decides which (Upstox or the simulator). */
 export interface FeedFactories {
   market?: (opts: { watchdogActive: () => boolean }) => MarketFeed;
@@ -83,7 +89,8 @@ export class MarketStream {
 
   constructor(
     private readonly s: StreamDeps,
-    private readonly factories: FeedFactories,
+    factories: FeedFactories,
+    observer: StreamObserver = {},
   ) {
     const lease = new Lease(s.redis, `${s.config.redis.prefix}:feed:lease`, { owner: this.owner, ttlMs: 10_000 });
     this.keeper = new LeaseKeeper({
@@ -93,7 +100,7 @@ export class MarketStream {
       log: s.log,
       onAcquired: () => {
         s.log.info({ holder: this.owner }, "this process holds the market feeds");
-        this.held = new HeldFeeds(s, factories, this.owner);
+        this.held = new HeldFeeds(s, factories, this.owner, observer);
         this.held.open();
       },
       onLost: async (reason) => {
@@ -156,6 +163,7 @@ class HeldFeeds {
     private readonly s: StreamDeps,
     factories: FeedFactories,
     private readonly owner: string,
+    private readonly observer: StreamObserver,
   ) {
     this.coalescer = new TickCoalescer({
       windowMs: COALESCE_MS,
@@ -243,7 +251,12 @@ class HeldFeeds {
       staleAfterMs: 2 * s.config.pollIntervalSeconds * 1000,
     });
     const done = performance.now();
-    for (const t of ticks.values()) s.metrics.tickToOutbox.observe((done - t.receivedAt) / 1000);
+    const latencies: number[] | undefined = this.observer.onEvaluated ? [] : undefined;
+    for (const t of ticks.values()) {
+      latencies?.push(done - t.receivedAt);
+      s.metrics.tickToOutbox.observe((done - t.receivedAt) / 1000);
+    }
+    if (latencies) this.observer.onEvaluated!(latencies, result.fired.length);
     for (const f of result.fired) {
       s.metrics.alerts.inc({ kind: f.kind });
       s.log.info(
