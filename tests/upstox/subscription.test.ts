@@ -38,33 +38,45 @@ describe("diffSubscription", () => {
     expect(reqs.flatMap((r) => r.instrumentKeys)).toEqual(keys(2500));
   });
 
-  it("unsubscribes first, changes modes next, subscribes last; nothing when nothing changed", () => {
+  it("unsubscribes what is no longer wanted before it subscribes what is new; nothing when nothing changed", () => {
+    const current = new Map<string, FeedMode>(keys(10).map((k) => [k, "full"]));
+    const wanted = [...keys(7, 3), ...keys(2, 100)];
+    const reqs = diffSubscription(current, planSubscription(wanted));
+    expect(reqs).toEqual([
+      { method: "unsub", mode: "full", instrumentKeys: keys(3) },
+      { method: "sub", mode: "full", instrumentKeys: keys(2, 100) },
+    ]);
+    applyRequests(current, reqs);
+    expect([...current.keys()].sort()).toEqual([...wanted].sort());
+    expect(diffSubscription(current, planSubscription(wanted))).toEqual([]);
+  });
+
+  it("switches mode by unsubscribing everything and subscribing the new set, so the connection never mixes modes", () => {
     const current = new Map<string, FeedMode>(keys(2000).map((k) => [k, "full"]));
     // 2000 full → 2100 wanted (the first 1900 plus 200 new): all become LTPC.
     const wanted = [...keys(1900), ...keys(200, 5000)];
     const reqs = diffSubscription(current, planSubscription(wanted), 1000);
     expect(reqs.map((r) => [r.method, r.mode, r.instrumentKeys.length])).toEqual([
-      ["unsub", "full", 100],
-      ["change_mode", "ltpc", 1000],
-      ["change_mode", "ltpc", 900],
-      ["sub", "ltpc", 200],
+      ["unsub", "full", 1000],
+      ["unsub", "full", 1000],
+      ["sub", "ltpc", 1000],
+      ["sub", "ltpc", 1000],
+      ["sub", "ltpc", 100],
     ]);
     applyRequests(current, reqs);
     expect(current.size).toBe(2100);
     expect(new Set(current.values())).toEqual(new Set(["ltpc"]));
     expect(diffSubscription(current, planSubscription(wanted))).toEqual([]);
-  });
 
-  it("goes back to full mode when the wanted set shrinks to 2000", () => {
-    const current = new Map<string, FeedMode>(keys(2100).map((k) => [k, "ltpc"]));
-    const reqs = diffSubscription(current, planSubscription(keys(50)));
-    expect(reqs.map((r) => [r.method, r.mode, r.instrumentKeys.length])).toEqual([
+    // And back to full when the wanted set shrinks to 2000 or fewer.
+    const back = diffSubscription(current, planSubscription(keys(50)));
+    expect(back.map((r) => [r.method, r.mode, r.instrumentKeys.length])).toEqual([
       ["unsub", "ltpc", 1000],
       ["unsub", "ltpc", 1000],
-      ["unsub", "ltpc", 50],
-      ["change_mode", "full", 50],
+      ["unsub", "ltpc", 100],
+      ["sub", "full", 50],
     ]);
-    applyRequests(current, reqs);
+    applyRequests(current, back);
     expect([...current]).toEqual(keys(50).map((k) => [k, "full"]));
   });
 });

@@ -23,9 +23,9 @@ export interface SubscriptionPlan {
   overLimit: string[];
 }
 
-/** One request to send on the socket (a `sub`, `unsub` or `change_mode` with its keys). */
+/** One request to send on the socket (a `sub` or `unsub` with its keys). */
 export interface FeedRequest {
-  method: "sub" | "unsub" | "change_mode";
+  method: "sub" | "unsub";
   mode: FeedMode;
   instrumentKeys: string[];
 }
@@ -49,21 +49,23 @@ export function plannedModes(plan: SubscriptionPlan): Map<string, FeedMode> {
 }
 
 /**
- * The requests that take a connection from `current` to `plan`. Unsubscribes go first and
- * new subscriptions last, so the connection never holds more than the larger of the two
- * sets; mode changes come in between (a half-done change is a mixed set no bigger than a batch).
+ * The requests that take a connection from `current` to `plan`: unsubscribes first, so the
+ * connection never holds more than the larger of the two sets. When the plan's mode differs
+ * from the connection's, every key is unsubscribed and subscribed again in the new mode
+ * rather than sent a `change_mode`: changed one by one, a set of 2000 would pass through
+ * mixed states over the mixed limits (Full 1500 beside LTPC), and Upstox would refuse them.
+ * A `sub` is answered with a snapshot, so the keys kept lose nothing.
  */
 export function diffSubscription(current: ReadonlyMap<string, FeedMode>, plan: SubscriptionPlan, batchSize = KEYS_PER_REQUEST): FeedRequest[] {
   const target = plannedModes(plan);
   const unsub: Record<FeedMode, string[]> = { ltpc: [], full: [] };
-  const change: Record<FeedMode, string[]> = { ltpc: [], full: [] };
   const sub: Record<FeedMode, string[]> = { ltpc: [], full: [] };
-  for (const [key, mode] of current) if (!target.has(key)) unsub[mode].push(key);
-  for (const [key, mode] of target) {
-    const now = current.get(key);
-    if (now === undefined) sub[mode].push(key);
-    else if (now !== mode) change[mode].push(key);
-  }
+  const switching = [...current].some(([key, mode]) => {
+    const wanted = target.get(key);
+    return wanted !== undefined && wanted !== mode;
+  });
+  for (const [key, mode] of current) if (switching || !target.has(key)) unsub[mode].push(key);
+  for (const [key, mode] of target) if (switching || current.get(key) === undefined) sub[mode].push(key);
   const out: FeedRequest[] = [];
   const emit = (method: FeedRequest["method"], byMode: Record<FeedMode, string[]>) => {
     for (const mode of ["ltpc", "full"] as const) {
@@ -72,7 +74,6 @@ export function diffSubscription(current: ReadonlyMap<string, FeedMode>, plan: S
     }
   };
   emit("unsub", unsub);
-  emit("change_mode", change);
   emit("sub", sub);
   return out;
 }
