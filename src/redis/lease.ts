@@ -91,7 +91,7 @@ export interface LeaseKeeperOptions {
   /** How often to renew while held: well under the lease's ttl, so one late renew does not lose it. */
   renewMs: number;
   onAcquired(): void | Promise<void>;
-  /** "taken" (someone else holds it now), "redis unreachable" (renewals failed for a whole ttl), or "closed". */
+  /** "taken" (someone else holds it now), "redis unreachable" (renewals failed for a whole ttl), or "closing" (close() was called). */
   onLost(reason: string): void | Promise<void>;
   log: Logger;
   /** The clock the ttl is measured on (ms; only differences matter). */
@@ -163,7 +163,7 @@ export class LeaseKeeper {
     this.schedule(0);
   }
 
-  /** Stops trying and renewing; if held, calls onLost("closed") and then frees the lease, so another process takes over at once. */
+  /** Stops trying and renewing; if held, calls onLost("closing") and then frees the lease, so another process takes over at once. */
   close(): Promise<void> {
     this.closed ??= this.shutdown();
     return this.closed;
@@ -178,7 +178,7 @@ export class LeaseKeeper {
     const deadline = this.now() + this.lease.ttlMs;
     // A step in flight may still win the lease: wait for it, so that win is released too.
     if (this.stepping) await within(this.stepping, this.lease.ttlMs);
-    if (this.isHeld) this.lose("closed");
+    if (this.isHeld) this.lose("closing");
     await this.callbacks;
     if (this.everHeld || this.wonWhileClosing || this.stepping) {
       try {

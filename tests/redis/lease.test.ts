@@ -175,13 +175,13 @@ describe("LeaseKeeper", () => {
     expect(a.keeper.close()).toBe(closing); // memoized
     await closing;
     expect(a.keeper.held).toBe(false);
-    expect(a.whats()).toEqual(["acquired", "acquired done", "lost: closed"]);
+    expect(a.whats()).toEqual(["acquired", "acquired done", "lost: closing"]);
     // Far sooner than the 20 s ttl: the key was deleted, not left to expire.
     await waitUntil(() => b.keeper.held, { timeoutMs: 3000, intervalMs: 10, what: "b to take over" });
     expect(await b.lease.holder()).toBe("b");
 
     await a.keeper.close(); // idempotent: no second onLost
-    expect(a.whats()).toEqual(["acquired", "acquired done", "lost: closed"]);
+    expect(a.whats()).toEqual(["acquired", "acquired done", "lost: closing"]);
   });
 
   it("loses the lease when a renew finds it taken, then waits for it to be free again", async () => {
