@@ -4,6 +4,8 @@
  *   const fake = await FakeUpstox.start({ now: () => clock });
  *   const token = fake.issueToken({ userId: "AB1234" });
  *   // point the client at fake.apiBase / fake.hftBase (and the instruments "assets" host at fake.apiBase)
+ *   // WebSocket feeds: GET /v3/feed/market-data-feed/authorize (or /v2/feed/portfolio-stream-feed/authorize)
+ *   // gives a one-time ws://127.0.0.1 URL; see feeds.ts
  *   await fake.close();
  */
 export {
@@ -16,6 +18,22 @@ export {
   type RecordedRequest,
   type FakeUpstoxOptions,
 } from "./server.js";
+export {
+  DEFAULT_SEGMENT_STATUS,
+  FEED_CODE_TTL_MS,
+  FEED_LIMITS,
+  FEED_MODES,
+  PORTFOLIO_UPDATE_TYPES,
+  fitWithinLimits,
+  orderUpdate,
+  parseFeedRequest,
+  type FeedConnectionInfo,
+  type FeedCounters,
+  type FeedKind,
+  type FeedLimitError,
+  type FeedMode,
+  type FeedRequestRecord,
+} from "./feeds.js";
 export { MAX_CANDLES, type Candle, type CandleUnit } from "./candles.js";
 export { errorBody, type UpstoxErrorBody, type UpstoxErrorItem } from "./errors.js";
 export { LIMITS as RATE_LIMITS, type LimitCategory } from "./rate-limit.js";

@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { EXCHANGES, MarketCalendar, type HolidayEntry } from "./calendar.js";
 import { DATA_START, filterCandles, generateCandles, MAX_CANDLES, pricePath, type Candle, type CandleUnit } from "./candles.js";
 import { badRequest, errorBody, FakeHttpError, INVALID_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND } from "./errors.js";
+import { FakeFeeds, orderUpdate, type FeedConnectionInfo, type FeedCounters, type FeedKind, type FeedRequestRecord, type InstrumentSnapshot } from "./feeds.js";
 import { fixture, fixtureData } from "./fixtures.js";
 import { InstrumentStore, roundTo, unit, type Instrument, type InstrumentRecord } from "./instruments.js";
 import { OrderBook, validatePlace, type FakeOrder } from "./orders.js";
+import type { OhlcInput } from "../../../src/upstox/feed/proto.js";
 import { SlidingWindowLimiter, type LimitCategory } from "./rate-limit.js";
 import { addMonths, DAY_MS, istDayStart, istParts, isoIstMillis, MINUTE_MS, parseIstDate } from "./time.js";
 
@@ -49,6 +52,14 @@ export interface FakeUpstoxOptions {
    * Upstox documents no such header; false answers without it, as Upstox may.
    */
   retryAfterHeader?: boolean;
+  /** WebSocket ping period on every feed socket. Default 10_000. */
+  pingIntervalMs?: number;
+  /** Off by default: every subscribed instrument ticks along the synthetic price path this often (benches, demos). */
+  autoTicks?: { everyMs: number };
+  /** Default true: order status changes are pushed to the user's portfolio feed sockets. */
+  pushOrderUpdates?: boolean;
+  /** Segment → status sent in the market feed's first market_info frame. Default NSE_EQ, NSE_FO, BSE_EQ, NSE_INDEX: NORMAL_OPEN. */
+  segmentStatus?: Record<string, string>;
 }
 
 export const DEFAULT_USER_ID = "FAKE01";
@@ -162,6 +173,8 @@ export class FakeUpstox {
   private readonly strictUrlEncoding: boolean;
   private readonly recordRequests: boolean;
   private readonly retryAfterHeader: boolean;
+  private readonly pushOrderUpdates: boolean;
+  private readonly feeds: FakeFeeds;
   private readonly instruments: InstrumentStore;
   private readonly calendar = new MarketCalendar();
   private readonly orders: OrderBook;
@@ -187,6 +200,7 @@ export class FakeUpstox {
     this.strictUrlEncoding = opts.strictUrlEncoding ?? true;
     this.recordRequests = opts.recordRequests ?? true;
     this.retryAfterHeader = opts.retryAfterHeader ?? true;
+    this.pushOrderUpdates = opts.pushOrderUpdates ?? true;
     this.clientId = opts.clientId ?? DEFAULT_CLIENT_ID;
     this.clientSecret = opts.clientSecret ?? DEFAULT_CLIENT_SECRET;
     this.redirectUri = opts.redirectUri ?? DEFAULT_REDIRECT_URI;
@@ -196,6 +210,16 @@ export class FakeUpstox {
     this.hftBase = `http://127.0.0.1:${(hftServer.address() as AddressInfo).port}`;
     apiServer.on("request", (req: IncomingMessage, res: ServerResponse) => void this.onRequest("api", req, res));
     hftServer.on("request", (req: IncomingMessage, res: ServerResponse) => void this.onRequest("hft", req, res));
+    this.feeds = new FakeFeeds(
+      { now: () => this.now(), snapshot: (key) => this.feedSnapshot(key), moveAlongPath: (key) => this.moveAlongPath(key) },
+      {
+        wsBase: this.apiBase.replace(/^http:/, "ws:"),
+        ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+        ...(opts.autoTicks ? { autoTicks: opts.autoTicks } : {}),
+        ...(opts.segmentStatus ? { segmentStatus: opts.segmentStatus } : {}),
+      },
+    );
+    apiServer.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.feeds.handleUpgrade(req, socket, head));
     this.registerRoutes();
   }
 
@@ -265,9 +289,11 @@ export class FakeUpstox {
     this.instruments.add(record, price);
   }
 
+  /** Also pushes a live_feed frame to the market feed sockets subscribed to the instrument. */
   setPrice(instrumentKey: string, price: number): void {
     this.instruments.require(instrumentKey);
     this.instruments.setPrice(instrumentKey, price, this.now());
+    this.feeds.pushTicks([instrumentKey]);
   }
 
   getPrice(instrumentKey: string): number {
@@ -363,8 +389,9 @@ export class FakeUpstox {
 
   // --- orders -----------------------------------------------------------------
 
+  /** Also pushes the order update to its user's portfolio feed sockets (unless `pushOrderUpdates: false`). */
   setOrderStatus(orderId: string, status: string, opts: { filledQuantity?: number; averagePrice?: number; statusMessage?: string } = {}): void {
-    this.orders.transition(orderId, status, opts, this.now());
+    this.orderChanged(this.orders.transition(orderId, status, opts, this.now()));
   }
 
   /** Current state of an order, any user (extension). */
@@ -377,11 +404,90 @@ export class FakeUpstox {
     return this.orders.all();
   }
 
+  private orderChanged(order: FakeOrder): FakeOrder {
+    if (this.pushOrderUpdates) this.feeds.pushPortfolioUpdate(orderUpdate(order, order.placed_by), order.placed_by);
+    return order;
+  }
+
+  // --- WebSocket feeds (extension controls; see feeds.ts for the undocumented behaviour) ----
+
+  /** Every sub/unsub/change_mode request the market feed accepted, oldest first. */
+  get feedRequests(): FeedRequestRecord[] {
+    return this.feeds.requests;
+  }
+
+  clearFeedRequests(): void {
+    this.feeds.requests.length = 0;
+  }
+
+  /** Authorize calls and upgrades so far (both feeds). */
+  feedCounters(): FeedCounters {
+    return { ...this.feeds.counters };
+  }
+
+  /** A copy of each open feed socket's state. */
+  feedConnections(): FeedConnectionInfo[] {
+    return this.feeds.connectionsInfo();
+  }
+
+  /** Sends `update` (an object with update_type) to the user's portfolio sockets that asked for that type; all users' when omitted. Returns the sockets reached. */
+  pushPortfolioUpdate(update: Record<string, unknown>, userId?: string): number {
+    return this.feeds.pushPortfolioUpdate(update, userId);
+  }
+
+  /** Terminates the feed sockets (no close frame), as a lost network does. */
+  dropFeeds(kind?: FeedKind): void {
+    this.feeds.drop(kind);
+  }
+
+  /** The open feed sockets send nothing, pings included, for `ms` (what they would send is dropped); they stay open. */
+  stallFeeds(ms: number, kind?: FeedKind): void {
+    this.feeds.stall(ms, kind);
+  }
+
+  /** The next `count` feed upgrades get HTTP 503 (their codes stay valid). */
+  refuseFeedConnections(count: number): void {
+    this.feeds.refuseConnections(count);
+  }
+
+  /** Sets a segment's status and pushes a market_info frame to every market feed socket. */
+  setSegmentStatus(segment: string, status: string): void {
+    this.feeds.setSegmentStatus(segment, status);
+  }
+
+  private feedSnapshot(key: string): InstrumentSnapshot | undefined {
+    const i = this.instruments.get(key);
+    if (!i) return undefined;
+    const p = this.instruments.price(key);
+    return {
+      isIndex: i.isIndex,
+      ltp: p.last,
+      ltt: p.lastTradeTime ?? this.now(),
+      ltq: p.ltq,
+      cp: p.prevClose,
+      volume: p.volume,
+      atp: i.isIndex ? 0 : roundTo((p.open + p.high + p.low + p.last) / 4, 0.01),
+      // The same bars /v3/market-quote/ohlc serves, so the feed and the REST fallback agree.
+      bars: () => {
+        const minute = this.bars(i, "I1");
+        return { day: ohlcInput("1d", this.bars(i, "1d").live), previousMinute: ohlcInput("I1", minute.prev), currentMinute: ohlcInput("I1", minute.live) };
+      },
+    };
+  }
+
+  private moveAlongPath(key: string): void {
+    const i = this.instruments.require(key);
+    const now = this.now();
+    this.instruments.setPrice(key, roundTo(pricePath(i, now), i.tick || 0.05), now);
+  }
+
   // --- lifecycle --------------------------------------------------------------
 
+  /** Also closes the feeds' sockets. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.feeds.close();
     for (const d of this.pendingDelays) {
       clearTimeout(d.timer);
       d.resolve();
@@ -625,6 +731,14 @@ export class FakeUpstox {
     api("GET", "/v2/order/trades/get-trades-for-day", (c) => ok(this.orders.tradesOf(c.userId)));
     api("GET", "/v2/order/trades", (c) => ok(this.orders.tradesOf(c.userId, c.query.get("order_id") ?? "")));
 
+    // WebSocket feeds: one-time ws:// URLs (the upgrades arrive on the api server)
+    api("GET", "/v3/feed/market-data-feed/authorize", (c) => ok({ authorized_redirect_uri: this.feeds.authorize("market", c.userId) }));
+    api("GET", "/v2/feed/portfolio-stream-feed/authorize", (c) => {
+      const uri = this.feeds.authorize("portfolio", c.userId, c.query.get("update_types"));
+      // Both spellings, as fixtures/ws_portfolio_stream_feed_authorize.json has them.
+      return ok({ authorized_redirect_uri: uri, authorizedRedirectUri: uri });
+    });
+
     // market information
     api("GET", "/v2/market/holidays", () => ok(this.calendar.holidaysForYear(istParts(this.now()).year)), { auth: false });
     api(
@@ -666,10 +780,12 @@ export class FakeUpstox {
     // order writes: HFT host only
     hft("POST", "/v3/order/place", (c) => this.place(c, 3));
     hft("POST", "/v2/order/place", (c) => this.place(c, 2));
-    hft("PUT", "/v3/order/modify", (c) => this.orderIdReply(c, 3, this.orders.modify(c.userId, c.body, this.now()).order_id));
-    hft("PUT", "/v2/order/modify", (c) => this.orderIdReply(c, 2, this.orders.modify(c.userId, c.body, this.now()).order_id));
-    hft("DELETE", "/v3/order/cancel", (c) => this.orderIdReply(c, 3, this.orders.cancel(c.userId, c.query.get("order_id") ?? undefined, this.now()).order_id));
-    hft("DELETE", "/v2/order/cancel", (c) => this.orderIdReply(c, 2, this.orders.cancel(c.userId, c.query.get("order_id") ?? undefined, this.now()).order_id));
+    const modify = (c: Ctx) => this.orderChanged(this.orders.modify(c.userId, c.body, this.now())).order_id;
+    const cancel = (c: Ctx) => this.orderChanged(this.orders.cancel(c.userId, c.query.get("order_id") ?? undefined, this.now())).order_id;
+    hft("PUT", "/v3/order/modify", (c) => this.orderIdReply(c, 3, modify(c)));
+    hft("PUT", "/v2/order/modify", (c) => this.orderIdReply(c, 2, modify(c)));
+    hft("DELETE", "/v3/order/cancel", (c) => this.orderIdReply(c, 3, cancel(c)));
+    hft("DELETE", "/v2/order/cancel", (c) => this.orderIdReply(c, 2, cancel(c)));
   }
 
   // --- handlers ---------------------------------------------------------------
@@ -897,7 +1013,7 @@ export class FakeUpstox {
       for (let left = input.quantity; left > 0; left -= freeze) quantities.push(Math.min(left, freeze));
       if (quantities.length > 25) throw badRequest("UDAPI1118", "Slice limit exceeded: at most 25 slices", "quantity", input.quantity);
     }
-    const ids = quantities.map((q) => this.orders.place(c.userId, { ...input, quantity: q }, now).order_id);
+    const ids = quantities.map((q) => this.orderChanged(this.orders.place(c.userId, { ...input, quantity: q }, now)).order_id);
     if (version === 2) return ok({ order_id: ids[0] });
     return { json: { status: "success", data: { order_ids: ids }, metadata: { latency: latency(c) } } };
   }
@@ -912,6 +1028,16 @@ export class FakeUpstox {
     return pricePath(this.instruments.require(instrumentKey), atMs);
   }
 }
+
+const ohlcInput = (interval: string, b: { open: number; high: number; low: number; close: number; volume: number; ts: number }): OhlcInput => ({
+  interval,
+  open: b.open,
+  high: b.high,
+  low: b.low,
+  close: b.close,
+  vol: b.volume,
+  ts: b.ts,
+});
 
 function injected(fail: FailInjection): FakeHttpError {
   const [code, message] = FAIL_DEFAULTS[fail.status] ?? ["UDAPI100500", "Injected failure"];
