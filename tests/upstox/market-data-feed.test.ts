@@ -175,10 +175,10 @@ describe("UpstoxMarketFeed over the fake Upstox", () => {
   });
 
   it("keeps a quiet connection that still gets pings", async () => {
-    const { feed } = start({ stallMs: 300 });
+    const { feed } = start({ stallMs: 500 });
     feed.setInstruments([RELIANCE]);
     await waitUntil(() => feed.covered().size === 1);
-    await sleep(800);
+    await sleep(1_200);
     expect(feed.state()).toMatchObject({ status: "connected", reconnectsToday: 0 });
   });
 

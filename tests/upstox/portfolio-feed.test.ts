@@ -4,6 +4,7 @@ import { WebSocketServer } from "ws";
 import { createLogger } from "../../src/log/logger.js";
 import type { FeedState } from "../../src/market/types.js";
 import { UpstoxClient } from "../../src/upstox/client.js";
+import { feedAuthorizeSchema } from "../../src/upstox/schemas.js";
 import { PortfolioStreams, type PortfolioStreamsOptions, type PortfolioUser } from "../../src/upstox/feed/portfolio-feed.js";
 import type { UpstoxSession } from "../../src/upstox/token-store.js";
 import { FakeUpstox } from "../fakes/upstox/index.js";
@@ -183,5 +184,15 @@ describe("PortfolioStreams with frames the fake does not send", () => {
       await s.close();
       await new Promise<void>((r) => wss.close(() => r()));
     }
+  });
+});
+
+describe("feed authorization answers", () => {
+  it("take the URL under either spelling, and refuse an answer without one", () => {
+    const uri = "wss://x/feed?requestId=1&code=2";
+    expect(feedAuthorizeSchema.parse({ authorized_redirect_uri: uri }).authorized_redirect_uri).toBe(uri);
+    expect(feedAuthorizeSchema.parse({ authorizedRedirectUri: uri }).authorizedRedirectUri).toBe(uri);
+    expect(feedAuthorizeSchema.safeParse({}).success).toBe(false);
+    expect(feedAuthorizeSchema.safeParse({ authorized_redirect_uri: "" }).success).toBe(false);
   });
 });

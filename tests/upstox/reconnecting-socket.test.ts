@@ -170,10 +170,10 @@ describe("ReconnectingSocket", () => {
       const t = setInterval(() => ws.ping(), 30);
       ws.on("close", () => clearInterval(t));
     };
-    const { s } = make({ stallMs: 200 });
+    const { s } = make({ stallMs: 400 });
     s.start();
     await waitUntil(() => s.lastMessageAt !== null, { what: "a ping" });
-    await sleep(500);
+    await sleep(1_000);
     expect(s.status).toBe("connected");
     expect(s.reconnectsToday).toBe(0);
   });
