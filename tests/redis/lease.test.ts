@@ -113,15 +113,15 @@ describe("LeaseKeeper", () => {
   };
 
   it("lets exactly one of two keepers hold the lease, and keeps it held", async () => {
-    const opts = { ttlMs: 600, renewMs: 100, retryMs: 50 };
+    const opts = { ttlMs: 2000, renewMs: 100, retryMs: 50 };
     const a = make("a", opts);
     const b = make("b", opts);
     a.keeper.start();
     b.keeper.start();
     await waitUntil(() => a.keeper.held || b.keeper.held, { timeoutMs: 3000, what: "one keeper to hold" });
     const [winner, loser] = a.keeper.held ? [a, b] : [b, a];
-    // Several ttls: the holder's renewals keep it, the other's retries keep failing.
-    for (let i = 0; i < 6; i++) {
+    // Longer than a ttl: the holder's renewals keep it, the other's retries keep failing.
+    for (let i = 0; i < 10; i++) {
       await sleep(250);
       expect(winner.keeper.held).toBe(true);
       expect(loser.keeper.held).toBe(false);
@@ -132,7 +132,7 @@ describe("LeaseKeeper", () => {
   });
 
   it("hands over within ttl + retry when the holder's connection dies without releasing", async () => {
-    const opts = { ttlMs: 800, renewMs: 150, retryMs: 100 };
+    const opts = { ttlMs: 1500, renewMs: 150, retryMs: 100 };
     const a = make("a", opts);
     a.keeper.start();
     await waitUntil(() => a.keeper.held, { timeoutMs: 3000, what: "a to hold" });
@@ -148,8 +148,10 @@ describe("LeaseKeeper", () => {
     expect(a.keeper.held).toBe(true);
     expect(b.keeper.held).toBe(false);
 
-    await waitUntil(() => b.keeper.held, { timeoutMs: 3000, intervalMs: 10, what: "b to take over" });
+    await waitUntil(() => b.keeper.held, { timeoutMs: 6000, intervalMs: 10, what: "b to take over" });
     const tookAt = Date.now();
+    // Not before the lease a renewed at most renewMs before the cut had run out, and soon after.
+    expect(tookAt - cutAt).toBeGreaterThanOrEqual(opts.ttlMs - opts.renewMs - 50);
     expect(tookAt - cutAt).toBeLessThan(opts.ttlMs + opts.retryMs + 1000);
     expect(a.keeper.held).toBe(false);
     expect(a.whats()).toEqual(["acquired", "acquired done", "lost: redis unreachable"]);
