@@ -228,6 +228,10 @@ describe("fake Upstox: market data feed", () => {
     // Moving keys to another mode frees their old slot; keys already in the mode are no-ops.
     expect(fitWithinLimits(new Map([["A", "ltpc"]]), ["A", "A"], "ltpc")).toEqual({ accepted: [], refused: [] });
     expect(fitWithinLimits(new Map([["A", "ltpc"]]), ["A"], "full")).toEqual({ accepted: ["A"], refused: [] });
+    expect(fitWithinLimits(new Map(), ["B", "B", "C"], "full")).toEqual({ accepted: ["B", "C"], refused: [] });
+    // Full D30 allows 50 per connection.
+    const d30 = Array.from({ length: 51 }, (_, i) => `D${i}`);
+    expect(fitWithinLimits(new Map(), d30, "full_d30").refused).toEqual(["D50"]);
   });
 
   it("stops ticks after unsub", async () => {

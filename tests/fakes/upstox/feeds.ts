@@ -200,7 +200,11 @@ export function fitWithinLimits(current: ReadonlyMap<string, FeedMode>, wanted: 
   for (const m of current.values()) counts[m]++;
   const accepted: string[] = [];
   const refused: string[] = [];
+  const seen = new Set<string>();
   for (const key of wanted) {
+    // A key listed twice counts once.
+    if (seen.has(key)) continue;
+    seen.add(key);
     const old = current.get(key);
     if (old === mode) continue;
     if (old !== undefined) counts[old]--;

@@ -467,10 +467,12 @@ export class FakeUpstox {
       cp: p.prevClose,
       volume: p.volume,
       atp: i.isIndex ? 0 : roundTo((p.open + p.high + p.low + p.last) / 4, 0.01),
-      // The same bars /v3/market-quote/ohlc serves, so the feed and the REST fallback agree.
+      // The same bars /v3/market-quote/ohlc serves (its 1d live bar without the previous
+      // session's, which costs a calendar walk), so the feed and the REST fallback agree.
       bars: () => {
         const minute = this.bars(i, "I1");
-        return { day: ohlcInput("1d", this.bars(i, "1d").live), previousMinute: ohlcInput("I1", minute.prev), currentMinute: ohlcInput("I1", minute.live) };
+        const day = { interval: "1d", open: p.open, high: p.high, low: p.low, close: p.last, vol: p.volume, ts: istDayStart(this.now()) };
+        return { day, previousMinute: ohlcInput("I1", minute.prev), currentMinute: ohlcInput("I1", minute.live) };
       },
     };
   }
