@@ -279,7 +279,8 @@ export class LeaseKeeper {
     this.isHeld = false;
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
-    this.log.warn({ key: this.lease.key, owner: this.lease.owner, reason }, "lease lost");
+    if (reason === "closing") this.log.info({ key: this.lease.key, owner: this.lease.owner }, "lease given up: closing");
+    else this.log.warn({ key: this.lease.key, owner: this.lease.owner, reason }, "lease lost");
     this.notify(() => this.onLost(reason), "onLost");
   }
 
