@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { OhlcInput } from "../../../src/upstox/feed/proto.js";
 import { EXCHANGES, MarketCalendar, type HolidayEntry } from "./calendar.js";
 import { DATA_START, filterCandles, generateCandles, MAX_CANDLES, pricePath, type Candle, type CandleUnit } from "./candles.js";
 import { badRequest, errorBody, FakeHttpError, INVALID_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND } from "./errors.js";
@@ -9,7 +10,6 @@ import { FakeFeeds, orderUpdate, type FeedConnectionInfo, type FeedCounters, typ
 import { fixture, fixtureData } from "./fixtures.js";
 import { InstrumentStore, roundTo, unit, type Instrument, type InstrumentRecord } from "./instruments.js";
 import { OrderBook, validatePlace, type FakeOrder } from "./orders.js";
-import type { OhlcInput } from "../../../src/upstox/feed/proto.js";
 import { SlidingWindowLimiter, type LimitCategory } from "./rate-limit.js";
 import { addMonths, DAY_MS, istDayStart, istParts, isoIstMillis, MINUTE_MS, parseIstDate } from "./time.js";
 
@@ -445,7 +445,7 @@ export class FakeUpstox {
     this.feeds.stall(ms, kind);
   }
 
-  /** The next `count` feed upgrades get HTTP 503 (their codes stay valid). */
+  /** The next `count` feed upgrades get HTTP 503, their codes staying valid (replaces any count left; 0 stops refusing). */
   refuseFeedConnections(count: number): void {
     this.feeds.refuseConnections(count);
   }
