@@ -303,6 +303,7 @@ class HeldFeeds {
       this.market?.setInstruments(keys);
       const inUse = new Set(keys);
       this.bars.forget(inUse);
+      this.coalescer.forget(inUse);
       for (const k of this.quotes.keys()) if (!inUse.has(k)) this.quotes.delete(k);
     }
     await s.calendar.sync();

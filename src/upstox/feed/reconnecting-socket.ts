@@ -50,6 +50,9 @@ const CLOSE_GRACE_MS = 1_000;
 export const istDay = (epochMs: number): number => Math.floor((epochMs + IST_OFFSET_MS) / DAY_MS);
 
 /** Full jitter: a uniform wait in [0, min(max, initial·2^failures)]. */
+/** How soon a feed without a usable Upstox login looks for one again. */
+export const NOT_AUTHORIZED_RETRY_MS = 3_000;
+
 export function backoffDelay(failures: number, initialMs: number, maxMs: number, random: () => number): number {
   return Math.floor(random() * Math.min(maxMs, initialMs * 2 ** Math.min(failures, 30)));
 }
@@ -276,7 +279,10 @@ export class ReconnectingSocket {
     clearTimeout(this.watchdogTimer);
     this.watchdogTimer = undefined;
     this.lastErr = reason;
-    const delay = notAuthorized ? this.maxMs : backoffDelay(this.failures, this.initialMs, this.maxMs, this.random);
+    // Without a usable login nothing goes on the wire (a refused token is marked expired, so the
+    // next try takes another or none): looking again soon costs nothing and lets the feed start
+    // seconds after a trader links, not half a minute.
+    const delay = notAuthorized ? Math.min(this.maxMs, NOT_AUTHORIZED_RETRY_MS) : backoffDelay(this.failures, this.initialMs, this.maxMs, this.random);
     this.failures++;
     this.opts.log.warn({ feed: this.opts.name, reason, retryInMs: delay }, "feed connection failed");
     clearTimeout(this.retryTimer);
