@@ -22,8 +22,8 @@ export const CLOSE_GRACE_MS = 1_500;
 const SYNC_EVERY_MS = 500;
 /** State and latest quotes go to Redis this often (other processes' /quote, /healthz, the poll). */
 const PUBLISH_EVERY_MS = 1_000;
-/** Linked users (and their tokens) are looked at again this often for the portfolio sockets. */
-const USERS_EVERY_MS = 30_000;
+/** Linked users (and their tokens) are looked at again this often: a trader who just linked gets order updates within it. */
+const USERS_EVERY_MS = 5_000;
 
 /** The portfolio stream as the holder drives it: one socket per linked user. */
 export interface PortfolioFeed {
