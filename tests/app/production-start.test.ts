@@ -23,8 +23,8 @@ describe("the compiled build (npm start's path)", () => {
     removeDir(dataDir);
   });
 
-  it("node dist/src/main.js --demo answers /healthz 200 and exits 0 on SIGTERM", async () => {
-    bot = spawnBot(["--demo"], botEnv({ dataDir, prefix }), { compiled: true });
+  it("node dist/src/main.js --demo answers /healthz 200, streams the simulator's ticks, and exits 0 on SIGTERM", async () => {
+    bot = spawnBot(["--demo"], botEnv({ dataDir, prefix, extra: { SIMULATOR_ALWAYS_OPEN: "true" } }), { compiled: true });
     const port = await httpPortOf(bot);
     const health = await waitUntil(
       async () => {
@@ -35,6 +35,25 @@ describe("the compiled build (npm start's path)", () => {
     );
     expect(health.body).toMatchObject({ status: "ok", checks: { redis: { ok: true }, sqlite: { ok: true }, upstoxToken: { state: "simulator" } } });
     expect(bot.logs.some((l) => l.msg === "bot started" && l.role === "all")).toBe(true);
+
+    // The demo streams (MARKET_DATA_MODE=stream by default): the simulator's ticks reach the engine.
+    const feeds = await waitUntil(
+      async () => {
+        const r = await getJson(`http://127.0.0.1:${port}/healthz`);
+        const list = (r.body as { checks: { feeds?: Array<{ name: string; ok: boolean; subscribed: number }> } }).checks.feeds;
+        return list?.some((x) => x.name === "simulator" && x.ok && x.subscribed > 0) ? list : undefined;
+      },
+      { timeoutMs: 20_000, what: "the simulator feed live in /healthz" },
+    );
+    expect(feeds).toEqual([expect.objectContaining({ name: "simulator", status: "connected" })]);
+    const ticks = await waitUntil(
+      async () => {
+        const m = /uab_feed_ticks_total\{feed="simulator"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+        return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+      },
+      { timeoutMs: 10_000, what: "simulator ticks counted" },
+    );
+    expect(ticks).toBeGreaterThan(0);
 
     expect(bot.child.kill("SIGTERM")).toBe(true);
     expect(await bot.waitForExit(10_000)).toEqual({ code: 0, signal: null });
