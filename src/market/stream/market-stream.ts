@@ -141,7 +141,8 @@ class HeldFeeds {
   private readonly bars = new MinuteBars();
   private readonly coalescer: TickCoalescer;
   private readonly timers: NodeJS.Timeout[] = [];
-  private minuteTimer: NodeJS.Timeout | undefined;
+  private lastClosedMinute: number | undefined;
+  private closingMinutes = false;
   /** Latest quote per instrument, built from ticks (a tick carries no symbol or day range in ltpc mode). */
   private readonly quotes = new Map<string, Quote>();
   private readonly dirty = new Map<string, Quote>();
@@ -188,7 +189,6 @@ class HeldFeeds {
       this.syncUsers();
       this.timers.push(setInterval(() => this.syncUsers(), USERS_EVERY_MS));
     }
-    this.scheduleMinute();
   }
 
   states(): FeedState[] {
@@ -199,7 +199,6 @@ class HeldFeeds {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    clearTimeout(this.minuteTimer);
     this.coalescer.close();
     await Promise.all([this.market?.close(), this.portfolio?.close()]);
     for (const f of this.states()) this.s.metrics.feedConnected.set({ feed: f.name }, 0);
@@ -311,6 +310,7 @@ class HeldFeeds {
     this.marketOpen = s.calendar.isOpen(new Date(now));
     this.paused = await s.pollState.isPaused();
     this.trackCoverage(now);
+    await this.closeDueMinutes().catch((err: unknown) => this.fail("closing the minute's bars", err));
   }
 
   private trackCoverage(now: number): void {
@@ -388,28 +388,33 @@ class HeldFeeds {
 
   // --- minute close ----------------------------------------------------------
 
-  private scheduleMinute(): void {
-    if (this.closed) return;
-    const now = this.s.clock();
-    const next = Math.floor(now / MINUTE) * MINUTE + MINUTE + CLOSE_GRACE_MS;
-    this.minuteTimer = setTimeout(
-      () => {
-        void this.closeMinute()
-          .catch((err: unknown) => this.fail("closing the minute's bars", err))
-          .finally(() => this.scheduleMinute());
-      },
-      Math.max(0, next - now),
-    );
+  /**
+   * Closes every minute that ended at least CLOSE_GRACE_MS ago and is not closed yet. Looked
+   * at twice a second (with the subscription), not on a timer set for the boundary: a clock
+   * that jumps (a VM resumed, a test's clock) cannot leave a minute unclosed.
+   */
+  private async closeDueMinutes(): Promise<void> {
+    if (this.closingMinutes) return;
+    this.closingMinutes = true;
+    try {
+      const due = Math.floor((this.s.clock() - CLOSE_GRACE_MS) / MINUTE) * MINUTE - MINUTE;
+      if (this.lastClosedMinute === undefined) this.lastClosedMinute = due;
+      while (this.lastClosedMinute < due && !this.closed) {
+        this.lastClosedMinute += MINUTE;
+        await this.closeMinute(this.lastClosedMinute);
+      }
+    } finally {
+      this.closingMinutes = false;
+    }
   }
 
   /**
    * The minute that just closed, for the instruments covered all of it: its bars stored and
    * run through the candle rules, once, claimed against the REST candle fetch.
    */
-  private async closeMinute(): Promise<void> {
+  private async closeMinute(minute: number): Promise<void> {
     const s = this.s;
     const now = s.clock();
-    const minute = Math.floor((now - CLOSE_GRACE_MS) / MINUTE) * MINUTE - MINUTE;
     const bars = this.bars.take(minute);
     if (this.closed || this.paused || !s.calendar.isOpen(new Date(minute))) return;
     const market = this.market?.state();

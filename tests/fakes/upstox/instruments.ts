@@ -43,6 +43,8 @@ export interface PriceState {
   ltq: number;
   /** Epoch ms of the last setPrice(); null until then (quotes then use "now"). */
   lastTradeTime: number | null;
+  /** The prices set within the minute of the last setPrice() (an exchange's I1 bar holds every trade of it). */
+  minute?: { ts: number; open: number; high: number; low: number };
 }
 
 /** FNV-1a, 32 bit. */
@@ -210,6 +212,11 @@ export class InstrumentStore {
     p.low = Math.min(p.low, price);
     p.volume += p.ltq;
     p.lastTradeTime = now;
+    const minute = Math.floor(now / 60_000) * 60_000;
+    if (p.minute?.ts === minute) {
+      p.minute.high = Math.max(p.minute.high, price);
+      p.minute.low = Math.min(p.minute.low, price);
+    } else p.minute = { ts: minute, open: price, high: price, low: price };
   }
 
   setPrevClose(key: string, price: number): void {

@@ -899,7 +899,11 @@ export class FakeUpstox {
     const liveOpen = roundTo(p.last * (1 + (unit(`${i.key}#lo${start}`) - 0.5) * 0.002), tick);
     const prevOpen = roundTo(liveOpen * (1 + (unit(`${i.key}#po${start}`) - 0.5) * 0.002), tick);
     const vol = (ts: number) => (i.isIndex ? 0 : Math.floor((span / MINUTE_MS) * (100 + unit(`${i.key}#bv${ts}`) * 2000)));
-    const live = { open: liveOpen, high: Math.max(liveOpen, p.last), low: Math.min(liveOpen, p.last), close: p.last, volume: vol(start), ts: start };
+    // Prices set in this bar (setPrice) are its trades: the bar holds them all.
+    const set = span === MINUTE_MS && p.minute?.ts === start ? p.minute : undefined;
+    const live = set
+      ? { open: set.open, high: set.high, low: set.low, close: p.last, volume: vol(start), ts: start }
+      : { open: liveOpen, high: Math.max(liveOpen, p.last), low: Math.min(liveOpen, p.last), close: p.last, volume: vol(start), ts: start };
     const prev = {
       open: prevOpen,
       high: Math.max(prevOpen, liveOpen),

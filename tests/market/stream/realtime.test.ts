@@ -73,10 +73,13 @@ describe("real-time feeds", () => {
   };
   /** The market feed connected and subscribed to what the trader watches. */
   const feedLive = (subscribed = 1) =>
-    waitUntil(async () => {
-      const m = await marketFeed();
-      return m?.ok && m.subscribed >= subscribed ? m : undefined;
-    }, { what: "the market feed live", timeoutMs: 15_000 });
+    waitUntil(
+      async () => {
+        const m = await marketFeed();
+        return m?.ok && m.subscribed >= subscribed ? m : undefined;
+      },
+      { what: "the market feed live", timeoutMs: 15_000 },
+    );
   const alerts = () => tg.sentTo(CHAT).filter((m) => m.method === "sendMessage" && /RELIANCE/.test(m.text ?? ""));
   const signals = () => f.services.db.prepare("SELECT COUNT(*) AS n FROM signals").get() as { n: number };
   const poll = () => runJob<PollQuotesResult>(f.services.queues["poll-quotes"]);
@@ -178,9 +181,9 @@ describe("real-time feeds", () => {
     });
     const orderId = orderIds[0]!;
     const kinds = () =>
-      (f.services.db.prepare("SELECT kind, channel FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string; channel: string }>).map(
-        (r) => `${r.kind}:${r.channel}`,
-      );
+      (
+        f.services.db.prepare("SELECT kind, channel FROM notifications WHERE kind LIKE 'order_%' ORDER BY id").all() as Array<{ kind: string; channel: string }>
+      ).map((r) => `${r.kind}:${r.channel}`);
     f.fake.setOrderStatus(orderId, "complete", { filledQuantity: 5, averagePrice: 1479.95 });
     await waitUntil(() => (kinds().some((k) => k.startsWith("order_filled")) ? true : undefined), { what: "the fill told", timeoutMs: 5_000 });
     const told = kinds();
