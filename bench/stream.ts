@@ -1,8 +1,10 @@
+import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { startApp, type RunningApp } from "../src/app.js";
 import { loadConfig } from "../src/config/load.js";
@@ -23,7 +25,7 @@ const GOAL_DECODE_TICKS_PER_S = 50_000;
 const GOAL_OUTBOX_P99_MS = 5;
 const GOAL_TELEGRAM_P99_MS = 250;
 
-const INSTRUMENTS = 2000;
+export const INSTRUMENTS = 2000;
 const RULES = 50_000;
 /** Each instrument ticks about once a second. */
 const TICKS_PER_SECOND = INSTRUMENTS;
@@ -180,91 +182,159 @@ function decodeRate(frames: readonly Uint8Array[]): number {
   return run(1500);
 }
 
-// --- the app on the fake Upstox's feed ---------------------------------------------
+// --- the fake Upstox: in this process or in a child ------------------------------------
 
-interface LiveApp {
-  app: RunningApp;
-  fake: FakeUpstox;
-  /** The instruments the rules are on (all subscribed), and their prices at the start. */
-  keys: string[];
-  prices: Map<string, number>;
+/** The fake's settings the app needs (tests/support/app.ts upstoxEnv), as the child sends them. */
+type UpstoxEndpoints = Parameters<typeof upstoxEnv>[0];
+
+/** The child's first message (bench/stream-process.ts). */
+export interface StreamFakeReady {
+  ready: true;
+  upstox: UpstoxEndpoints;
+  /** An access token of the fake's user BENCH01, to link to a trader. */
+  token: string;
+  prices: Array<[string, number]>;
+}
+export type StreamFakeRequest =
+  { cmd: "subscribed" } | { cmd: "tick"; keys: string[]; perSecond: number; seed: number } | { cmd: "counters" } | { cmd: "close" };
+export type StreamFakeReply = { subscribed?: number; pushed?: number; busyMs?: number; error?: string };
+
+/** Where the ticks come from; `INSTRUMENTS` generated instruments either way. */
+interface FakeMarket {
+  readonly upstox: UpstoxEndpoints;
+  readonly token: string;
+  /** The instruments (all to be subscribed), with their prices at the start. */
+  readonly prices: ReadonlyMap<string, number>;
+  /** How many instruments the fake's market socket carries. */
+  subscribed(): Promise<number>;
+  /** Starts ticking `keys` (see Ticker). */
+  tick(keys: readonly string[], perSecond: number, seed: number): Promise<void>;
+  counters(): Promise<{ pushed: number; busyMs: number }>;
   close(): Promise<void>;
 }
 
-/**
- * The whole app in this process in stream mode (the worker role: the notify workers and the
- * stream holder, no schedules or HTTP), on the fake Upstox with `INSTRUMENTS` generated
- * instruments, real Redis under its own prefix, a temp SQLite file, and a linked trader
- * whose token authorizes the market feed.
- */
-async function startLiveApp(o: { observer: StreamObserver; telegram?: FakeTelegram }): Promise<LiveApp> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "uab-bench-stream-"));
-  const prefix = `bench-stream-${randomUUID().slice(0, 8)}`;
-  const fake = await FakeUpstox.start({ instruments: INSTRUMENTS, recordRequests: false });
-  let app: RunningApp | undefined;
-  const close = async () => {
-    await app?.stop().catch(() => {});
-    await fake.close();
-    await deletePrefix(prefix).catch(() => 0);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    const config = loadConfig({
-      NODE_ENV: "test",
-      LOG_LEVEL: "silent",
-      HTTP_PORT: "0",
-      DATA_DIR: dataDir,
-      QUEUE_PREFIX: prefix,
-      REDIS_URL: TEST_REDIS_URL,
-      // The REST poll stays out of the way: the stream is what is measured.
-      POLL_INTERVAL: "3600",
-      MARKET_DATA_MODE: "stream",
-      SIMULATOR_ALWAYS_OPEN: "true",
-      ...upstoxEnv(fake),
-      ...(o.telegram ? { TELEGRAM_BOT_TOKEN: o.telegram.token, TELEGRAM_API_ROOT: o.telegram.apiRoot } : {}),
-    });
-    app = await startApp(config, { role: "worker", demo: false, log: createLogger({ level: "silent", format: "json" }), streamObserver: o.observer });
-    const s = app.services;
-    const trader = s.users.create({ telegramId: 1, channels: "telegram" });
-    s.upstox!.tokens.save(trader.id, fake.issueToken({ userId: "BENCH01" }), "BENCH01", new Date());
-    const keys = fake
-      .instrumentKeys()
-      .filter((k) => k.startsWith("NSE_EQ|INEGEN"))
-      .slice(0, INSTRUMENTS);
-    const prices = new Map(keys.map((k) => [k, fake.getPrice(k)]));
-    return { app, fake, keys, prices, close };
-  } catch (err) {
-    await close().catch(() => {});
-    throw err;
+/** The fake Upstox in this process: the bench can move a price itself and time it on its own clock. */
+class LocalFakeMarket implements FakeMarket {
+  readonly upstox: UpstoxEndpoints;
+  readonly token: string;
+  readonly prices: Map<string, number>;
+  private ticker: Ticker | undefined;
+
+  private constructor(readonly fake: FakeUpstox) {
+    this.upstox = fake;
+    this.token = fake.issueToken({ userId: "BENCH01" });
+    this.prices = new Map(generatedKeys(fake).map((k) => [k, fake.getPrice(k)]));
+  }
+
+  static async start(): Promise<LocalFakeMarket> {
+    return new LocalFakeMarket(await FakeUpstox.start({ instruments: INSTRUMENTS, recordRequests: false }));
+  }
+
+  subscribed(): Promise<number> {
+    return Promise.resolve(this.fake.feedConnections().find((c) => c.kind === "market")?.subscriptions.size ?? 0);
+  }
+
+  tick(keys: readonly string[], perSecond: number, seed: number): Promise<void> {
+    this.ticker = new Ticker(this.fake, keys, priceWalk(this.prices, seededRandom(seed)), perSecond);
+    this.ticker.start();
+    return Promise.resolve();
+  }
+
+  counters(): Promise<{ pushed: number; busyMs: number }> {
+    return Promise.resolve({ pushed: this.ticker?.pushed ?? 0, busyMs: this.ticker?.busyMs ?? 0 });
+  }
+
+  async close(): Promise<void> {
+    this.ticker?.stop();
+    await this.fake.close();
   }
 }
 
-/** Waits until the fake's market socket carries `count` instruments and the stream has evaluated a batch. */
-async function waitForSubscription(fake: FakeUpstox, count: number, evaluated: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const subscribed = fake.feedConnections().find((c) => c.kind === "market")?.subscriptions.size ?? 0;
-    if (subscribed >= count && evaluated()) return;
-    if (Date.now() > deadline) throw new Error(`the market feed subscribed ${subscribed} of ${count} instruments within 60 s`);
-    await sleep(100);
+/** The fake Upstox in a child process (bench/stream-process.ts), driven over IPC one request at a time. */
+class ChildFakeMarket implements FakeMarket {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly ready: StreamFakeReady,
+    readonly prices: ReadonlyMap<string, number>,
+  ) {}
+
+  get upstox(): UpstoxEndpoints {
+    return this.ready.upstox;
+  }
+
+  get token(): string {
+    return this.ready.token;
+  }
+
+  static start(): Promise<ChildFakeMarket> {
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "stream-process.js");
+    const child = fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    return new Promise((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code) => reject(new Error(`the fake Upstox's process exited ${code} before it was ready`)));
+      child.once("message", (m: StreamFakeReady) => {
+        child.removeAllListeners("exit");
+        resolve(new ChildFakeMarket(child, m, new Map(m.prices)));
+      });
+    });
+  }
+
+  async subscribed(): Promise<number> {
+    return (await this.ask({ cmd: "subscribed" })).subscribed ?? 0;
+  }
+
+  async tick(keys: readonly string[], perSecond: number, seed: number): Promise<void> {
+    await this.ask({ cmd: "tick", keys: [...keys], perSecond, seed });
+  }
+
+  async counters(): Promise<{ pushed: number; busyMs: number }> {
+    const r = await this.ask({ cmd: "counters" });
+    return { pushed: r.pushed ?? 0, busyMs: r.busyMs ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    if (!this.child.connected) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    await this.ask({ cmd: "close" }).catch(() => {});
+    await Promise.race([exited, sleep(5_000).then(() => this.child.kill())]);
+  }
+
+  private ask(req: StreamFakeRequest): Promise<StreamFakeReply> {
+    const reply = this.queue.then(
+      () =>
+        new Promise<StreamFakeReply>((resolve, reject) => {
+          this.child.once("message", (r: StreamFakeReply) => (r.error ? reject(new Error(`fake Upstox process: ${r.error}`)) : resolve(r)));
+          this.child.send(req);
+        }),
+    );
+    this.queue = reply.catch(() => {});
+    return reply;
   }
 }
+
+const generatedKeys = (fake: FakeUpstox) =>
+  fake
+    .instrumentKeys()
+    .filter((k) => k.startsWith("NSE_EQ|INEGEN"))
+    .slice(0, INSTRUMENTS);
 
 /**
  * Moves `keys` round-robin, `perSecond` of them a second in `SLOTS_PER_SECOND` even slots,
  * each move a setPrice on the fake (one live_feed frame over the real socket). A slot that
  * fires late catches up, so the rate holds whatever the timer's jitter.
  */
-class Ticker {
+export class Ticker {
   pushed = 0;
-  /** Time spent inside the fake pushing (price, snapshot, encode, socket write): its share of this process. */
+  /** Time spent inside the fake pushing (price, snapshot, encode, socket write). */
   busyMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private startedAt = 0;
 
   constructor(
-    private readonly fake: FakeUpstox,
+    private readonly fake: Pick<FakeUpstox, "setPrice">,
     private readonly keys: readonly string[],
     private readonly move: (key: string) => number,
     private readonly perSecond: number,
@@ -291,7 +361,7 @@ class Ticker {
 }
 
 /** A price walk as in the pipeline bench, per tick: up to ±0.05 %, and now and then a jump of up to 1.5 %. */
-function priceWalk(prices: Map<string, number>, rand: () => number): (key: string) => number {
+export function priceWalk(prices: Map<string, number>, rand: () => number): (key: string) => number {
   return (key) => {
     const jump = rand() < 0.002 ? (rand() - 0.5) * 0.03 : 0;
     const p = Math.max(1, Math.round(prices.get(key)! * (1 + (rand() - 0.5) * 0.001 + jump) * 20) / 20);
@@ -300,14 +370,128 @@ function priceWalk(prices: Map<string, number>, rand: () => number): (key: strin
   };
 }
 
+// --- the app -----------------------------------------------------------------------
+
+interface LiveApp {
+  app: RunningApp;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole app in this process in stream mode (the worker role: the notify workers and the
+ * stream holder, no schedules or HTTP), on `market`'s fake Upstox, real Redis under its own
+ * prefix, a temp SQLite file, and a linked trader whose token authorizes the market feed.
+ * Closing it closes the market too.
+ */
+async function startLiveApp(o: { market: FakeMarket; observer: StreamObserver; telegram?: FakeTelegram }): Promise<LiveApp> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "uab-bench-stream-"));
+  const prefix = `bench-stream-${randomUUID().slice(0, 8)}`;
+  let app: RunningApp | undefined;
+  const close = async () => {
+    await app?.stop().catch(() => {});
+    await o.market.close();
+    await deletePrefix(prefix).catch(() => 0);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const config = loadConfig({
+      NODE_ENV: "test",
+      LOG_LEVEL: "silent",
+      HTTP_PORT: "0",
+      DATA_DIR: dataDir,
+      QUEUE_PREFIX: prefix,
+      REDIS_URL: TEST_REDIS_URL,
+      // The REST poll stays out of the way: the stream is what is measured.
+      POLL_INTERVAL: "3600",
+      MARKET_DATA_MODE: "stream",
+      SIMULATOR_ALWAYS_OPEN: "true",
+      ...upstoxEnv(o.market.upstox),
+      ...(o.telegram ? { TELEGRAM_BOT_TOKEN: o.telegram.token, TELEGRAM_API_ROOT: o.telegram.apiRoot } : {}),
+    });
+    app = await startApp(config, { role: "worker", demo: false, log: createLogger({ level: "silent", format: "json" }), streamObserver: o.observer });
+    const trader = app.services.users.create({ telegramId: 1, channels: "telegram" });
+    app.services.upstox!.tokens.save(trader.id, o.market.token, "BENCH01", new Date());
+    return { app, close };
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+}
+
+/** Waits until the fake's market socket carries `count` instruments and the stream has evaluated a batch. */
+async function waitForSubscription(market: FakeMarket, count: number, evaluated: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const subscribed = await market.subscribed();
+    if (subscribed >= count && evaluated()) return;
+    if (Date.now() > deadline) throw new Error(`the market feed subscribed ${subscribed} of ${count} instruments within 60 s`);
+    await sleep(100);
+  }
+}
+
 // --- tick → outbox -------------------------------------------------------------------
+
+interface OutboxRun {
+  latencies: number[];
+  batches: number;
+  fired: number;
+  pushed: number;
+  spanMs: number;
+  elu: number;
+  cpuMs: number;
+  fakeBusyMs: number;
+  /** The event loop's delay (a 1 ms timer's lateness), ms: how long a frame may sit unread before its message event. */
+  loopDelayP99: number;
+  loopDelayMax: number;
+}
 
 /**
  * 2,000 instruments each ticking about once a second on the fake Upstox, 50,000 active rules
- * over them (createRules), measured for 25 s after 5 s of ticking: per tick, from its frame's arrival
- * at the socket to its batch's evaluation committed (the stream's observer).
+ * over them (createRules), measured for 25 s after 5 s of ticking: per tick, from its frame's
+ * arrival at the socket to its batch's evaluation committed (the stream's observer). The goal
+ * is on the fake in a process of its own, as Upstox is; the same run with the fake in this
+ * process shows what its 2,000 frames a second cost the app's event loop.
  */
 export async function benchTickToOutbox(): Promise<BenchResult[]> {
+  const child = await runTickToOutbox(await ChildFakeMarket.start());
+  const local = await runTickToOutbox(await LocalFakeMarket.start());
+  const perS = (n: number, r: OutboxRun) => n / (r.spanMs / 1000);
+  const what = `${INSTRUMENTS.toLocaleString("en-US")} instruments ticking ~1/s × ${RULES.toLocaleString("en-US")} rules, ${(child.spanMs / 1000).toFixed(0)} s, ${child.fired.toLocaleString("en-US")} alerts fired`;
+  return [
+    { name: `tick → outbox committed, p99 (${what})`, value: percentile(child.latencies, 99), unit: "ms", goal: GOAL_OUTBOX_P99_MS, better: "lower" },
+    { name: "tick → outbox committed, p50", value: percentile(child.latencies, 50), unit: "ms", better: "lower" },
+    { name: "tick → outbox committed, p99.9", value: percentile(child.latencies, 99.9), unit: "ms", better: "lower" },
+    { name: "tick → outbox committed, max", value: Math.max(...child.latencies), unit: "ms", better: "lower" },
+    { name: "ticks pushed by the fake a second (each its own live_feed frame)", value: perS(child.pushed, child), unit: "ticks/s", better: "higher" },
+    { name: "evaluations per tick after coalescing (250 ms window)", value: child.latencies.length / child.pushed, unit: "", better: "lower" },
+    { name: "instruments per evaluated batch, on average", value: child.latencies.length / child.batches, unit: "", better: "higher" },
+    { name: "the app's event loop busy", value: child.elu * 100, unit: "%", better: "lower" },
+    { name: "the app's CPU (user + system, all threads)", value: (child.cpuMs / child.spanMs) * 100, unit: "% of a core", better: "lower" },
+    {
+      name: "the app's event loop delay, p99 (a frame waits this long unread before its message event, not counted above)",
+      value: child.loopDelayP99,
+      unit: "ms",
+      better: "lower",
+    },
+    { name: "the app's event loop delay, max", value: child.loopDelayMax, unit: "ms", better: "lower" },
+    {
+      name: `same with the fake in the app's process, p99 (${local.fired.toLocaleString("en-US")} alerts fired)`,
+      value: percentile(local.latencies, 99),
+      unit: "ms",
+      better: "lower",
+    },
+    { name: "same with the fake in the app's process, p50", value: percentile(local.latencies, 50), unit: "ms", better: "lower" },
+    { name: "same with the fake in the app's process, event loop busy", value: local.elu * 100, unit: "%", better: "lower" },
+    {
+      name: "of which the fake pushing ticks (price, snapshot, encode, socket write)",
+      value: (local.fakeBusyMs / local.spanMs) * 100,
+      unit: "%",
+      better: "lower",
+    },
+  ];
+}
+
+async function runTickToOutbox(market: FakeMarket): Promise<OutboxRun> {
   let measuring = false;
   let evaluatedOnce = false;
   const latencies: number[] = [];
@@ -322,20 +506,19 @@ export async function benchTickToOutbox(): Promise<BenchResult[]> {
       fired += n;
     },
   };
-  const live = await startLiveApp({ observer });
+  const live = await startLiveApp({ market, observer });
   try {
-    const { app, fake, keys, prices } = live;
-    const rand = seededRandom(7);
-    createRules(app, keys, prices, rand);
+    const keys = [...market.prices.keys()];
+    createRules(live.app, keys, market.prices, seededRandom(7));
     (globalThis as { gc?: () => void }).gc?.();
-    await waitForSubscription(fake, keys.length, () => evaluatedOnce);
+    await waitForSubscription(market, keys.length, () => evaluatedOnce);
 
-    const ticker = new Ticker(fake, keys, priceWalk(prices, rand), TICKS_PER_SECOND);
-    ticker.start();
+    await market.tick(keys, TICKS_PER_SECOND, 7);
     await sleep(WARM_UP_MS);
+    const before = await market.counters();
     measuring = true;
-    const pushedBefore = ticker.pushed;
-    const busyBefore = ticker.busyMs;
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -344,28 +527,20 @@ export async function benchTickToOutbox(): Promise<BenchResult[]> {
     const spanMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0).utilization;
-    ticker.stop();
-    const pushed = ticker.pushed - pushedBefore;
-    const fakeShare = (ticker.busyMs - busyBefore) / spanMs;
-
-    const what = `${INSTRUMENTS.toLocaleString("en-US")} instruments ticking ~1/s × ${RULES.toLocaleString("en-US")} rules, ${(spanMs / 1000).toFixed(0)} s, ${fired.toLocaleString("en-US")} alerts fired`;
-    return [
-      { name: `tick → outbox committed, p99 (${what})`, value: percentile(latencies, 99), unit: "ms", goal: GOAL_OUTBOX_P99_MS, better: "lower" },
-      { name: "tick → outbox committed, p50", value: percentile(latencies, 50), unit: "ms", better: "lower" },
-      { name: "tick → outbox committed, p99.9", value: percentile(latencies, 99.9), unit: "ms", better: "lower" },
-      { name: "tick → outbox committed, max", value: Math.max(...latencies), unit: "ms", better: "lower" },
-      { name: "ticks pushed by the fake a second (each its own live_feed frame)", value: pushed / (spanMs / 1000), unit: "ticks/s", better: "higher" },
-      { name: "evaluations per tick after coalescing (250 ms window)", value: latencies.length / pushed, unit: "", better: "lower" },
-      { name: "instruments per evaluated batch, on average", value: latencies.length / batches, unit: "", better: "higher" },
-      { name: "event loop busy (app, fake and bench in this one process)", value: elu * 100, unit: "%", better: "lower" },
-      {
-        name: "CPU of this process (user + system, all threads)",
-        value: ((cpu.user + cpu.system) / 1000 / spanMs) * 100,
-        unit: "% of a core",
-        better: "lower",
-      },
-      { name: "of which the fake Upstox pushing ticks (price, snapshot, encode, socket write)", value: fakeShare * 100, unit: "% of a core", better: "lower" },
-    ];
+    delay.disable();
+    const after = await market.counters();
+    return {
+      latencies,
+      batches,
+      fired,
+      pushed: after.pushed - before.pushed,
+      spanMs,
+      elu,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      fakeBusyMs: after.busyMs - before.busyMs,
+      loopDelayP99: delay.percentile(99) / 1e6,
+      loopDelayMax: delay.max / 1e6,
+    };
   } finally {
     await live.close();
   }
@@ -419,12 +594,13 @@ export async function benchTickToTelegram(): Promise<BenchResult[]> {
   const tg = await FakeTelegram.start({ floodLimits: true, now: epochNow });
   let live: LiveApp | undefined;
   try {
-    live = await startLiveApp({ observer: { onEvaluated: () => void (evaluatedOnce = true) }, telegram: tg });
-    const { app, fake, keys, prices } = live;
-    const s = app.services;
+    const market = await LocalFakeMarket.start();
+    live = await startLiveApp({ market, observer: { onEvaluated: () => void (evaluatedOnce = true) }, telegram: tg });
+    const { fake, prices } = market;
+    const keys = [...prices.keys()];
+    const s = live.app.services;
     const probes = keys.slice(0, PROBES);
     const background = keys.slice(PROBES);
-    const rand = seededRandom(11);
     const firstChat = 500_000;
     s.db.transaction(() => {
       const userIds = Array.from({ length: Math.ceil(RULES / 10) }, (_, i) => s.users.create({ telegramId: 10_000 + i, channels: "telegram" }).id);
@@ -454,10 +630,9 @@ export async function benchTickToTelegram(): Promise<BenchResult[]> {
       });
     })();
     (globalThis as { gc?: () => void }).gc?.();
-    await waitForSubscription(fake, keys.length, () => evaluatedOnce);
+    await waitForSubscription(market, keys.length, () => evaluatedOnce);
 
-    const ticker = new Ticker(fake, background, priceWalk(prices, rand), TICKS_PER_SECOND);
-    ticker.start();
+    await market.tick(background, TICKS_PER_SECOND, 11);
     await sleep(WARM_UP_MS);
     tg.clearRecords();
     const pushedAt = new Map<number, number>();
@@ -473,7 +648,6 @@ export async function benchTickToTelegram(): Promise<BenchResult[]> {
     const deadline = performance.now() + 10_000;
     const arrived = () => new Set(tg.sent.filter((m) => m.method === "sendMessage" && pushedAt.has(m.chatId)).map((m) => m.chatId)).size;
     while (arrived() < probes.length && performance.now() < deadline) await sleep(100);
-    ticker.stop();
 
     const first = new Map<number, number>();
     for (const m of tg.sent) if (m.method === "sendMessage" && pushedAt.has(m.chatId) && !first.has(m.chatId)) first.set(m.chatId, m.at);
