@@ -126,7 +126,8 @@ describe("special sessions, polled by the real scheduler at the default interval
     expect(new Set(runs.slice(1).map((r, i) => r.due - runs[i]!.due))).toEqual(new Set([15_000]));
 
     // The order book is synced by its own scheduler (every 30 s) during the evening session too.
-    const sync = await waitUntil(async () => (await scheduledRuns(s.queues["order-sync"])).find((r) => "users" in r.result), {
+    // (A run between the boot and the trader's login finds nobody: the first after it counts.)
+    const sync = await waitUntil(async () => (await scheduledRuns(s.queues["order-sync"])).find((r) => "users" in r.result && r.result.users === 1), {
       timeoutMs: 35_000,
       what: "a scheduled order-sync",
     });
