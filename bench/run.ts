@@ -22,11 +22,7 @@ const SECTIONS: readonly Section[] = [
   { id: "startup", title: "Start-up: `node dist/src/main.js` to /healthz 200 (production path)", run: () => benchStartup() },
   { id: "quotes", title: "Upstox quotes: batching and parsing (5,000 instruments)", run: () => benchUpstoxQuotes(5000) },
   { id: "pipeline", title: "Price rules: quote batch to outbox rows (2,000 instruments)", run: () => benchPipeline() },
-  {
-    id: "stream",
-    title: "Real-time path: Market Data Feed V3 frames decoded, a tick to the outbox and to Telegram (2,000 instruments × 50,000 rules)",
-    run: () => benchStream(),
-  },
+  { id: "stream", title: "Real-time path: feed frames decoded, a tick to the outbox and to Telegram (2,000 × 50,000 rules)", run: () => benchStream() },
   { id: "indicators", title: "Indicators: one closed candle for 2,000 instruments through IndicatorEngine.onCandle", run: () => benchIndicators() },
   { id: "candles", title: "Candle store: live inserts, recent reads, prune (2M rows)", run: () => benchCandleStore() },
   { id: "week", title: "Memory: a simulated trading week, 2,000 instruments × 50,000 rules (production path)", run: () => benchWeek() },
