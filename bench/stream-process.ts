@@ -9,15 +9,11 @@
  */
 import { seededRandom } from "../src/market/simulator.js";
 import { FakeUpstox } from "../tests/fakes/upstox/index.js";
-import { INSTRUMENTS, priceWalk, Ticker, type StreamFakeReady, type StreamFakeReply, type StreamFakeRequest } from "./stream.js";
+import { generatedKeys, INSTRUMENTS, priceWalk, Ticker, type StreamFakeReady, type StreamFakeReply, type StreamFakeRequest } from "./stream.js";
 
 async function main(): Promise<void> {
   const fake = await FakeUpstox.start({ instruments: INSTRUMENTS, recordRequests: false });
-  const keys = fake
-    .instrumentKeys()
-    .filter((k) => k.startsWith("NSE_EQ|INEGEN"))
-    .slice(0, INSTRUMENTS);
-  const prices = new Map(keys.map((k) => [k, fake.getPrice(k)]));
+  const prices = new Map(generatedKeys(fake).map((k) => [k, fake.getPrice(k)]));
   let ticker: Ticker | undefined;
 
   const answer = async (req: StreamFakeRequest): Promise<StreamFakeReply> => {

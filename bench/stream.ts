@@ -314,7 +314,8 @@ class ChildFakeMarket implements FakeMarket {
   }
 }
 
-const generatedKeys = (fake: FakeUpstox) =>
+/** The fake's generated NSE_EQ instruments the bench uses. */
+export const generatedKeys = (fake: FakeUpstox) =>
   fake
     .instrumentKeys()
     .filter((k) => k.startsWith("NSE_EQ|INEGEN"))
