@@ -41,6 +41,9 @@ export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResu
       if (!rest.length) {
         await s.pollState.recordPoll(now, new Map());
         s.metrics.polls.inc({ outcome: "streaming" });
+        // The stream's commits grow the WAL too: folded back here, in whichever process runs
+        // the poll, rather than by SQLite inside one of the stream's commits.
+        if (checkpointDue(now, s.config.pollIntervalSeconds * 1000)) s.db.pragma("wal_checkpoint(PASSIVE)");
         return { skipped: "streaming" };
       }
       keys = rest;

@@ -16,6 +16,7 @@ export class TokenStore {
   private readonly expireStmt: Statement<[{ now: number; id: number }]>;
   private readonly anyValidStmt: Statement<[{ now: number; preferred: number | null }], { id: number; upstox_token_enc: Buffer }>;
   private readonly clearStmt: Statement<[number, number]>;
+  private readonly linkedStmt: Statement<[number], { id: number }>;
 
   constructor(
     db: Database,
@@ -34,6 +35,12 @@ export class TokenStore {
        ORDER BY telegram_id IS @preferred DESC, upstox_token_expires_at DESC, id LIMIT 1`,
     );
     this.clearStmt = db.prepare("UPDATE users SET upstox_token_enc = NULL, upstox_token_expires_at = NULL, updated_at = ? WHERE id = ?");
+    this.linkedStmt = db.prepare("SELECT id FROM users WHERE upstox_token_enc IS NOT NULL AND upstox_token_expires_at > ? AND status = 'active' ORDER BY id");
+  }
+
+  /** Active users with a valid token, in one query (no token is decrypted). */
+  linkedUserIds(): number[] {
+    return this.linkedStmt.all(this.now()).map((r) => r.id);
   }
 
   /** Stores a freshly issued token; its expiry is the next 03:30 IST. Returns that expiry. */

@@ -57,4 +57,24 @@ describe("instruments in use", () => {
     theirWatchlists.remove(a.id, RELIANCE);
     expect(sorted()).toEqual([TCS]);
   });
+
+  it("watchedKeys: the same array until a watchlist changes (in any process), or a recheck after a user's status moved", () => {
+    const watchlists = new WatchlistRepository(db);
+    const users = new UserRepository(other);
+    const theirWatchlists = new WatchlistRepository(other);
+    const a = users.create({ telegramId: 1, channels: "telegram" });
+    theirWatchlists.add(a.id, RELIANCE);
+    theirWatchlists.add(a.id, INFY);
+    const first = watchlists.watchedKeys();
+    expect(first).toEqual([RELIANCE, INFY].sort());
+    expect(watchlists.watchedKeys()).toBe(first);
+    // A rule is not a watch: the set and the array stay.
+    new AlertRuleRepository(other).create({ userId: a.id, instrumentKey: TCS, kind: "price_above", params: { level: 1 }, frequency: "once" });
+    expect(watchlists.watchedKeys()).toBe(first);
+    theirWatchlists.add(a.id, TCS);
+    expect(watchlists.watchedKeys()).toEqual([RELIANCE, INFY, TCS].sort());
+    users.update(a.id, { status: "banned" });
+    // Only a recheck sees a status change (the stream rechecks when its rule book reloaded).
+    expect(watchlists.watchedKeys(true)).toEqual([]);
+  });
 });

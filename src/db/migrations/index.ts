@@ -7,6 +7,7 @@ import { sql as orderTracking } from "./006_order_tracking.js";
 import { sql as appSecrets } from "./007_app_secrets.js";
 import { sql as candleLayout } from "./008_candle_layout.js";
 import { sql as watchlistsVersion } from "./009_watchlists_version.js";
+import { sql as pendingByChat } from "./010_pending_by_chat.js";
 
 export interface Migration {
   version: number;
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: "app_secrets", sql: appSecrets },
   { version: 8, name: "candle_layout", sql: candleLayout },
   { version: 9, name: "watchlists_version", sql: watchlistsVersion },
+  { version: 10, name: "pending_by_chat", sql: pendingByChat },
 ];

@@ -7,6 +7,9 @@ export class WatchlistRepository {
   private readonly forUserStmt: Statement<[number], { instrument_key: string }>;
   private readonly versionsStmt: Statement<[], { rules: number; watchlists: number }>;
   private inUse: { rules: number; watchlists: number; keys: readonly string[] } | undefined;
+  private readonly watchedStmt: Statement<[], { instrument_key: string }>;
+  private readonly watchlistsVersionStmt: Statement<[], { value: number }>;
+  private watched: { version: number; keys: readonly string[] } | undefined;
 
   constructor(
     db: Database,
@@ -21,6 +24,10 @@ export class WatchlistRepository {
        UNION
        SELECT r.instrument_key FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
     );
+    this.watchedStmt = db.prepare(
+      "SELECT DISTINCT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active' ORDER BY w.instrument_key",
+    );
+    this.watchlistsVersionStmt = db.prepare("SELECT value FROM app_meta WHERE key = 'watchlists_version'");
     // Both move on every change that can change the set above: rules (and users' status) by
     // migration 004's triggers, watchlists by 009's.
     this.versionsStmt = db.prepare(
@@ -53,5 +60,21 @@ export class WatchlistRepository {
       this.inUse = { ...v, keys: this.keysInUse.all().map((r) => r.instrument_key) };
     }
     return this.inUse.keys;
+  }
+
+  /**
+   * The distinct instruments active users watch (not those they only alert on), the same
+   * array until a watchlist changes or `recheck` asks again: the stream pairs it with the
+   * rule book, which already holds the alerted ones, and rechecks when the book reloaded
+   * (a user's status moved, say) but not when one of its own rules merely fired.
+   */
+  watchedKeys(recheck = false): readonly string[] {
+    const version = this.watchlistsVersionStmt.get()!.value;
+    if (recheck || this.watched?.version !== version) {
+      const keys = this.watchedStmt.all().map((r) => r.instrument_key);
+      const same = this.watched && this.watched.keys.length === keys.length && keys.every((k, i) => k === this.watched!.keys[i]);
+      this.watched = { version, keys: same ? this.watched!.keys : keys };
+    }
+    return this.watched.keys;
   }
 }
