@@ -38,7 +38,7 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
     streamed = keys.length - wanted.length;
   }
 
-  const candles: Map<string, MarketCandle> = wanted.length ? await s.candleSource.getLastClosedCandles(wanted) : new Map();
+  const candles: Map<string, MarketCandle> = wanted.length ? await s.candleSource.getLastClosedCandles(wanted) : new Map<string, MarketCandle>();
   let warmUps = 0;
   s.ruleBook.refresh();
   for (const key of keys) if (await queueWarmUpIfNeeded(s, key)) warmUps++;
