@@ -90,14 +90,10 @@ export class FeedStatus {
    */
   async claimMinute(minuteTs: number, by: MinuteClaim, covered: readonly string[] = []): Promise<boolean> {
     const key = this.minutePrefix + minuteTs;
-    const multi = this.redis.multi().set(key, by, "PX", MINUTE_CLAIM_MS, "NX");
-    if (by === "stream") {
-      multi.del(`${key}:keys`);
-      for (let i = 0; i < covered.length; i += 1000) multi.sadd(`${key}:keys`, ...covered.slice(i, i + 1000));
-      multi.pexpire(`${key}:keys`, MINUTE_CLAIM_MS);
-    }
-    const results = await multi.exec();
-    return results?.[0]?.[1] === "OK";
+    // One script: a MULTI would run the key writes even when the SET NX fails, and a late
+    // claimant would replace the winner's instruments with its own.
+    const won = await this.redis.eval(CLAIM_MINUTE, 2, key, `${key}:keys`, by, MINUTE_CLAIM_MS, ...(by === "stream" ? covered : []));
+    return won === 1;
   }
 
   /** Who closed the minute, and for the stream, which instruments it closed. */
@@ -108,6 +104,16 @@ export class FeedStatus {
     return { by, keys: by === "stream" ? new Set(await this.redis.smembers(`${key}:keys`)) : new Set() };
   }
 }
+
+/** SET NX the claim; only when it was free, record the claimant's instruments with it. */
+const CLAIM_MINUTE = `
+if not redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then return 0 end
+redis.call("DEL", KEYS[2])
+for i = 3, #ARGV, 1000 do
+  redis.call("SADD", KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call("PEXPIRE", KEYS[2], ARGV[2])
+return 1`;
 
 /** How long a minute's claim is kept: well past the REST fetch at second 5 and its retries. */
 const MINUTE_CLAIM_MS = 15 * 60_000;

@@ -159,6 +159,8 @@ class HeldFeeds {
   /** When each covered instrument became covered on the current connection: a minute counts only if it was covered throughout. */
   private readonly coveredSince = new Map<string, number>();
   private marketOpen = false;
+  /** Counts drops: work started for one connection is not applied to the next. */
+  private connection = 0;
   private paused = false;
   private lastCounts = new Map<string, { reconnects: number; decodeErrors: number }>();
   private closed = false;
@@ -352,14 +354,18 @@ class HeldFeeds {
         this.coveredSince.set(k, now);
         fresh.push(k);
       }
-    // Newly covered instruments: their first tick is measured from the last REST price.
-    if (fresh.length)
+    // Newly covered instruments: their first tick is measured from the last REST price (an
+    // answer that comes back after a drop, or after the first tick, is not used).
+    if (fresh.length) {
+      const generation = this.connection;
       void this.s.pollState
         .latestQuotes(fresh)
         .then((qs) => {
+          if (generation !== this.connection) return;
           for (const [k, q] of qs) if (!this.quotes.has(k)) this.handover.set(k, q.lastPrice);
         })
         .catch(() => {});
+    }
   }
 
   private onFeedState(state: FeedState): void {
@@ -367,6 +373,7 @@ class HeldFeeds {
       // A drop ends every instrument's unbroken coverage: the minutes it spans are REST's.
       this.coveredSince.clear();
       this.handover.clear();
+      this.connection++;
     }
     void this.publish().catch((err: unknown) => this.fail("publishing feed state", err));
   }
@@ -444,7 +451,9 @@ class HeldFeeds {
     const bars = this.bars.take(minute);
     if (this.closed || this.paused || !s.calendar.isOpen(new Date(minute))) return;
     const market = this.market?.state();
-    if (!market || market.status !== "connected") return;
+    // Connected since before the minute began and heard from within the stall limit: a socket
+    // that is up but silent (not yet caught by the watchdog) must not claim bars it never got.
+    if (!market || market.since > minute || !isLive(market, now, s.config.marketData.stallSeconds * 1000)) return;
     const whole: string[] = [];
     for (const [k, since] of this.coveredSince) if (since <= minute) whole.push(k);
     if (!whole.length) return;
