@@ -18,7 +18,8 @@ export type PollQuotesResult =
  * With MARKET_DATA_MODE=stream the poll is the fallback: instruments a live market feed
  * delivers are left to it, and only the rest (over the feed's limits) are polled; when no
  * feed is live (down, stalled, or its holder gone), everything is polled again, so REST
- * takes over within one interval and hands back as soon as the feed is live.
+ * takes over within one interval and hands back as soon as the feed is live. Instruments the
+ * stream delivers get their first history from the next candle fetch (within a minute).
  */
 export async function pollQuotes(_job: Job, s: Services): Promise<PollQuotesResult> {
   const now = s.clock();

@@ -245,9 +245,9 @@ async function feedFactories(
                 watchdogActive,
               }),
           }),
-      // Order updates come when orders change, hours apart, and Upstox documents pings only for
-      // the market feed: a quiet portfolio socket is not a stalled one.
-      portfolio: (onUpdate) => new PortfolioStreams({ client, log: deps.log, now: deps.clock, stallMs, watchdogActive: () => false, onUpdate }),
+      // Order updates come hours apart: the socket's own pings (answered by any server) are
+      // what keeps a quiet portfolio socket counted as alive, and catch a half-open one.
+      portfolio: (onUpdate) => new PortfolioStreams({ client, log: deps.log, now: deps.clock, stallMs, onUpdate }),
     };
   }
   if (!deps.simulator || deps.scripted) return {};

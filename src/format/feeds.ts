@@ -27,6 +27,6 @@ export function describeFeeds(feeds: readonly FeedHealth[] | undefined): string[
     ];
     if (f.decodeErrors) parts.push(plural(f.decodeErrors, "unreadable frame"));
     const fallback = f.ok ? "" : f.name === "upstox-portfolio" ? "; the order-book poll and the postback cover" : "; REST polling covers";
-    return `${name}: ${parts.join(" · ")}${fallback}${f.lastError ? ` — ${escapeHtml(f.lastError)}` : ""}`;
+    return `${name}: ${parts.join(" · ")}${fallback}${!f.ok && f.lastError ? ` — ${escapeHtml(f.lastError)}` : ""}`;
   });
 }

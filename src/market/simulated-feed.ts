@@ -76,6 +76,11 @@ export class SimulatedMarketFeed implements MarketFeed {
     if (!sameKeys(before, this.coveredKeys)) this.changed();
   }
 
+  /** The simulator's ticks carry each closed minute's own bar. */
+  exactBars(): boolean {
+    return true;
+  }
+
   covered(): ReadonlySet<string> {
     return this.coveredKeys;
   }

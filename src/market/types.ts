@@ -126,6 +126,12 @@ export interface MarketFeed {
   setInstruments(instrumentKeys: readonly string[]): void;
   /** The instruments whose ticks the feed delivers now (subscribed on a live connection). */
   covered(): ReadonlySet<string>;
+  /**
+   * Whether bars built from this instrument's ticks are the exchange's: the feed sends its own
+   * one-minute bar (full mode) or every trade. Ticks sampled without it (LTPC mode) make
+   * approximate bars, which are left to the REST candle fetch.
+   */
+  exactBars(instrumentKey: string): boolean;
   state(): FeedState;
   /** Idempotent; resolves once the socket is closed and no timer is left. */
   close(): Promise<void>;

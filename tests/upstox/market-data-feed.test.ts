@@ -120,6 +120,8 @@ describe("UpstoxMarketFeed over the fake Upstox", () => {
     let conn = marketConnections()[0]!;
     expect(new Set(conn.subscriptions.values())).toEqual(new Set(["ltpc"]));
     expect(conn.limitErrors).toEqual([]);
+    // LTPC ticks are samples: bars built from them are not the exchange's.
+    expect(feed.exactBars(keys[0]!)).toBe(false);
 
     feed.setInstruments(keys.slice(0, 5003));
     await waitUntil(() => marketConnections()[0]?.subscriptions.size === 5000, { what: "5000 LTPC subscriptions" });
@@ -133,6 +135,8 @@ describe("UpstoxMarketFeed over the fake Upstox", () => {
     feed.setInstruments(keys.slice(0, 3));
     await waitUntil(() => marketConnections()[0]?.subscriptions.size === 3);
     expect([...marketConnections()[0]!.subscriptions.values()]).toEqual(["full", "full", "full"]);
+    expect(feed.exactBars(keys[0]!)).toBe(true);
+    expect(feed.exactBars(keys[4000]!)).toBe(false);
     expect(feed.state()).toMatchObject({ subscribed: 3, overLimit: 0 });
     expect(fake.feedCounters().marketUpgrades).toBe(upgrades);
     expect(marketConnections()).toHaveLength(1);

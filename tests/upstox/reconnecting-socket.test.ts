@@ -113,6 +113,7 @@ describe("ReconnectingSocket", () => {
     let refuse = 4;
     const seen: number[] = [];
     const { s, messages } = make({
+      stableMs: 0,
       authorize: async () => {
         if (refuse-- > 0) throw new Error("Upstox is down");
         return `${server.url}/feed?code=C${codes++}`;
@@ -132,6 +133,28 @@ describe("ReconnectingSocket", () => {
     expect(seen[4]).toBe(10);
     expect(backoffDelay(3, 10, 1000, () => 0.5)).toBe(40);
     expect(backoffDelay(50, 10, 1000, () => 0.999)).toBe(999);
+  });
+
+  it("keeps backing off when a server accepts, says hello and hangs up before the connection proved stable", async () => {
+    let refuse = 2;
+    const seen: number[] = [];
+    const { s, messages } = make({
+      stableMs: 60_000,
+      authorize: async () => {
+        if (refuse-- > 0) throw new Error("Upstox is down");
+        return `${server.url}/feed?code=C${codes++}`;
+      },
+      onStatus: (_st, sock) => {
+        if (sock.retryDelayMs !== undefined) seen.push(sock.retryDelayMs);
+      },
+    });
+    s.start();
+    await waitUntil(() => messages.length === 1, { what: "connected after refusals" });
+    expect(seen).toEqual([10, 20]);
+    server.sockets[0]!.terminate();
+    await waitUntil(() => seen.length === 3);
+    // Not 10 again: the hello-and-hang-up does not count as a good connection.
+    expect(seen[2]).toBe(40);
   });
 
   it("a refused token leaves it down with a clear error, retried at the max backoff", async () => {

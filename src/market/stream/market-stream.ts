@@ -455,7 +455,7 @@ class HeldFeeds {
     // that is up but silent (not yet caught by the watchdog) must not claim bars it never got.
     if (!market || market.since > minute || !isLive(market, now, s.config.marketData.stallSeconds * 1000)) return;
     const whole: string[] = [];
-    for (const [k, since] of this.coveredSince) if (since <= minute) whole.push(k);
+    for (const [k, since] of this.coveredSince) if (since <= minute && this.market!.exactBars(k)) whole.push(k);
     if (!whole.length) return;
     if (!(await s.feedStatus.claimMinute(minute, "stream", whole))) return;
     const candles = new Map<string, MarketCandle>();

@@ -23,6 +23,8 @@ export interface UpstoxMarketFeedOptions {
   now?: () => number;
   /** No frame (pings included) for this long drops the connection. */
   stallMs: number;
+  /** How long a connection must stay up before the backoff starts over (ReconnectingSocket). */
+  stableMs?: number;
   watchdogActive?: () => boolean;
   backoff?: BackoffOptions;
   random?: () => number;
@@ -63,6 +65,7 @@ export class UpstoxMarketFeed implements MarketFeed {
         this.notify();
       },
       stallMs: opts.stallMs,
+      ...(opts.stableMs !== undefined ? { stableMs: opts.stableMs } : {}),
       log: opts.log,
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.watchdogActive ? { watchdogActive: opts.watchdogActive } : {}),
@@ -101,6 +104,10 @@ export class UpstoxMarketFeed implements MarketFeed {
       decodeErrors: this.decodeErrors,
       ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
     };
+  }
+
+  exactBars(instrumentKey: string): boolean {
+    return this.current.get(instrumentKey) === "full";
   }
 
   close(): Promise<void> {

@@ -19,6 +19,8 @@ export interface PortfolioStreamsOptions {
   updateTypes?: readonly PortfolioUpdateType[];
   now?: () => number;
   stallMs: number;
+  /** How long a connection must stay up before the backoff starts over (ReconnectingSocket). */
+  stableMs?: number;
   watchdogActive?: () => boolean;
   backoff?: BackoffOptions;
   random?: () => number;
@@ -133,6 +135,8 @@ export class PortfolioStreams {
         this.refresh();
       },
       stallMs: this.opts.stallMs,
+      keepAlivePings: true,
+      ...(this.opts.stableMs !== undefined ? { stableMs: this.opts.stableMs } : {}),
       log: this.opts.log,
       ...(this.opts.now ? { now: this.opts.now } : {}),
       ...(this.opts.watchdogActive ? { watchdogActive: this.opts.watchdogActive } : {}),

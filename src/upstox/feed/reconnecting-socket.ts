@@ -34,6 +34,10 @@ export interface ReconnectingSocketOptions {
   random?: () => number;
   /** A connection with no frame (pings included) for this long is dropped and made again. */
   stallMs: number;
+  /** Ping the server when it has been quiet a third of stallMs, and count its pong as life; default false. */
+  keepAlivePings?: boolean;
+  /** How long a connection must stay up (and carry a frame) before the backoff starts over; default 10 s. */
+  stableMs?: number;
   /** Whether silence counts now; default always. */
   watchdogActive?: () => boolean;
   /** Epoch ms, for `lastMessageAt`, `since` and the IST day of the reconnect count. */
@@ -100,12 +104,19 @@ export class ReconnectingSocket {
   private lastErr: string | undefined;
   private handlerFailures = 0;
   private pendingRetryMs: number | undefined;
+  private openedAt = 0;
+  private readonly stableMs: number;
+  private readonly pingEveryMs: number;
+  /** Since when no usable login was found (retries while it lasts are not reconnects). */
+  private notAuthorizedSince: number | undefined;
 
   constructor(private readonly opts: ReconnectingSocketOptions) {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.initialMs = opts.backoff?.initialMs ?? 500;
     this.maxMs = opts.backoff?.maxMs ?? 30_000;
+    this.stableMs = opts.stableMs ?? 10_000;
+    this.pingEveryMs = opts.keepAlivePings ? Math.max(1, Math.floor(opts.stallMs / 3)) : opts.stallMs;
     this.statusSince = this.now();
   }
 
@@ -187,7 +198,7 @@ export class ReconnectingSocket {
 
   private connect(isReconnect: boolean): void {
     if (this.stopped) return;
-    if (isReconnect) this.countReconnect();
+    if (isReconnect && this.notAuthorizedSince === undefined) this.countReconnect();
     this.setStatus("connecting");
     if (!this.stopped) void this.authorizeAndOpen();
   }
@@ -219,6 +230,10 @@ export class ReconnectingSocket {
     ws.on("open", () => this.opened(ws));
     ws.on("message", (data, isBinary) => this.frame(ws, toBuffer(data), isBinary));
     ws.on("ping", () => this.frame(ws, undefined, false));
+    // Our own pings (keepAlivePings): the pong proves the connection when the server has
+    // nothing to say for hours (the portfolio socket), so a half-open one is caught. Not for the
+    // market feed: any server answers a ping, a stalled feed included, and Upstox pings it.
+    if (this.opts.keepAlivePings) ws.on("pong", () => this.frame(ws, undefined, false));
     ws.on("error", (err) => {
       errorText = scrubQuery(err.message, url);
     });
@@ -232,7 +247,8 @@ export class ReconnectingSocket {
 
   private opened(ws: WebSocket): void {
     if (this.ws !== ws || this.stopped) return;
-    this.lastFrameAt = performance.now();
+    this.lastFrameAt = this.openedAt = performance.now();
+    this.notAuthorizedSince = undefined;
     this.armWatchdog(this.opts.stallMs);
     this.opts.log.info({ feed: this.opts.name }, "feed connected");
     this.setStatus("connected");
@@ -244,8 +260,10 @@ export class ReconnectingSocket {
     if (this.ws !== ws || this.stopped) return;
     this.lastFrameAt = performance.now();
     this.lastMessage = this.now();
-    // Backoff starts over only once a connection has proved itself by carrying something.
-    if (!this.messageSinceOpen) {
+    // Backoff starts over only once a connection has proved itself: carried something and
+    // stayed up a while. A server that accepts, says hello and hangs up (a connection limit, a
+    // second deployment on the same login) must not make us re-authorize twice a second.
+    if (!this.messageSinceOpen && performance.now() - this.openedAt >= this.stableMs) {
       this.messageSinceOpen = true;
       this.failures = 0;
     }
@@ -254,7 +272,16 @@ export class ReconnectingSocket {
 
   private armWatchdog(ms: number): void {
     clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = setTimeout(() => this.checkStall(), Math.max(1, ms));
+    this.watchdogTimer = setTimeout(() => this.checkStall(), Math.max(1, Math.min(ms, this.pingEveryMs)));
+  }
+
+  private pingIfQuiet(ws: WebSocket): void {
+    if (!this.opts.keepAlivePings || ws.readyState !== WebSocket.OPEN || performance.now() - this.lastFrameAt < this.pingEveryMs) return;
+    try {
+      ws.ping();
+    } catch {
+      // Closing under us: the close event reports it.
+    }
   }
 
   private checkStall(): void {
@@ -262,6 +289,7 @@ export class ReconnectingSocket {
     const ws = this.ws;
     if (!ws || this.stopped || this.statusNow !== "connected") return;
     const quietMs = performance.now() - this.lastFrameAt;
+    this.pingIfQuiet(ws);
     const active = this.guard("watchdogActive", () => this.opts.watchdogActive?.() ?? true) ?? true;
     if (quietMs >= this.opts.stallMs && active) {
       this.opts.log.warn({ feed: this.opts.name, quietMs: Math.round(quietMs) }, "feed stalled: reconnecting");
@@ -270,7 +298,7 @@ export class ReconnectingSocket {
       this.fail(`stalled: no frame for ${Math.round(quietMs)} ms`, false);
       return;
     }
-    this.armWatchdog(active ? this.opts.stallMs - quietMs : this.opts.stallMs);
+    this.armWatchdog(active ? Math.min(this.opts.stallMs - quietMs, this.pingEveryMs) : this.pingEveryMs);
   }
 
   /** A lost connection or a failed attempt: try again after the backoff (the max one when no token would do). */
@@ -283,8 +311,16 @@ export class ReconnectingSocket {
     // next try takes another or none): looking again soon costs nothing and lets the feed start
     // seconds after a trader links, not half a minute.
     const delay = notAuthorized ? Math.min(this.maxMs, NOT_AUTHORIZED_RETRY_MS) : backoffDelay(this.failures, this.initialMs, this.maxMs, this.random);
-    this.failures++;
-    this.opts.log.warn({ feed: this.opts.name, reason, retryInMs: delay }, "feed connection failed");
+    if (!notAuthorized) {
+      this.failures++;
+      this.notAuthorizedSince = undefined;
+    }
+    // Waiting for a login is one state, told once (and again when the reason changes), not a
+    // warning and a reconnect every few seconds until someone links.
+    const repeat = notAuthorized && this.notAuthorizedSince !== undefined && reason === this.lastErr;
+    if (notAuthorized) this.notAuthorizedSince ??= this.now();
+    if (repeat) this.opts.log.debug({ feed: this.opts.name, reason, retryInMs: delay }, "feed still waiting for a usable Upstox login");
+    else this.opts.log.warn({ feed: this.opts.name, reason, retryInMs: delay }, "feed connection failed");
     clearTimeout(this.retryTimer);
     this.pendingRetryMs = delay;
     this.retryTimer = setTimeout(() => {

@@ -121,4 +121,21 @@ describe("the stream's minutes and its one holder", () => {
     );
     expect(signal).toEqual({ rule_id: trader.rules[0]!.id, price: 1503 });
   });
+
+  it("the exchange's segment status from market_info decides whether the market is open, in every process", async () => {
+    // No SIMULATOR_ALWAYS_OPEN: the calendar's answer depends on when the test runs; the feed's word must win either way.
+    f = await startAppFixture({ upstox: true, env: { MARKET_DATA_MODE: "stream" }, takeOver: ["poll-quotes", "fetch-candles"] });
+    const fx = f;
+    fx.linkTrader({ watch: [RELIANCE] });
+    await waitUntil(() => (fx.fake.feedConnections().some((c) => c.kind === "market") ? true : undefined), { what: "the market socket", timeoutMs: 15_000 });
+    other = await startTestApp(fx.config, { role: "worker" });
+    const openIn = async (app: RunningApp) => {
+      await app.services.calendar.sync();
+      return app.services.marketOpen(new Date());
+    };
+    fx.fake.setSegmentStatus("NSE_EQ", "NORMAL_CLOSE");
+    await waitUntil(async () => ((await openIn(fx.app)) === false && (await openIn(other!)) === false ? true : undefined), { what: "closed by the feed" });
+    fx.fake.setSegmentStatus("NSE_EQ", "NORMAL_OPEN");
+    await waitUntil(async () => ((await openIn(fx.app)) && (await openIn(other!)) ? true : undefined), { what: "open by the feed" });
+  });
 });
