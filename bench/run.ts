@@ -17,14 +17,18 @@ interface Section {
   run: () => Promise<BenchResult[]>;
 }
 
-/** In the order they run: the ones that hold a lot of memory go last but one, delivery last. */
+/**
+ * In the order they run: the ones that hold a lot of memory go last but one, delivery last.
+ * The stream section starts whole apps with 50,000 rules each; run before the candle store,
+ * the heap it leaves made the candle read's p50 0.77 → 1.38 ms.
+ */
 const SECTIONS: readonly Section[] = [
   { id: "startup", title: "Start-up: `node dist/src/main.js` to /healthz 200 (production path)", run: () => benchStartup() },
   { id: "quotes", title: "Upstox quotes: batching and parsing (5,000 instruments)", run: () => benchUpstoxQuotes(5000) },
   { id: "pipeline", title: "Price rules: quote batch to outbox rows (2,000 instruments)", run: () => benchPipeline() },
-  { id: "stream", title: "Real-time path: feed frames decoded, a tick to the outbox and to Telegram (2,000 × 50,000 rules)", run: () => benchStream() },
   { id: "indicators", title: "Indicators: one closed candle for 2,000 instruments through IndicatorEngine.onCandle", run: () => benchIndicators() },
   { id: "candles", title: "Candle store: live inserts, recent reads, prune (2M rows)", run: () => benchCandleStore() },
+  { id: "stream", title: "Real-time path: feed frames decoded, a tick to the outbox and to Telegram (2,000 × 50,000 rules)", run: () => benchStream() },
   { id: "week", title: "Memory: a simulated trading week, 2,000 instruments × 50,000 rules (production path)", run: () => benchWeek() },
   { id: "delivery", title: "Telegram delivery against the fake Bot API with its flood limits", run: () => benchDelivery() },
 ];
