@@ -298,7 +298,7 @@ class HeldFeeds {
 
   // --- subscription, state ---------------------------------------------------
 
-  /** Follows watchlist and rule changes (cheap: the keys are cached by version), the pause and the calendar. */
+  /** Follows watchlist and rule changes (cheap: see wantedKeys), the pause and the calendar; closes due minutes. */
   private async sync(): Promise<void> {
     if (this.closed) return;
     const s = this.s;
@@ -310,6 +310,7 @@ class HeldFeeds {
       this.bars.forget(inUse);
       this.coalescer.forget(inUse);
       for (const k of this.quotes.keys()) if (!inUse.has(k)) this.quotes.delete(k);
+      for (const k of this.symbols.keys()) if (!inUse.has(k)) this.symbols.delete(k);
     }
     await s.calendar.sync();
     const now = s.clock();
