@@ -7,7 +7,6 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { startApp, type RunningApp } from "../src/app.js";
-import { loadConfig } from "../src/config/load.js";
 import { createLogger } from "../src/log/logger.js";
 import { seededRandom } from "../src/market/simulator.js";
 import type { StreamObserver } from "../src/market/stream/market-stream.js";
@@ -16,8 +15,8 @@ import { MARKET_DATA_FEED_V3_PROTO } from "../src/upstox/feed/market-data-feed-v
 import { decodeFeedResponse, encodeFeedResponse, type FeedEntryInput } from "../src/upstox/feed/proto.js";
 import { FakeTelegram } from "../tests/fakes/telegram/index.js";
 import { FakeUpstox } from "../tests/fakes/upstox/index.js";
-import { upstoxEnv } from "../tests/support/app.js";
-import { deletePrefix, TEST_REDIS_URL } from "../tests/support/env.js";
+import { testConfig, upstoxEnv } from "../tests/support/app.js";
+import { deletePrefix } from "../tests/support/env.js";
 import { percentile, type BenchResult } from "./report.js";
 
 /** Issue 12's goals for the real-time path. */
@@ -395,19 +394,16 @@ async function startLiveApp(o: { market: FakeMarket; observer: StreamObserver; t
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const config = loadConfig({
-      NODE_ENV: "test",
-      LOG_LEVEL: "silent",
-      HTTP_PORT: "0",
-      DATA_DIR: dataDir,
-      QUEUE_PREFIX: prefix,
-      REDIS_URL: TEST_REDIS_URL,
-      // The REST poll stays out of the way: the stream is what is measured.
-      POLL_INTERVAL: "3600",
-      MARKET_DATA_MODE: "stream",
-      SIMULATOR_ALWAYS_OPEN: "true",
-      ...upstoxEnv(o.market.upstox),
-      ...(o.telegram ? { TELEGRAM_BOT_TOKEN: o.telegram.token, TELEGRAM_API_ROOT: o.telegram.apiRoot } : {}),
+    // testConfig's REST poll interval (an hour) keeps polling out of the way: the stream is what is measured.
+    const config = testConfig({
+      dataDir,
+      prefix,
+      env: {
+        MARKET_DATA_MODE: "stream",
+        SIMULATOR_ALWAYS_OPEN: "true",
+        ...upstoxEnv(o.market.upstox),
+        ...(o.telegram ? { TELEGRAM_BOT_TOKEN: o.telegram.token, TELEGRAM_API_ROOT: o.telegram.apiRoot } : {}),
+      },
     });
     app = await startApp(config, { role: "worker", demo: false, log: createLogger({ level: "silent", format: "json" }), streamObserver: o.observer });
     const trader = app.services.users.create({ telegramId: 1, channels: "telegram" });

@@ -4,7 +4,7 @@ import type { FeedHandlers, FeedState, MarketFeed } from "../../market/types.js"
 import type { UpstoxClient } from "../client.js";
 import type { UpstoxSession } from "../token-store.js";
 import { decodeFeedResponse } from "./proto.js";
-import { FeedSessionMissingError, ReconnectingSocket, type BackoffOptions } from "./reconnecting-socket.js";
+import { FeedSessionMissingError, ReconnectingSocket, type SocketTuning } from "./reconnecting-socket.js";
 import {
   applyRequests,
   diffSubscription,
@@ -15,19 +15,11 @@ import {
   type SubscriptionPlan,
 } from "./subscription.js";
 
-export interface UpstoxMarketFeedOptions {
+export interface UpstoxMarketFeedOptions extends SocketTuning {
   client: Pick<UpstoxClient, "authorizeMarketFeed">;
   /** Whose token authorizes the feed; read again before every connect. */
   session: () => UpstoxSession | undefined;
   log: Logger;
-  now?: () => number;
-  /** No frame (pings included) for this long drops the connection. */
-  stallMs: number;
-  /** How long a connection must stay up before the backoff starts over (ReconnectingSocket). */
-  stableMs?: number;
-  watchdogActive?: () => boolean;
-  backoff?: BackoffOptions;
-  random?: () => number;
   limits?: SubscriptionLimits;
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from "../../log/logger.js";
 import type { FeedState } from "../../market/types.js";
 import type { PortfolioUpdateType, UpstoxClient } from "../client.js";
 import type { UpstoxSession } from "../token-store.js";
-import { FeedSessionMissingError, istDay, ReconnectingSocket, type BackoffOptions } from "./reconnecting-socket.js";
+import { FeedSessionMissingError, istDay, ReconnectingSocket, type SocketTuning } from "./reconnecting-socket.js";
 
 export interface PortfolioUser {
   userId: number;
@@ -10,20 +10,13 @@ export interface PortfolioUser {
   session: () => UpstoxSession | undefined;
 }
 
-export interface PortfolioStreamsOptions {
+export interface PortfolioStreamsOptions extends SocketTuning {
   client: Pick<UpstoxClient, "authorizePortfolioFeed">;
   log: Logger;
   /** One parsed update (order, position, holding or GTT) of one of our users. */
   onUpdate: (userId: number, update: Record<string, unknown>) => void;
   onStateChange?: (state: FeedState) => void;
   updateTypes?: readonly PortfolioUpdateType[];
-  now?: () => number;
-  stallMs: number;
-  /** How long a connection must stay up before the backoff starts over (ReconnectingSocket). */
-  stableMs?: number;
-  watchdogActive?: () => boolean;
-  backoff?: BackoffOptions;
-  random?: () => number;
 }
 
 export const ALL_PORTFOLIO_UPDATES: readonly PortfolioUpdateType[] = ["order", "position", "holding", "gtt_order"];

@@ -20,6 +20,9 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
+/** What a feed built on the socket passes through to it: timing, the watchdog and the backoff. */
+export type SocketTuning = Pick<ReconnectingSocketOptions, "now" | "stallMs" | "stableMs" | "watchdogActive" | "backoff" | "random">;
+
 export interface ReconnectingSocketOptions {
   /** For logs: which feed (and whose) this socket is. */
   name: string;
