@@ -41,8 +41,15 @@ describe("chat with the bot", () => {
   const isLoginNotice = (m: { text?: string }) => m.text?.startsWith("🔑 ") === true;
 
   /**
-   * Sends a message and waits for the reply that is not the login-expired notice: a token
-   * Upstox refuses also queues that notice, which may reach the chat before or after the reply.
+   * A pushed notification rather than a reply: the login-expired notice, or an order update
+   * (its footer names the order), alone or grouped with others in one message.
+   */
+  const isPushed = (m: { text?: string }) => m.text !== undefined && (m.text.includes("🔑 ") || /^Order \d+ · .* IST$/m.test(m.text));
+
+  /**
+   * Sends a message and waits for the reply that is not a pushed notification: a token Upstox
+   * refuses also queues the login notice, and an order placed while the portfolio stream is up
+   * is told as it fills; either may reach the chat before or after the reply.
    */
   const ask = async (from: { id: number; first_name?: string }, text: string) => {
     const before = tg.sentTo(from.id).length;
@@ -52,7 +59,7 @@ describe("chat with the bot", () => {
         tg
           .sentTo(from.id)
           .slice(before)
-          .find((m) => !isLoginNotice(m)),
+          .find((m) => !isPushed(m)),
       { what: `reply to ${text}` },
     );
   };
@@ -150,7 +157,7 @@ describe("chat with the bot", () => {
       { userId: user.id, accessToken: token },
       { instrumentKey: RELIANCE, quantity: 3, transactionType: "BUY", orderType: "MARKET", product: "D", tag: "t2" },
     );
-    expect((await say(TRADER, "/orders")).text).toMatch(/BUY RELIANCE ×3 .* · complete/);
+    expect((await ask(TRADER, "/orders")).text).toMatch(/BUY RELIANCE ×3 .* · complete/);
     // Upstox ends the login: the trader is told what to do, in words.
     upstox.expireToken(token);
     expect((await ask(TRADER, "/funds")).text).toBe(LOGIN_ENDED);
