@@ -8,6 +8,7 @@ import { sql as appSecrets } from "./007_app_secrets.js";
 import { sql as candleLayout } from "./008_candle_layout.js";
 import { sql as watchlistsVersion } from "./009_watchlists_version.js";
 import { sql as pendingByChat } from "./010_pending_by_chat.js";
+import { sql as trading } from "./011_trading.js";
 
 export interface Migration {
   version: number;
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: "candle_layout", sql: candleLayout },
   { version: 9, name: "watchlists_version", sql: watchlistsVersion },
   { version: 10, name: "pending_by_chat", sql: pendingByChat },
+  { version: 11, name: "trading", sql: trading },
 ];
