@@ -31,7 +31,14 @@ export interface Config {
     webhookSecret: string | undefined;
     /** Telegram user id whose Upstox token serves everyone's market data, while it is valid. */
     marketDataUser: number | undefined;
+    /** Sent as X-Algo-Name on every order write when set (an algo registered with Upstox). */
+    algoName: string | undefined;
   };
+  /**
+   * Trading from chat: off until the operator turns it on. The limits are the operator's
+   * ceilings per trader; a trader may set lower ones for themselves (/limits).
+   */
+  trading: { enabled: boolean; maxOrderValue: number; maxOrdersPerDay: number; cardTtlMs: number };
   telegram: { botToken: string | undefined; apiRoot: string; adminIds: number[]; mode: "polling" | "webhook"; webhookSecret: string | undefined };
   email: { smtpUrl: string | undefined; from: string };
   /** Values that must never reach a log line, even inside an error message. */
@@ -105,6 +112,13 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
       webhookSecret: e.UPSTOX_WEBHOOK_SECRET,
       marketDataUser: e.UPSTOX_MARKET_DATA_USER,
+      algoName: e.UPSTOX_ALGO_NAME,
+    },
+    trading: {
+      enabled: e.TRADING_ENABLED,
+      maxOrderValue: e.TRADING_MAX_ORDER_VALUE,
+      maxOrdersPerDay: e.TRADING_MAX_ORDERS_PER_DAY,
+      cardTtlMs: e.ORDER_CARD_TTL_SECONDS * 1000,
     },
     telegram: {
       botToken: e.TELEGRAM_BOT_TOKEN,

@@ -218,6 +218,23 @@ export const envSchema = z
         return Number(v);
       }),
 
+    TRADING_ENABLED: bool(false),
+    TRADING_MAX_ORDER_VALUE: int(100_000, 1, 1_000_000_000, " rupees"),
+    TRADING_MAX_ORDERS_PER_DAY: int(20, 1, 1000),
+    ORDER_CARD_TTL_SECONDS: int(60, 10, 600, " seconds"),
+    UPSTOX_ALGO_NAME: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === "") return undefined;
+        if (!/^[A-Za-z0-9 _.-]{1,50}$/.test(v)) {
+          ctx.addIssue({ code: "custom", message: `must be the algo name registered with Upstox: 1-50 letters, digits, spaces, dot, dash or underscore (got "${v}")` });
+          return z.NEVER;
+        }
+        return v;
+      }),
+
     TELEGRAM_BOT_TOKEN: z
       .string()
       .trim()
