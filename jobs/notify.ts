@@ -1,6 +1,7 @@
 import { DelayedError, type Job } from "bullmq";
 import { GrammyError } from "grammy";
 import type { User } from "../src/db/repositories/users.js";
+import { alertButtons } from "../src/notify/alert-buttons.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
@@ -127,7 +128,12 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
       // would deliver them twice. Claiming again also renews the hold for the send itself,
       // which the Telegram client cuts off well within it.
       if (!(await s.chatLocks.claim(chatId, holder))) return { skipped: "chat taken over" };
-      await s.telegram.sendHtml(chatId, next.html, { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())) });
+      // The buttons follow from the rows already chosen: they never change what goes together.
+      const replyMarkup = alertButtons(batch, { trading: s.config.trading.enabled && s.upstox !== undefined });
+      await s.telegram.sendHtml(chatId, next.html, {
+        silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())),
+        ...(replyMarkup ? { replyMarkup } : {}),
+      });
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       if (isShutdown(err)) {

@@ -1,4 +1,5 @@
 import { Api } from "grammy";
+import type { InlineKeyboardMarkup } from "grammy/types";
 import type { Logger } from "../log/logger.js";
 
 /** grammY types its signal with the abort-controller polyfill; the platform's is what it uses at run time. */
@@ -6,7 +7,8 @@ type GrammySignal = Parameters<Api["sendMessage"]>[3];
 
 export interface TelegramSender {
   readonly target: string;
-  sendHtml(chatId: number, html: string, opts?: { silent?: boolean }): Promise<void>;
+  /** `replyMarkup`: buttons under the message (alerts carry theirs); the console sender has none to show. */
+  sendHtml(chatId: number, html: string, opts?: { silent?: boolean; replyMarkup?: InlineKeyboardMarkup }): Promise<void>;
 }
 
 /**
@@ -35,7 +37,12 @@ export function createTelegramSender(opts: {
           await api.sendMessage(
             chatId,
             html,
-            { parse_mode: "HTML", link_preview_options: { is_disabled: true }, disable_notification: send?.silent ?? false },
+            {
+              parse_mode: "HTML",
+              link_preview_options: { is_disabled: true },
+              disable_notification: send?.silent ?? false,
+              ...(send?.replyMarkup ? { reply_markup: send.replyMarkup } : {}),
+            },
             signal as GrammySignal,
           );
         } catch (err) {
