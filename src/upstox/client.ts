@@ -10,13 +10,20 @@ import * as S from "./schemas.js";
 import type { UpstoxSession } from "./token-store.js";
 import { path, seg, UpstoxTransport, type Host, type TransportOptions } from "./transport.js";
 import type {
+  Brokerage,
   Candle,
   CandleUnit,
   Funds,
   FundsSegment,
+  Gtt,
+  GttModifyRequest,
+  GttPlaceRequest,
+  GttRuleRequest,
   Holding,
   Holiday,
   LtpQuote,
+  MarginItem,
+  MarginResult,
   MarketStatus,
   MarketTiming,
   ModifyOrderRequest,
@@ -36,6 +43,9 @@ export type PortfolioUpdateType = "order" | "position" | "holding" | "gtt_order"
 /** Upstox takes at most this many instrument keys in one quote, LTP or OHLC call. */
 export const MAX_KEYS_PER_QUOTE_CALL = 500;
 
+/** Upstox's margin calculator takes at most this many instruments in one call (REFERENCE §5.5.5). */
+export const MAX_MARGIN_ITEMS = 20;
+
 export interface UpstoxClientOptions {
   apiBase: string;
   hftBase: string;
@@ -46,6 +56,11 @@ export interface UpstoxClientOptions {
   redirectUri?: string | undefined;
   limiter?: RateLimiter<LimitCategory> | undefined;
   log: Logger;
+  /**
+   * The exchange-registered algo name. When set, every order write (place, modify, cancel and
+   * the GTT writes) carries it as `X-Algo-Name` (REFERENCE §0, §1.4).
+   */
+  algoName?: string | undefined;
   /** Waits before each lookup by tag after an unclear order placement (Upstox may still be processing it). */
   reconcileDelaysMs?: readonly number[];
   /** Forwarded to the transport: timeouts, retries, hooks. */
@@ -152,11 +167,50 @@ const toBar = (
   b: { open: number; high: number; low: number; close: number; volume?: number | undefined; ts?: number | undefined } | null | undefined,
 ): OhlcBar | undefined => (b ? { open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume ?? 0, ts: b.ts ?? 0 } : undefined);
 
+const toPaise = (x: number) => Math.round(x * 100) / 100;
+
+/** Upstox's GTT timestamps are epoch microseconds. */
+const microsToMs = (us: number | null | undefined): number | null => (us === null || us === undefined ? null : Math.floor(us / 1000));
+
+const gttRulesBody = (rules: readonly GttRuleRequest[]) =>
+  rules.map((r) => ({ strategy: r.strategy, trigger_type: r.triggerType, trigger_price: r.triggerPrice }));
+
+const toGtt = (g: z.output<typeof S.gttDetailsSchema>): Gtt => ({
+  gttOrderId: g.gtt_order_id,
+  type: g.type,
+  segment: g.exchange,
+  quantity: g.quantity,
+  product: g.product,
+  instrumentKey: g.instrument_token,
+  symbol: g.trading_symbol ?? g.instrument_token,
+  rules: g.rules.map((r) => ({
+    strategy: r.strategy,
+    status: r.status,
+    triggerType: r.trigger_type,
+    triggerPrice: r.trigger_price,
+    transactionType: r.transaction_type,
+    // Upstox sends "" or null when there is nothing to say.
+    message: r.message || null,
+    orderId: r.order_id ?? null,
+    trailingGap: r.trailing_gap ?? null,
+  })),
+  expiresAt: microsToMs(g.expires_at),
+  createdAt: microsToMs(g.created_at),
+});
+
+/**
+ * A gtt_order update (Portfolio Stream Feed message or webhook body: the details object plus
+ * `update_type`) as a Gtt. Throws UpstoxResponseError when its shape is off.
+ */
+export function parseGttUpdate(payload: unknown): Gtt {
+  return toGtt(parse(S.gttDetailsSchema, payload, "GTT update"));
+}
+
 const feedUri = (d: z.output<typeof S.feedAuthorizeSchema>): string => (d.authorized_redirect_uri ?? d.authorizedRedirectUri)!;
 
 /**
- * Every Upstox endpoint the bot uses. Reads go to the main host, order writes to the HFT
- * host; responses are validated into our own types.
+ * Every Upstox endpoint the bot uses. Reads and GTT writes go to the main host, order writes
+ * to the HFT host; responses are validated into our own types.
  */
 export class UpstoxClient {
   readonly transport: UpstoxTransport;
@@ -335,9 +389,14 @@ export class UpstoxClient {
 
   // --- Orders --------------------------------------------------------------
 
+  /** `X-Algo-Name` for order writes, when an algo name is configured. */
+  private algoHeaders(): Record<string, string> {
+    return this.opts.algoName ? { "x-algo-name": this.opts.algoName } : {};
+  }
+
   private orderWrite<T>(session: UpstoxSession, method: "POST" | "PUT" | "DELETE", p: string, json?: unknown): Promise<T> {
     const host: Host = "hft";
-    return this.transport.call<T>({ host, method, path: p, session, category: "order", json, idempotent: false });
+    return this.transport.call<T>({ host, method, path: p, session, category: "order", json, idempotent: false, headers: this.algoHeaders() });
   }
 
   /**
@@ -444,6 +503,125 @@ export class UpstoxClient {
       averagePrice: t.average_price,
       tradedAt: t.exchange_timestamp ?? t.order_timestamp ?? null,
     }));
+  }
+
+  // --- GTT orders (main host, never HFT; REFERENCE §5.5) ---------------------
+
+  /**
+   * A GTT write. Counted in the order budget and never retried (a second place would be a
+   * second GTT). Read bare because Upstox may answer `partial_success`.
+   */
+  private async gttWrite(session: UpstoxSession, method: "POST" | "PUT" | "DELETE", p: string, json: unknown, what: string): Promise<string[]> {
+    const body = await this.transport.call<unknown>({
+      method,
+      path: p,
+      session,
+      category: "order",
+      json,
+      idempotent: false,
+      bare: true,
+      headers: this.algoHeaders(),
+    });
+    const r = parse(S.gttWriteSchema, body, what);
+    if (r.status === "partial_success")
+      this.opts.log.warn({ gttOrderIds: r.data.gtt_order_ids, errors: r.errors?.map((e) => e.message) }, `${what}: Upstox reported partial success`);
+    return r.data.gtt_order_ids;
+  }
+
+  /** Places a GTT; returns its id(s). Not retried: after an unclear failure look it up with getGtts. */
+  placeGtt(session: UpstoxSession, req: GttPlaceRequest): Promise<string[]> {
+    return this.gttWrite(
+      session,
+      "POST",
+      "/v3/order/gtt/place",
+      {
+        type: req.type,
+        quantity: req.quantity,
+        product: req.product,
+        rules: gttRulesBody(req.rules),
+        instrument_token: req.instrumentKey,
+        transaction_type: req.transactionType,
+      },
+      "GTT placement",
+    );
+  }
+
+  /** Replaces a GTT's type, quantity and rules (product, instrument and side cannot change). */
+  modifyGtt(session: UpstoxSession, req: GttModifyRequest): Promise<string[]> {
+    return this.gttWrite(
+      session,
+      "PUT",
+      "/v3/order/gtt/modify",
+      { type: req.type, quantity: req.quantity, rules: gttRulesBody(req.rules), gtt_order_id: req.gttOrderId },
+      "GTT modification",
+    );
+  }
+
+  /** Cancels a GTT's legs still waiting. The id goes in a JSON body, unlike an order cancel's query. */
+  cancelGtt(session: UpstoxSession, gttOrderId: string): Promise<string[]> {
+    return this.gttWrite(session, "DELETE", "/v3/order/gtt/cancel", { gtt_order_id: gttOrderId }, "GTT cancellation");
+  }
+
+  /** One GTT, or all of them when no id is given. Upstox leaves completed GTTs out. */
+  async getGtts(session: UpstoxSession, gttOrderId?: string): Promise<Gtt[]> {
+    const data = await this.get<unknown>(session, path("/v3/order/gtt", { gtt_order_id: gttOrderId }));
+    return parse(S.gttDetailsSchema.array(), data, "GTT details").map(toGtt);
+  }
+
+  // --- Pre-trade checks ------------------------------------------------------
+
+  /**
+   * Margin Upstox requires for up to 20 orders taken together (`finalMargin` includes the
+   * basket's benefit, so it is not split into calls). More than 20 is refused before any call.
+   */
+  async getMargin(session: UpstoxSession, items: readonly MarginItem[]): Promise<MarginResult> {
+    if (items.length === 0 || items.length > MAX_MARGIN_ITEMS)
+      throw new UpstoxRequestError(`the margin calculator takes 1 to ${MAX_MARGIN_ITEMS} instruments at once, not ${items.length}`, undefined, undefined);
+    const instruments = items.map((i) => ({
+      instrument_key: i.instrumentKey,
+      quantity: i.quantity,
+      transaction_type: i.transactionType,
+      product: i.product,
+      ...(i.price !== undefined ? { price: i.price } : {}),
+    }));
+    // A calculation changes nothing, so it may be retried like a read.
+    const data = await this.transport.call<unknown>({
+      method: "POST",
+      path: "/v2/charges/margin",
+      session,
+      category: "standard",
+      priority: "live",
+      json: { instruments },
+      idempotent: true,
+    });
+    const m = parse(S.marginSchema, data, "margin");
+    return {
+      requiredMargin: m.required_margin,
+      finalMargin: m.final_margin,
+      margins: m.margins.map((x) => ({
+        totalMargin: x.total_margin,
+        equityMargin: x.equity_margin,
+        spanMargin: x.span_margin,
+        exposureMargin: x.exposure_margin,
+      })),
+    };
+  }
+
+  /** Charges of one side of one order (a round trip is a BUY and a SELL call). */
+  async getBrokerage(
+    session: UpstoxSession,
+    q: { instrumentKey: string; quantity: number; product: string; transactionType: "BUY" | "SELL"; price: number },
+  ): Promise<Brokerage> {
+    const p = path("/v2/charges/brokerage", {
+      instrument_token: q.instrumentKey,
+      quantity: q.quantity,
+      product: q.product,
+      transaction_type: q.transactionType,
+      price: q.price,
+    });
+    const { charges: c } = parse(S.brokerageSchema, await this.get<unknown>(session, p), "brokerage");
+    const other = Object.values(c.other_charges ?? c.otherTaxes ?? {}).reduce<number>((sum, v) => sum + (v ?? 0), 0);
+    return { total: c.total, brokerage: c.brokerage, gst: c.taxes.gst, stt: c.taxes.stt, stampDuty: c.taxes.stamp_duty, otherCharges: toPaise(other) };
   }
 
   // --- Market information -------------------------------------------------

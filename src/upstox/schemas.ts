@@ -191,3 +191,75 @@ export const feedAuthorizeSchema = z
     message: "authorized_redirect_uri is missing",
     path: ["authorized_redirect_uri"],
   });
+
+/**
+ * A GTT write's whole body (read bare: Upstox may answer `partial_success`, which the
+ * transport's success-envelope check would refuse). `gtt_order_ids` is an array even for one.
+ */
+export const gttWriteSchema = z.looseObject({
+  status: z.enum(["success", "partial_success"]),
+  data: z.looseObject({ gtt_order_ids: z.array(str) }),
+  errors: z
+    .array(z.looseObject({ message: str.optional() }))
+    .nullable()
+    .optional(),
+});
+
+export const gttRuleSchema = z.looseObject({
+  strategy: str,
+  status: str,
+  trigger_type: str,
+  trigger_price: num,
+  transaction_type: str,
+  message: strOrNull,
+  order_id: strOrNull,
+  trailing_gap: numOrNull.optional(),
+});
+
+/** The details object; a gtt_order update is the same plus `update_type`. */
+export const gttDetailsSchema = z.looseObject({
+  type: str,
+  exchange: str,
+  quantity: num,
+  product: str,
+  rules: z.array(gttRuleSchema),
+  trading_symbol: str.optional(),
+  instrument_token: str,
+  gtt_order_id: str,
+  expires_at: numOrNull.optional(),
+  created_at: numOrNull.optional(),
+});
+
+const zeroIfAbsent = num.optional().default(0);
+export const marginSchema = z.looseObject({
+  margins: z.array(
+    z.looseObject({
+      span_margin: zeroIfAbsent,
+      exposure_margin: zeroIfAbsent,
+      equity_margin: zeroIfAbsent,
+      net_buy_premium: zeroIfAbsent,
+      additional_margin: zeroIfAbsent,
+      total_margin: num,
+      tender_margin: zeroIfAbsent,
+    }),
+  ),
+  required_margin: num,
+  final_margin: num,
+});
+
+const otherCharges = z.record(z.string(), z.number().nullable());
+/** `other_charges` is documented; the SDKs read only the deprecated `otherTaxes` copy. Either will do. */
+export const brokerageSchema = z.looseObject({
+  charges: z
+    .looseObject({
+      total: num,
+      brokerage: num,
+      taxes: z.looseObject({ gst: zeroIfAbsent, stt: zeroIfAbsent, stamp_duty: zeroIfAbsent }),
+      other_charges: otherCharges.optional(),
+      otherTaxes: otherCharges.optional(),
+    })
+    .refine((c) => c.other_charges !== undefined || c.otherTaxes !== undefined, {
+      message: "other_charges is missing",
+      path: ["other_charges"],
+    }),
+});

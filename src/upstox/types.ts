@@ -172,3 +172,89 @@ export interface TokenGrant {
   userName: string | undefined;
   email: string | undefined;
 }
+
+// --- GTT, margin and brokerage (REFERENCE §5.5) -----------------------------
+
+export type GttStrategy = "ENTRY" | "TARGET" | "STOPLOSS";
+export type GttTriggerType = "ABOVE" | "BELOW" | "IMMEDIATE";
+
+export interface GttRuleRequest {
+  strategy: GttStrategy;
+  triggerType: GttTriggerType;
+  triggerPrice: number;
+}
+
+/** SINGLE: one ENTRY rule. MULTIPLE: ENTRY plus TARGET and/or STOPLOSS (those only IMMEDIATE). */
+export interface GttPlaceRequest {
+  type: "SINGLE" | "MULTIPLE";
+  quantity: number;
+  product: "I" | "D" | "MTF";
+  instrumentKey: string;
+  /** Side of the ENTRY leg; TARGET and STOPLOSS are the opposite side. */
+  transactionType: "BUY" | "SELL";
+  rules: GttRuleRequest[];
+}
+
+export interface GttModifyRequest {
+  gttOrderId: string;
+  type: "SINGLE" | "MULTIPLE";
+  quantity: number;
+  rules: GttRuleRequest[];
+}
+
+/** One leg as Upstox reports it; statuses are Upstox's upper-case words (SCHEDULED, PENDING, TRIGGERED, COMPLETED, FAILED, CANCELLED, EXPIRED, ...). */
+export interface GttRuleState {
+  strategy: string;
+  status: string;
+  triggerType: string;
+  triggerPrice: number;
+  transactionType: string;
+  /** Why the leg failed; null otherwise (Upstox's "" included). */
+  message: string | null;
+  /** The child order placed when the leg triggered. */
+  orderId: string | null;
+  trailingGap: number | null;
+}
+
+/** A GTT from the details endpoint or a gtt_order update. There is no top-level status: read the rules. */
+export interface Gtt {
+  gttOrderId: string;
+  type: string;
+  /** Segment, e.g. NSE_EQ (unlike an order's NSE). */
+  segment: string;
+  quantity: number;
+  product: string;
+  instrumentKey: string;
+  symbol: string;
+  rules: GttRuleState[];
+  /** Epoch ms (Upstox sends µs). */
+  expiresAt: number | null;
+  /** Epoch ms (Upstox sends µs). */
+  createdAt: number | null;
+}
+
+export interface MarginItem {
+  instrumentKey: string;
+  quantity: number;
+  transactionType: "BUY" | "SELL";
+  product: "I" | "D" | "MTF" | "CO";
+  price?: number;
+}
+
+/** `finalMargin` is after the basket's margin benefit; `margins` are in the request's order. */
+export interface MarginResult {
+  requiredMargin: number;
+  finalMargin: number;
+  margins: { totalMargin: number; equityMargin: number; spanMargin: number; exposureMargin: number }[];
+}
+
+/** Charges of one side of one order, in rupees. */
+export interface Brokerage {
+  total: number;
+  brokerage: number;
+  gst: number;
+  stt: number;
+  stampDuty: number;
+  /** Transaction, clearing, IPFT and SEBI turnover fees together. */
+  otherCharges: number;
+}
