@@ -28,6 +28,7 @@ import { Notifier } from "./notify/notifier.js";
 import { createTelegramSender } from "./notify/telegram.js";
 import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { OrderRepository } from "./orders/order-repository.js";
+import { GttRepository } from "./orders/gtt-repository.js";
 import { createQueues, DEFAULT_DELIVERY, QUEUE_NAMES, type DeliveryPolicy } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import { RateLimiter } from "./redis/rate-limit.js";
@@ -175,6 +176,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       (upstox && upstoxLib ? new upstoxLib.UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
     candles,
     orders: new OrderRepository(db, clock),
+    gtts: new GttRepository(db, clock),
     indicators: new IndicatorEngine(candles),
     pollState,
     feedStatus: new FeedStatus(connection, config.redis.prefix),

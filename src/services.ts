@@ -17,6 +17,7 @@ import type { FeedStatus } from "./market/stream/feed-status.js";
 import type { CandleSource, QuoteSource } from "./market/types.js";
 import type { CandleRepository } from "./db/repositories/candles.js";
 import type { OrderRepository } from "./orders/order-repository.js";
+import type { GttRepository } from "./orders/gtt-repository.js";
 import type { IndicatorEngine } from "./signals/indicator-engine.js";
 import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
@@ -54,6 +55,8 @@ export interface Services {
   candles: CandleRepository;
   /** Orders the bot has seen, and what it already told about each. */
   orders: OrderRepository;
+  /** GTTs the bot knows of: owner, last seen rules, what was already told. */
+  gtts: GttRepository;
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
   pollState: PollState;

@@ -1,12 +1,13 @@
 import { z } from "zod";
+import { parseGttUpdate, type GttSnapshot } from "./gtt-update.js";
 import { displaySymbol, normalizeStatus, parseIstTimestamp, toTransactionType, type OrderSnapshot } from "./snapshot.js";
 
 /**
  * The Upstox order-update postback (REFERENCE §6.1), which is also the portfolio stream's
  * order message. Two shapes are accepted: the current one (`update_type: "order"`,
  * `user_id`, `instrument_key`) and the 2023 one (no `update_type`, `userId` only,
- * `instrument_token` only). Other update types (gtt_order, position, holding) are
- * recognised and ignored. Pure: no I/O.
+ * `instrument_token` only). A `gtt_order` update is parsed as a GTT (gtt-update.ts); other
+ * update types (position, holding) are recognised and ignored. Pure: no I/O.
  *
  * Loose on purpose: unknown fields pass, numbers may arrive as numeric strings, optional
  * fields may be null. Only what we cannot track an order without is required: order_id,
@@ -14,17 +15,22 @@ import { displaySymbol, normalizeStatus, parseIstTimestamp, toTransactionType, t
  */
 
 export class WebhookPayloadError extends Error {
-  constructor(readonly issues: string[]) {
-    super(`invalid order update: ${issues.join("; ")}`);
+  constructor(
+    readonly issues: string[],
+    updateType: "order" | "gtt_order" = "order",
+  ) {
+    super(`invalid ${updateType === "gtt_order" ? "GTT" : "order"} update: ${issues.join("; ")}`);
     this.name = "WebhookPayloadError";
   }
 }
 
 export type WebhookParseResult =
   | { kind: "order"; snapshot: OrderSnapshot }
-  /** A well-formed update of a type we do not track (gtt_order, position, holding, …). */
+  | { kind: "gtt"; updateType: "gtt_order"; snapshot: GttSnapshot }
+  /** A well-formed update of a type we do not track (position, holding, …). */
   | { kind: "ignored"; updateType: string }
-  | { kind: "invalid"; error: WebhookPayloadError };
+  /** `updateType` says which parser refused it: an order update, or a GTT one. */
+  | { kind: "invalid"; updateType: "order" | "gtt_order"; error: WebhookPayloadError };
 
 const numeric = z.union([
   z.number(),
@@ -78,7 +84,12 @@ export function parseOrderWebhook(body: unknown): WebhookParseResult {
   const updateType = (value as Record<string, unknown>).update_type;
   if (updateType !== undefined && updateType !== null) {
     if (typeof updateType !== "string") return invalid(["update_type: expected a string"]);
-    if (updateType.trim().toLowerCase() !== "order") return { kind: "ignored", updateType };
+    const type = updateType.trim().toLowerCase();
+    if (type === "gtt_order") {
+      const gtt = parseGttUpdate(value);
+      return gtt.ok ? { kind: "gtt", updateType: "gtt_order", snapshot: gtt.snapshot } : invalid(gtt.issues, "gtt_order");
+    }
+    if (type !== "order") return { kind: "ignored", updateType };
   }
 
   const parsed = orderUpdateSchema.safeParse(value);
@@ -117,4 +128,8 @@ export function parseOrderWebhook(body: unknown): WebhookParseResult {
   };
 }
 
-const invalid = (issues: string[]): WebhookParseResult => ({ kind: "invalid", error: new WebhookPayloadError(issues) });
+const invalid = (issues: string[], updateType: "order" | "gtt_order" = "order"): WebhookParseResult => ({
+  kind: "invalid",
+  updateType,
+  error: new WebhookPayloadError(issues, updateType),
+});

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { formatRupees } from "../../format/money.js";
 import { parseOrderWebhook } from "../../orders/webhook.js";
 import { recordOrderSnapshot } from "../../orders/track.js";
+import { recordGttSnapshot } from "../../orders/gtt-track.js";
 import { Lease, LeaseKeeper } from "../../redis/lease.js";
 import type { Services } from "../../services.js";
 import { closeMinute } from "../../signals/candle-close.js";
@@ -66,6 +67,7 @@ export type StreamDeps = Pick<
   | "candles"
   | "indicators"
   | "orders"
+  | "gtts"
   | "upstox"
 >;
 
@@ -482,12 +484,16 @@ class HeldFeeds {
     s.metrics.portfolioUpdates.inc({ type });
     const parsed = parseOrderWebhook(update);
     if (parsed.kind === "ignored") return void s.log.debug({ userId, type }, "portfolio update not tracked");
-    if (parsed.kind === "invalid") return void s.log.warn({ userId, issues: parsed.error.issues }, "portfolio stream sent an order update we cannot read");
+    if (parsed.kind === "invalid") return void s.log.warn({ userId, type, issues: parsed.error.issues }, "portfolio stream sent an update we cannot read");
     try {
-      const ids = recordOrderSnapshot({ db: s.db, orders: s.orders, notifier: s.notifier, users: s.users, now: s.clock() }, userId, parsed.snapshot);
+      const now = s.clock();
+      const ids =
+        parsed.kind === "gtt"
+          ? recordGttSnapshot({ db: s.db, gtts: s.gtts, notifier: s.notifier, users: s.users, now }, userId, parsed.snapshot)
+          : recordOrderSnapshot({ db: s.db, orders: s.orders, notifier: s.notifier, users: s.users, now }, userId, parsed.snapshot);
       if (ids.length) s.notifier.queue(ids).catch((err: unknown) => this.fail("queuing order confirmations (the sweeper retries them)", err));
     } catch (err) {
-      this.fail("recording an order update", err);
+      this.fail(`recording ${parsed.kind === "gtt" ? "a GTT" : "an order"} update`, err);
     }
   }
 
