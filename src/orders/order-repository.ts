@@ -1,4 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
+import { cardIdOfTag } from "../trading/order-cards.js";
 import type { OrderSnapshot } from "./snapshot.js";
 import { isStale, nextState, stageOf, type OrderStage, type OrderState } from "./transitions.js";
 
@@ -106,12 +107,14 @@ export class OrderRepository {
   private readonly insertStmt: Statement<[WriteParams]>;
   private readonly updateStmt: Statement<[Omit<WriteParams, "userId">]>;
   private readonly forUserStmt: Statement<[number, number, number], OrderRow>;
+  private readonly cardStatusStmt: Statement<[string], { status: string }>;
 
   constructor(
     private readonly db: Database,
     private readonly now: () => number = Date.now,
   ) {
     this.byId = db.prepare("SELECT * FROM orders WHERE order_id = ?");
+    this.cardStatusStmt = db.prepare("SELECT status FROM order_cards WHERE id = ?");
     this.insertStmt = db.prepare(
       `INSERT INTO orders (order_id, user_id, upstox_user_id, tag, instrument_key, trading_symbol, transaction_type, order_type,
          product, quantity, price, trigger_price, status, stage, filled_quantity, average_price, status_message, status_at,
@@ -148,6 +151,18 @@ export class OrderRepository {
   get(orderId: string): StoredOrder | undefined {
     const r = this.byId.get(orderId);
     return r && toStored(r);
+  }
+
+  /**
+   * Whether this order came from a confirmation card that shows its placement itself (the
+   * card was being confirmed or says "placed"): then "Order placed" is not told again. An
+   * order whose placement the card could not confirm is told as any other.
+   */
+  placementShownOnCard(tag: string | null): boolean {
+    const cardId = cardIdOfTag(tag);
+    if (!cardId) return false;
+    const status = this.cardStatusStmt.get(cardId)?.status;
+    return status === "confirming" || status === "done";
   }
 
   /**

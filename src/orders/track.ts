@@ -47,7 +47,7 @@ export function recordOrderSnapshot(deps: TrackDeps, userId: number, snapshot: O
     const user = deps.users.get(userId);
     if (!user) return [];
     const { previous, current } = deps.orders.upsertSnapshot(userId, snapshot, deps.now);
-    const notifications = nextNotifications(previous, snapshot);
+    const notifications = nextNotifications(previous, snapshot).filter((n) => n.kind !== "order_placed" || !deps.orders.placementShownOnCard(snapshot.tag));
     if (notifications.length === 0) return [];
     const owner = current.userId === user.id ? user : deps.users.get(current.userId);
     if (!owner) return [];

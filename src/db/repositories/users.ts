@@ -22,7 +22,13 @@ export interface User {
   quietStart: string | null;
   quietEnd: string | null;
   mutedUntil: number | null;
-  prefs: Partial<Record<PrefKind, AlertKindSetting>> & { /** Alert when a holding moves this % in a day. */ holdingMovePct?: number };
+  prefs: Partial<Record<PrefKind, AlertKindSetting>> & {
+    /** Alert when a holding moves this % in a day. */
+    holdingMovePct?: number;
+    /** The trader's own trading limits (/limits), below the operator's. */
+    maxOrderValue?: number;
+    maxOrdersPerDay?: number;
+  };
   createdAt: number;
 }
 
