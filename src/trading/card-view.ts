@@ -67,7 +67,7 @@ function preTradeLines(p: PreTrade): string[] {
   return lines;
 }
 
-const errorOf = (x: object) => ("error" in x ? String((x as { error: unknown }).error) : "unavailable");
+const errorOf = (x: object) => ("error" in x ? String(x.error) : "unavailable");
 
 export function renderCard(card: OrderCard, preTrade: PreTrade | undefined, ttlSeconds: number): string {
   const r = card.request;

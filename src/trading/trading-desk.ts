@@ -5,7 +5,7 @@ import { IST_OFFSET_MS } from "../market/calendar.js";
 import type { UpstoxClient } from "../upstox/client.js";
 import { OrderOutcomeUnknownError, traderMessage, UpstoxError, UpstoxRateLimitError, UpstoxTokenError } from "../upstox/errors.js";
 import type { TokenStore, UpstoxSession } from "../upstox/token-store.js";
-import type { Brokerage, GttRuleRequest, MarginResult } from "../upstox/types.js";
+import type { Brokerage, GttRuleRequest } from "../upstox/types.js";
 import { summarise, type CardRequest, type GttPlaceRequest, type ModifyRequest, type PlaceRequest } from "./card-request.js";
 import { effectiveLimits, refusal, type OwnLimits, type TradingLimits } from "./limits.js";
 import { cardTag, type OrderCard, type OrderCards } from "./order-cards.js";
@@ -112,7 +112,7 @@ export class TradingDesk {
     ]);
     return {
       lastPrice: ltp,
-      margin: margin.status === "fulfilled" ? { required: (margin.value as MarginResult).requiredMargin } : { error: why(margin.reason) },
+      margin: margin.status === "fulfilled" ? { required: margin.value.requiredMargin } : { error: why(margin.reason) },
       charges:
         charges.status === "fulfilled"
           ? { total: charges.value.total, brokerage: charges.value.brokerage, taxes: sumTaxes(charges.value) }
