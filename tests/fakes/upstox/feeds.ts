@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encodeFeedResponse, type FeedEntryInput, type OhlcInput, type RequestModeName } from "../../../src/upstox/feed/proto.js";
 import { badRequest, errorBody } from "./errors.js";
+import type { FakeGtt } from "./gtt.js";
 import type { FakeOrder } from "./orders.js";
 
 /**
@@ -191,6 +192,35 @@ export function orderUpdate(o: FakeOrder, userId: string): Record<string, unknow
     guid: o.guid,
     placed_by: o.placed_by,
     status_message_raw: o.status_message_raw,
+  };
+}
+
+/**
+ * The gtt_order update (Portfolio Stream Feed and webhook alike): the details object plus
+ * `update_type`, with the fields and order of fixtures/webhook_gtt_update.json (no
+ * trading_symbol, which the sample lacks).
+ */
+export function gttUpdate(g: FakeGtt): Record<string, unknown> {
+  return {
+    update_type: "gtt_order",
+    type: g.type,
+    exchange: g.exchange,
+    instrument_token: g.instrument_token,
+    quantity: g.quantity,
+    product: g.product,
+    gtt_order_id: g.gtt_order_id,
+    expires_at: g.expires_at,
+    created_at: g.created_at,
+    rules: g.rules.map((r) => ({
+      strategy: r.strategy,
+      status: r.status,
+      trigger_type: r.trigger_type,
+      trigger_price: r.trigger_price,
+      transaction_type: r.transaction_type,
+      message: r.message,
+      order_id: r.order_id,
+      trailing_gap: r.trailing_gap,
+    })),
   };
 }
 

@@ -6,6 +6,8 @@
  *   // point the client at fake.apiBase / fake.hftBase (and the instruments "assets" host at fake.apiBase)
  *   // WebSocket feeds: GET /v3/feed/market-data-feed/authorize (or /v2/feed/portfolio-stream-feed/authorize)
  *   // gives a one-time ws://127.0.0.1 URL; see feeds.ts
+ *   // trading: orders on hftBase, GTT and the margin/brokerage calculators on apiBase;
+ *   // fake.triggerGtt(id) / expireGtt(id) drive a GTT, fake.orderWriteHeaders() shows X-Algo-Name
  *   await fake.close();
  */
 export {
@@ -25,6 +27,7 @@ export {
   FEED_MODES,
   PORTFOLIO_UPDATE_TYPES,
   fitWithinLimits,
+  gttUpdate,
   orderUpdate,
   parseFeedRequest,
   type FeedConnectionInfo,
@@ -38,6 +41,8 @@ export { MAX_CANDLES, type Candle, type CandleUnit } from "./candles.js";
 export { errorBody, type UpstoxErrorBody, type UpstoxErrorItem } from "./errors.js";
 export { LIMITS as RATE_LIMITS, type LimitCategory } from "./rate-limit.js";
 export { TERMINAL_STATUSES, type FakeOrder, type FakeTrade } from "./orders.js";
+export { FINAL_RULE_STATUSES, gttExpiry, type FakeGtt, type FakeGttRule, type FakeGttStrategy } from "./gtt.js";
+export { charges, EQUITY_MARGIN_SHARE, MAX_MARGIN_INSTRUMENTS, RATES as CHARGE_RATES } from "./charges.js";
 export type { InstrumentRecord } from "./instruments.js";
 export type { HolidayEntry, ExchangeSession } from "./calendar.js";
 export { istMs, isoIst, istDateString } from "./time.js";

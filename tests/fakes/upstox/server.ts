@@ -6,8 +6,19 @@ import type { OhlcInput } from "../../../src/upstox/feed/proto.js";
 import { EXCHANGES, MarketCalendar, type HolidayEntry } from "./calendar.js";
 import { DATA_START, filterCandles, generateCandles, MAX_CANDLES, pricePath, type Candle, type CandleUnit } from "./candles.js";
 import { badRequest, errorBody, FakeHttpError, INVALID_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND } from "./errors.js";
-import { FakeFeeds, orderUpdate, type FeedConnectionInfo, type FeedCounters, type FeedKind, type FeedRequestRecord, type InstrumentSnapshot } from "./feeds.js";
+import { brokerageData, marginData } from "./charges.js";
+import {
+  FakeFeeds,
+  gttUpdate,
+  orderUpdate,
+  type FeedConnectionInfo,
+  type FeedCounters,
+  type FeedKind,
+  type FeedRequestRecord,
+  type InstrumentSnapshot,
+} from "./feeds.js";
 import { fixture, fixtureData } from "./fixtures.js";
+import { GttBook, gttOrderId, type FakeGtt, type FakeGttStrategy } from "./gtt.js";
 import { InstrumentStore, roundTo, unit, type Instrument, type InstrumentRecord } from "./instruments.js";
 import { OrderBook, validatePlace, type FakeOrder } from "./orders.js";
 import { SlidingWindowLimiter, type LimitCategory } from "./rate-limit.js";
@@ -113,6 +124,8 @@ interface Route {
   category?: LimitCategory;
   /** Endpoints an extended_token may call (REFERENCE §1.2). */
   extendedOk?: boolean;
+  /** Order writes (place, modify, cancel, GTT): their X-Algo-Name header is recorded. */
+  orderWrite?: boolean;
   handler: (ctx: Ctx) => Reply | Promise<Reply>;
 }
 
@@ -178,6 +191,8 @@ export class FakeUpstox {
   private readonly instruments: InstrumentStore;
   private readonly calendar = new MarketCalendar();
   private readonly orders: OrderBook;
+  private readonly gtts: GttBook;
+  private readonly orderWrites: { path: string; algoName: string | undefined }[] = [];
   private readonly limiter = new SlidingWindowLimiter();
   private readonly tokens = new Map<string, TokenInfo>();
   private readonly authCodes = new Map<string, { userId: string }>();
@@ -206,6 +221,7 @@ export class FakeUpstox {
     this.redirectUri = opts.redirectUri ?? DEFAULT_REDIRECT_URI;
     this.instruments = new InstrumentStore(Math.max(0, Math.floor(opts.instruments ?? 0)));
     this.orders = new OrderBook(this.instruments);
+    this.gtts = new GttBook(this.instruments);
     this.apiBase = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
     this.hftBase = `http://127.0.0.1:${(hftServer.address() as AddressInfo).port}`;
     apiServer.on("request", (req: IncomingMessage, res: ServerResponse) => void this.onRequest("api", req, res));
@@ -244,8 +260,18 @@ export class FakeUpstox {
 
   // --- recorded requests ----------------------------------------------------
 
+  /** Also forgets the recorded order-write headers. */
   clearRequests(): void {
     this.requests.length = 0;
+    this.orderWrites.length = 0;
+  }
+
+  /**
+   * The `X-Algo-Name` of every order write (HFT place/modify/cancel, GTT place/modify/cancel)
+   * that reached its route, oldest first, recorded even when `recordRequests` is off.
+   */
+  orderWriteHeaders(): { path: string; algoName: string | undefined }[] {
+    return this.orderWrites.map((w) => ({ ...w }));
   }
 
   requestsTo(pathPrefix: string): RecordedRequest[] {
@@ -407,6 +433,74 @@ export class FakeUpstox {
   private orderChanged(order: FakeOrder): FakeOrder {
     if (this.pushOrderUpdates) this.feeds.pushPortfolioUpdate(orderUpdate(order, order.placed_by), order.placed_by);
     return order;
+  }
+
+  // --- GTT (extension controls) ------------------------------------------------
+
+  /**
+   * The price of a GTT leg (ENTRY by default; TARGET or STOPLOSS once ENTRY completed) was
+   * met: the leg goes TRIGGERED, its LIMIT order at the trigger price is placed through the
+   * order book (order updates flow as for any order), then the leg goes COMPLETED with that
+   * order's id. With `fail` the order is rejected with that message and the leg goes FAILED,
+   * the legs still waiting CANCELLED; a completed exit leg cancels the other exit. Every step
+   * pushes a gtt_order update. Returns the child order.
+   */
+  triggerGtt(gttOrderId: string, opts: { fail?: string; strategy?: FakeGttStrategy } = {}): FakeOrder {
+    const strategy = opts.strategy ?? "ENTRY";
+    const { userId } = this.gtts.entry(gttOrderId);
+    const triggered = this.gttChanged(this.gtts.startTrigger(gttOrderId, strategy), userId);
+    const rule = triggered.rules.find((r) => r.strategy === strategy)!;
+    const now = this.now();
+    let child = this.orderChanged(
+      this.orders.place(
+        userId,
+        {
+          inst: this.instruments.require(triggered.instrument_token),
+          quantity: triggered.quantity,
+          product: triggered.product,
+          validity: "DAY",
+          // "A GTT order is always placed as a LIMIT order upon execution" (DOC); at the trigger price here.
+          price: rule.trigger_price,
+          tag: null,
+          order_type: "LIMIT",
+          transaction_type: rule.transaction_type,
+          disclosed_quantity: 0,
+          trigger_price: 0,
+          is_amo: false,
+        },
+        now,
+      ),
+    );
+    if (opts.fail !== undefined) child = this.orderChanged(this.orders.transition(child.order_id, "rejected", { statusMessage: opts.fail }, now));
+    this.gttChanged(this.gtts.finishTrigger(gttOrderId, strategy, child.order_id, opts.fail), userId);
+    return child;
+  }
+
+  /** Every leg of the GTT still waiting goes EXPIRED (as at its expires_at); pushes a gtt_order update. */
+  expireGtt(gttOrderId: string): FakeGtt {
+    const { userId } = this.gtts.entry(gttOrderId);
+    return this.gttChanged(this.gtts.expire(gttOrderId), userId);
+  }
+
+  /** Current state of a GTT, any user, completed ones included; undefined when unknown. */
+  getGtt(gttOrderId: string): FakeGtt | undefined {
+    return this.allGtts().find((g) => g.gtt_order_id === gttOrderId);
+  }
+
+  /** Every GTT placed on the fake, any user, oldest first. */
+  allGtts(): FakeGtt[] {
+    return this.gtts.all();
+  }
+
+  /** The gtt_order update of the GTT as it is now, e.g. to post to the bot's webhook. */
+  gttUpdatePayload(gttOrderId: string): Record<string, unknown> {
+    return gttUpdate(this.gtts.entry(gttOrderId).gtt);
+  }
+
+  /** Pushes the GTT's update to its user's portfolio sockets that asked for gtt_order (unless `pushOrderUpdates: false`). */
+  private gttChanged(gtt: FakeGtt, userId: string): FakeGtt {
+    if (this.pushOrderUpdates) this.feeds.pushPortfolioUpdate(gttUpdate(gtt), userId);
+    return gtt;
   }
 
   // --- WebSocket feeds (extension controls; see feeds.ts for the undocumented behaviour) ----
@@ -613,6 +707,10 @@ export class FakeUpstox {
       }
     }
     if (!route) throw pathMatched ? METHOD_NOT_ALLOWED(rec.method) : NOT_FOUND();
+    if (route.orderWrite) {
+      const algo = headers["x-algo-name"];
+      this.orderWrites.push({ path: rec.path, algoName: Array.isArray(algo) ? algo[0] : algo });
+    }
 
     let token: TokenInfo | undefined;
     if (route.auth) {
@@ -653,7 +751,7 @@ export class FakeUpstox {
     method: string,
     pattern: string,
     handler: Route["handler"],
-    o: { auth?: boolean; category?: LimitCategory; extendedOk?: boolean } = {},
+    o: { auth?: boolean; category?: LimitCategory; extendedOk?: boolean; orderWrite?: boolean } = {},
   ): void {
     this.routes.push({
       host,
@@ -662,6 +760,7 @@ export class FakeUpstox {
       auth: o.auth ?? true,
       ...(o.auth === false ? {} : { category: o.category ?? "standard" }),
       ...(o.extendedOk ? { extendedOk: true } : {}),
+      ...(o.orderWrite ? { orderWrite: true } : {}),
       handler,
     });
   }
@@ -669,7 +768,9 @@ export class FakeUpstox {
   private registerRoutes(): void {
     const api = (method: string, pattern: string, h: Route["handler"], o?: { auth?: boolean; extendedOk?: boolean }) =>
       this.route("api", method, pattern, h, o);
-    const hft = (method: string, pattern: string, h: Route["handler"]) => this.route("hft", method, pattern, h, { category: "order" });
+    const hft = (method: string, pattern: string, h: Route["handler"]) => this.route("hft", method, pattern, h, { category: "order", orderWrite: true });
+    // GTT writes stay on the main host but share the order budget with the HFT writes (REFERENCE §5.5.1, §11).
+    const gttWrite = (method: string, pattern: string, h: Route["handler"]) => this.route("api", method, pattern, h, { category: "order", orderWrite: true });
 
     // auth
     api("POST", "/v2/login/authorization/token", (c) => this.tokenExchange(c), { auth: false });
@@ -788,6 +889,23 @@ export class FakeUpstox {
     hft("PUT", "/v2/order/modify", (c) => this.orderIdReply(c, 2, modify(c)));
     hft("DELETE", "/v3/order/cancel", (c) => this.orderIdReply(c, 3, cancel(c)));
     hft("DELETE", "/v2/order/cancel", (c) => this.orderIdReply(c, 2, cancel(c)));
+
+    // GTT (main host). The details read counts as a standard call, like the other order reads.
+    const gttIds = (c: Ctx, g: FakeGtt): Reply => ({
+      json: { status: "success", data: { gtt_order_ids: [this.gttChanged(g, c.userId).gtt_order_id] }, metadata: { latency: latency(c) } },
+    });
+    gttWrite("POST", "/v3/order/gtt/place", (c) => gttIds(c, this.gtts.place(c.userId, c.body, this.now())));
+    gttWrite("PUT", "/v3/order/gtt/modify", (c) => gttIds(c, this.gtts.modify(c.userId, c.body)));
+    gttWrite("DELETE", "/v3/order/gtt/cancel", (c) => gttIds(c, this.gtts.cancel(c.userId, c.body)));
+    api("GET", "/v3/order/gtt", (c) => {
+      const id = c.query.get("gtt_order_id");
+      const data = this.gtts.details(c.userId, id === null || id === "" ? null : gttOrderId(id));
+      return { json: { status: "success", data, metadata: { latency: latency(c) } } };
+    });
+
+    // pre-trade calculators
+    api("POST", "/v2/charges/margin", (c) => ok(marginData(c.body, this.instruments)));
+    api("GET", "/v2/charges/brokerage", (c) => ok(brokerageData(c.query, this.instruments)));
   }
 
   // --- handlers ---------------------------------------------------------------
