@@ -1,4 +1,5 @@
 import { broadcast } from "./broadcast.js";
+import { gttCancelled, gttExpired, gttFailed, gttTriggered } from "./gtt.js";
 import { holdingMove } from "./holding-move.js";
 import { indicatorAlert } from "./indicator-alert.js";
 import { orderCancelled, orderFilled, orderPartiallyFilled, orderPlaced, orderRejected } from "./orders.js";
@@ -36,6 +37,10 @@ export const TEMPLATES = {
   order_filled: orderFilled,
   order_rejected: orderRejected,
   order_cancelled: orderCancelled,
+  gtt_triggered: gttTriggered,
+  gtt_failed: gttFailed,
+  gtt_cancelled: gttCancelled,
+  gtt_expired: gttExpired,
   portfolio_digest: portfolioDigest,
   holding_move: holdingMove,
   token_expiring: tokenExpiring,

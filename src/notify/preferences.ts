@@ -7,7 +7,7 @@ export function prefKindOf(kind: string): PrefKind | undefined {
   if (kind === "price_alert") return "price";
   if (kind === "indicator_alert") return "indicator";
   if (kind.startsWith("portfolio") || kind === "holding_move") return "portfolio";
-  if (kind.startsWith("order_")) return "orders";
+  if (kind.startsWith("order_") || kind.startsWith("gtt_")) return "orders";
   return undefined;
 }
 

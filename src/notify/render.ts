@@ -4,7 +4,8 @@ import { formatPrice, formatRupees, signedRupees } from "../format/money.js";
 import { formatQuantity, signedPct } from "../format/numbers.js";
 import { indicatorFiredWording, priceFiredHeadline } from "../format/rules.js";
 import { TELEGRAM_LIMIT } from "../format/telegram.js";
-import { formatDate, formatIstClock, formatIstTime } from "../format/time.js";
+import { formatDate, formatIstClock, formatIstMinute, formatIstTime } from "../format/time.js";
+import { ruleOutcome, type RuleOutcome } from "../orders/gtt-transitions.js";
 
 export interface RenderedMessage {
   telegramHtml: string;
@@ -75,6 +76,11 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
     case "order_rejected":
     case "order_cancelled":
       return orderView(p);
+    case "gtt_triggered":
+    case "gtt_failed":
+    case "gtt_cancelled":
+    case "gtt_expired":
+      return gttView(p);
     case "portfolio_digest":
       return digestView(p, telegramRows);
     case "holding_move": {
@@ -171,6 +177,77 @@ function orderView(p: Record<string, unknown>): View {
     verb: side === "SELL" ? "sold" : side === "BUY" ? "bought" : "traded",
     statusMessage,
     reason: statusMessage || "no reason given by Upstox",
+    time: istTime(p.at),
+  };
+}
+
+/** GTT legs in the trader's words, listed entry, target, stop-loss. */
+const LEG_NAMES: Record<string, string> = { ENTRY: "entry", TARGET: "target", STOPLOSS: "stop-loss" };
+const LEG_ORDER = ["ENTRY", "TARGET", "STOPLOSS"];
+const legName = (strategy: unknown) => LEG_NAMES[String(strategy)] ?? String(strategy ?? "").toLowerCase();
+const legRank = (r: Record<string, unknown>) => (LEG_ORDER.indexOf(String(r.strategy)) + LEG_ORDER.length + 1) % (LEG_ORDER.length + 1);
+const LEG_STATES: Record<RuleOutcome, string> = {
+  waiting: "still waiting",
+  triggered: "triggered",
+  failed: "failed",
+  cancelled: "cancelled",
+  expired: "expired",
+};
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** "above ₹1,500.00", "below ₹1,450.00", "at ₹1,600.00" (IMMEDIATE), with a trailing stop-loss's gap. */
+function triggerWords(rule: Record<string, unknown>): string {
+  const type = String(rule.triggerType ?? "").toUpperCase();
+  const price = formatRupees(Number(rule.triggerPrice));
+  const words = type === "ABOVE" ? `above ${price}` : type === "BELOW" ? `below ${price}` : `at ${price}`;
+  const gap = Number(rule.trailingGap);
+  return rule.trailingGap !== null && gap > 0 ? `${words} (trailing ${formatRupees(gap)})` : words;
+}
+
+/** "target at ₹1,600.00 and stop-loss at ₹1,450.00". */
+function legsSentence(rules: readonly Record<string, unknown>[]): string {
+  const parts = rules.map((r) => `${legName(r.strategy)} ${triggerWords(r)}`);
+  return parts.length <= 1 ? (parts[0] ?? "") : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)!}`;
+}
+
+/** "target at ₹1,600.00 still waiting; stop-loss at ₹1,450.00 cancelled". */
+const legStates = (rules: readonly Record<string, unknown>[]) =>
+  rules.map((r) => `${legName(r.strategy)} ${triggerWords(r)} ${LEG_STATES[ruleOutcome(String(r.status ?? ""))]}`).join("; ");
+
+/** Every GTT kind gets the same values (templates/gtt.ts lists them). */
+function gttView(p: Record<string, unknown>): View {
+  // Stable: legs named otherwise than ENTRY/TARGET/STOPLOSS keep their order, after those.
+  const rules = list(p.rules).sort((a, b) => legRank(a) - legRank(b));
+  const strategy = p.strategy === null || p.strategy === undefined ? null : String(p.strategy);
+  const leg = strategy === null ? undefined : rules.find((r) => r.strategy === strategy);
+  const others = rules.filter((r) => r !== leg);
+  const outcomes = rules.map((r) => ruleOutcome(String(r.status ?? "")));
+  const expired = rules.filter((_, i) => outcomes[i] === "expired");
+  const waiting = rules.filter((_, i) => outcomes[i] === "waiting");
+  const expiredLegs = expired.length ? expired : waiting.length ? waiting : rules;
+  const entry = rules.find((r) => r.strategy === "ENTRY");
+  const message = typeof leg?.message === "string" ? leg.message.trim() : "";
+  const expiresAt = Number(p.expiresAt);
+  const single = rules.length <= 1 && (strategy === null || strategy === "ENTRY");
+  return {
+    gttOrderId: String(p.gttOrderId ?? ""),
+    symbol: String(p.symbol),
+    side: String(p.transactionType ?? ""),
+    quantity: formatQuantity(Number(p.quantity)),
+    product: product(p.product),
+    legLabel: single || strategy === null ? "" : `${legName(strategy)} leg`,
+    legSide: String(leg?.transactionType ?? p.transactionType ?? ""),
+    legTrigger: leg ? triggerWords(leg) : "",
+    childOrderId: typeof leg?.orderId === "string" ? leg.orderId : "",
+    reason: message ? `Upstox: ${message}` : "no reason given by Upstox",
+    otherLegs: others.length ? `${others.length > 1 ? "Other legs" : "Other leg"}: ${legStates(others)}.` : "",
+    legs: capitalized(legsSentence(rules)),
+    expiredLegs: capitalized(legsSentence(expiredLegs)),
+    expiry: p.expiresAt !== null && Number.isFinite(expiresAt) && expiresAt > 0 ? formatIstMinute(expiresAt) : "",
+    afterEntry:
+      entry && ruleOutcome(String(entry.status ?? "")) === "triggered"
+        ? "The entry had triggered, so the position it opened is no longer covered by this GTT."
+        : "",
     time: istTime(p.at),
   };
 }
