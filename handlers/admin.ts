@@ -13,7 +13,7 @@ import { QUEUE_NAMES } from "../src/queue/queues.js";
  * including a refused one, is written to the audit log.
  */
 export const adminHandlers = new Composer<BotContext>();
-const ADMIN_COMMANDS = ["stats", "health", "pause", "resume", "broadcast", "users", "ban", "unban", "backup", "loglevel", "audit"];
+const ADMIN_COMMANDS = ["stats", "health", "pause", "resume", "broadcast", "users", "ban", "unban", "backup", "loglevel", "audit", "halt", "resume_trading"];
 
 adminHandlers.command(ADMIN_COMMANDS, async (ctx, next) => {
   if (ctx.isAdmin) return next();
@@ -29,6 +29,23 @@ adminHandlers.callbackQuery(/^b:/, async (ctx, next) => {
 const admin = adminHandlers.filter((ctx) => ctx.isAdmin);
 const audit = (ctx: BotContext, action: string, target?: string | null, details?: unknown) => ctx.services.audit.record(ctx.from!.id, action, target, details);
 const BROADCAST_MAX = 3500;
+
+// Trading's brake: takes effect at the very next card or Confirm, in every process (SQLite).
+admin.command("halt", async (ctx) => {
+  const changed = ctx.services.trading.halt(ctx.from!.id);
+  await replyHtml(
+    ctx,
+    changed
+      ? "⛔ Trading from chat is halted: every new order and GTT is refused until /resume_trading."
+      : "Trading from chat was already halted. /resume_trading lets orders go out again.",
+  );
+});
+
+admin.command("resume_trading", async (ctx) => {
+  const changed = ctx.services.trading.resume(ctx.from!.id);
+  const off = ctx.services.config.trading.enabled ? "" : " (TRADING_ENABLED is still false, so no orders go out until the operator turns it on)";
+  await replyHtml(ctx, changed ? `▶️ Trading from chat resumed${off}.` : `Trading from chat was not halted${off}.`);
+});
 
 admin.command("stats", async (ctx) => {
   const s = ctx.services;

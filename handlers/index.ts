@@ -3,10 +3,11 @@ import { alertHandlers } from "./alerts.js";
 import { marketHandlers } from "./market.js";
 import { portfolioHandlers } from "./portfolio.js";
 import { startHandlers } from "./start.js";
+import { tradingHandlers } from "./trading.js";
 import { watchlistHandlers } from "./watchlist.js";
 
 /**
  * Every area of chat, in the order the bot tries them. The catch-all for anything none of
  * them took, and the error boundary, come after these in src/bot/create-bot.ts.
  */
-export const handlers = [startHandlers, watchlistHandlers, alertHandlers, marketHandlers, portfolioHandlers, adminHandlers] as const;
+export const handlers = [startHandlers, watchlistHandlers, alertHandlers, marketHandlers, portfolioHandlers, tradingHandlers, adminHandlers] as const;

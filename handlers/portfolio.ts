@@ -1,4 +1,4 @@
-import { Composer } from "grammy";
+import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
 import { replyHtml } from "../src/bot/reply.js";
@@ -7,8 +7,9 @@ import { rupees, signedRupees } from "../src/format/money.js";
 import { signedPct } from "../src/format/numbers.js";
 import { summarisePortfolio } from "../src/portfolio/digest.js";
 import type { UpstoxSession } from "../src/upstox/token-store.js";
+import type { Order } from "../src/upstox/types.js";
 
-/** /portfolio, /funds, /orders: the trader's own Upstox account, through their own token. */
+/** /portfolio, /funds, /orders (with Modify and Cancel buttons while trading is on): the trader's own Upstox account, through their own token. */
 export const portfolioHandlers = new Composer<BotContext>();
 const pm = portfolioHandlers.chatType("private");
 
@@ -65,15 +66,34 @@ pm.command("funds", (ctx) =>
   }),
 );
 
-pm.command("orders", (ctx) =>
-  withUpstox(ctx, async (session) => {
-    const orders = await ctx.services.upstox!.client.getOrderBook(session);
-    if (!orders.length) return "No orders today.";
-    const lines = orders.slice(-30).map((o) => {
-      const price = o.averagePrice ? rupees(o.averagePrice) : o.price ? rupees(o.price) : o.orderType;
-      const why = o.status === "rejected" && o.statusMessage ? ` — ${escapeHtml(o.statusMessage)}` : "";
-      return `${escapeHtml(o.transactionType)} ${escapeHtml(o.symbol)} ×${o.quantity} ${price} · <b>${escapeHtml(o.status)}</b>${o.filledQuantity && o.filledQuantity < o.quantity ? ` (${o.filledQuantity} filled)` : ""}${why}`;
-    });
-    return `<b>Today's orders</b>\n${lines.join("\n")}`;
-  }),
-);
+/** Upstox's finished statuses (REFERENCE §5.4): such an order can no longer be changed or cancelled. */
+const FINISHED = new Set(["complete", "rejected", "cancelled", "cancelled after market order"]);
+
+pm.command("orders", async (ctx) => {
+  const session = await sessionOf(ctx);
+  if (!session) return;
+  const s = ctx.services;
+  const orders = await s.upstox!.client.getOrderBook(session);
+  if (!orders.length) return replyHtml(ctx, "No orders today.");
+  const open = orders.slice(-30).filter((o) => !FINISHED.has(o.status.trim().toLowerCase()));
+  const gate = s.trading.gate();
+  const kb = new InlineKeyboard();
+  if (!gate)
+    for (const o of open.slice(-20))
+      kb.text(`✏️ ${o.symbol.replace(/-EQ$/i, "")} ×${o.quantity}`, `om:${o.orderId}`)
+        .text("🚫 Cancel", `ox:${o.orderId}`)
+        .row();
+  const note = open.length && gate ? `\n<i>${escapeHtml(gate)}</i>` : "";
+  await replyHtml(ctx, `${ordersText(orders)}${note}`, !gate && open.length ? kb : undefined);
+});
+
+/** One line an order; open ones show their id, for /modify and /cancel. */
+function ordersText(orders: Order[]): string {
+  const lines = orders.slice(-30).map((o) => {
+    const price = o.averagePrice ? rupees(o.averagePrice) : o.price ? rupees(o.price) : o.orderType;
+    const why = o.status === "rejected" && o.statusMessage ? ` — ${escapeHtml(o.statusMessage)}` : "";
+    const id = FINISHED.has(o.status.trim().toLowerCase()) ? "" : ` · <code>${escapeHtml(o.orderId)}</code>`;
+    return `${escapeHtml(o.transactionType)} ${escapeHtml(o.symbol)} ×${o.quantity} ${price} · <b>${escapeHtml(o.status)}</b>${o.filledQuantity && o.filledQuantity < o.quantity ? ` (${o.filledQuantity} filled)` : ""}${why}${id}`;
+  });
+  return `<b>Today's orders</b>\n${lines.join("\n")}`;
+}

@@ -29,6 +29,9 @@ import { createTelegramSender } from "./notify/telegram.js";
 import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { OrderRepository } from "./orders/order-repository.js";
 import { GttRepository } from "./orders/gtt-repository.js";
+import { OrderCards } from "./trading/order-cards.js";
+import { TradingHalt } from "./trading/trading-halt.js";
+import { TradingDesk } from "./trading/trading-desk.js";
 import { createQueues, DEFAULT_DELIVERY, QUEUE_NAMES, type DeliveryPolicy } from "./queue/queues.js";
 import { createRedisConnection, resolveRedis } from "./redis/connect.js";
 import { RateLimiter } from "./redis/rate-limit.js";
@@ -158,6 +161,8 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
   if (upstox) shutdown.push({ name: "upstox client", run: () => upstox.client.close(), abandon: () => upstox.client.destroy() });
   const simulator = upstox ? undefined : new MarketSimulator({ seed: config.simulator.seed, now: clock });
   const candles = new CandleRepository(db);
+  const audit = new AuditLog(db, clock);
+  const gtts = new GttRepository(db, clock);
   const services: Services = {
     config,
     log,
@@ -167,7 +172,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     instruments: new InstrumentRepository(db, clock),
     watchlists: new WatchlistRepository(db, clock),
     rules,
-    audit: new AuditLog(db, clock),
+    audit,
     outbox,
     notifier,
     quotes: opts.quoteSource ?? upstox?.quoteSource ?? simulator!,
@@ -176,7 +181,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       (upstox && upstoxLib ? new upstoxLib.UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
     candles,
     orders: new OrderRepository(db, clock),
-    gtts: new GttRepository(db, clock),
+    gtts,
     indicators: new IndicatorEngine(candles),
     pollState,
     feedStatus: new FeedStatus(connection, config.redis.prefix),
@@ -188,6 +193,15 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     queues,
     delivery,
     upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
+    trading: new TradingDesk({
+      config: config.trading,
+      clock,
+      log,
+      audit,
+      cards: new OrderCards(db),
+      halt: new TradingHalt(db),
+      upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
+    }),
     email,
     telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log, signal: lifecycle.cutOff }),
     telegramLimiter: new RateLimiter<"global" | "chat">({

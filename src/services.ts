@@ -31,6 +31,7 @@ import type { DeliveryPolicy, Queues } from "./queue/queues.js";
 import type { UpstoxClient } from "./upstox/client.js";
 import type { TokenStore } from "./upstox/token-store.js";
 import type { RuleBook } from "./signals/rule-book.js";
+import type { TradingDesk } from "./trading/trading-desk.js";
 
 /**
  * What jobs are handed by the composition root; nothing reaches for a global. Chat handlers
@@ -81,6 +82,8 @@ export interface Services {
   chatLocks: ChatLocks;
   /** Signed one-click unsubscribe links for emails. */
   unsubscribe: UnsubscribeLinks | undefined;
+  /** Trading from chat: confirmation cards, limits and the halt (every write to Upstox goes through it). */
+  trading: TradingDesk;
   /** Present when an Upstox app is configured (UPSTOX_API_KEY); absent in simulator mode. */
   upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
   /** The NSE calendar (Upstox's holidays and special sessions, shared through Redis). */

@@ -27,7 +27,30 @@ export const COMMANDS: readonly CommandSpec[] = [
   { command: "signals", usage: "/signals [SYMBOL]", description: "Your latest signals" },
   { command: "portfolio", usage: "/portfolio", description: "Holdings, positions and day P&L" },
   { command: "funds", usage: "/funds", description: "Available and used margin" },
-  { command: "orders", usage: "/orders", description: "Today's orders" },
+  { command: "orders", usage: "/orders", description: "Today's orders, with Modify and Cancel buttons" },
+  {
+    command: "buy",
+    usage: "/buy SYMBOL QTY [at PRICE | market] [intraday|delivery] [sl TRIGGER]   e.g. /buy INFY 10 at 1450",
+    description: "Buy, after a confirmation card",
+  },
+  {
+    command: "sell",
+    usage: "/sell SYMBOL QTY [at PRICE | market] [intraday|delivery] [sl TRIGGER]   e.g. /sell INFY 10 market intraday",
+    description: "Sell, after a confirmation card",
+  },
+  {
+    command: "modify",
+    usage: "/modify ORDER_ID [price P] [qty Q] [trigger T] [market]   e.g. /modify 250115000123 price 1440",
+    description: "Change an open order",
+  },
+  { command: "cancel", usage: "/cancel ORDER_ID", description: "Cancel an open order" },
+  {
+    command: "gtt",
+    usage: "/gtt SYMBOL buy|sell QTY above|below TRIGGER [target PRICE] [sl PRICE] [intraday|delivery]   e.g. /gtt INFY buy 10 below 1400 target 1500 sl 1350",
+    description: "Set a GTT (good till triggered) order",
+  },
+  { command: "gtts", usage: "/gtts", description: "Your active GTTs, with Cancel buttons" },
+  { command: "limits", usage: "/limits [value AMOUNT|off] [orders COUNT|off]   e.g. /limits value 20000 orders 5", description: "Your trading limits" },
   {
     command: "settings",
     usage:
@@ -47,7 +70,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   { command: "unban", usage: "/unban TELEGRAM_ID", description: "Unban a user", admin: true },
   { command: "backup", usage: "/backup", description: "Back up the database and send the file", admin: true },
   { command: "loglevel", usage: "/loglevel fatal|error|warn|info|debug|trace", description: "Change the log level", admin: true },
-  { command: "audit", usage: "/audit [N]", description: "Latest admin actions", admin: true },
+  { command: "audit", usage: "/audit [N]", description: "Latest admin and trading actions", admin: true },
+  { command: "halt", usage: "/halt", description: "Refuse every new order from chat at once", admin: true },
+  { command: "resume_trading", usage: "/resume_trading", description: "Let orders from chat go out again", admin: true },
 ];
 
 const BY_NAME = new Map(COMMANDS.map((c) => [c.command, c]));

@@ -33,6 +33,7 @@ export type HandlerDeps = Pick<
   | "notifier"
   | "email"
   | "upstox"
+  | "trading"
   // admin
   | "broadcastDrafts"
   | "backups"

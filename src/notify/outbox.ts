@@ -77,6 +77,7 @@ export class Outbox {
   private readonly userSignalsStmt: Statement<[number, number]>;
   private readonly userSignalsForKeyStmt: Statement<[number, string, number]>;
   private readonly ruleFireCountStmt: Statement<[number], { fire_count: number; status: string }>;
+  private readonly userSignalStmt: Statement<[number, number], { rule_id: number | null; instrument_key: string; price: number | null; created_at: number }>;
 
   constructor(
     private readonly db: Database,
@@ -109,6 +110,7 @@ export class Outbox {
     this.userSignalsStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?");
     this.userSignalsForKeyStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? AND instrument_key = ? ORDER BY created_at DESC, id DESC LIMIT ?");
     this.ruleFireCountStmt = db.prepare("SELECT fire_count, status FROM alert_rules WHERE id = ?");
+    this.userSignalStmt = db.prepare("SELECT rule_id, instrument_key, price, created_at FROM signals WHERE id = ? AND user_id = ?");
   }
 
   /**
@@ -219,6 +221,12 @@ export class Outbox {
       payload: JSON.parse(r.payload) as Record<string, unknown>,
       createdAt: r.created_at,
     }));
+  }
+
+  /** One of this user's signals (what an alert's buttons point at); undefined when not theirs or pruned. */
+  signalOf(signalId: number, userId: number): { ruleId: number | null; instrumentKey: string; price: number | null; createdAt: number } | undefined {
+    const r = this.userSignalStmt.get(signalId, userId);
+    return r ? { ruleId: r.rule_id, instrumentKey: r.instrument_key, price: r.price, createdAt: r.created_at } : undefined;
   }
 
   signalsSince(ts: number): number {

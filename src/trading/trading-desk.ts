@@ -157,6 +157,12 @@ export class TradingDesk {
     this.d.cards.attachMessage(card.id, chatId, messageId);
   }
 
+  /** The user's own card, whatever its state; undefined for another's or none. */
+  ownCard(cardId: string, user: User): OrderCard | undefined {
+    const card = this.d.cards.get(cardId);
+    return card?.userId === user.id ? card : undefined;
+  }
+
   dismiss(cardId: string, user: User): boolean {
     const ok = this.d.cards.dismiss(cardId, user.id, this.d.clock());
     if (ok) this.d.audit.record(user.telegramId, "trade.dismiss", cardId);
@@ -169,15 +175,26 @@ export class TradingDesk {
    * limits are checked again after taking it, since time passed since it was shown.
    */
   async confirm(cardId: string, user: User): Promise<ConfirmResult> {
-    const now = this.d.clock();
-    const claim = this.d.cards.claim(cardId, user.id, now);
+    const taken = this.take(cardId, user);
+    return taken.ok ? this.carryOutTaken(taken.card, user) : taken;
+  }
+
+  /**
+   * The first half of confirm(): takes the card, synchronously (one SQLite update), so the
+   * tap can be answered at once; carryOutTaken() then sends it.
+   */
+  take(cardId: string, user: User): { ok: true; card: OrderCard } | Extract<ConfirmResult, { ok: false }> {
+    const claim = this.d.cards.claim(cardId, user.id, this.d.clock());
     if (!claim.ok) {
-      if (claim.reason !== "not_yours") this.d.audit.record(user.telegramId, "trade.confirm_refused", cardId, { reason: claim.reason });
-      else this.d.audit.record(user.telegramId, "trade.confirm_refused", cardId, { reason: "not the card's owner" });
-      return { ok: false, why: claim.reason, ...(claim.card ? { card: claim.card } : {}) };
+      this.d.audit.record(user.telegramId, "trade.confirm_refused", cardId, { reason: claim.reason });
+      // Another user's card is not shown to them, not even its state.
+      return { ok: false, why: claim.reason, ...(claim.card && claim.reason !== "not_yours" ? { card: claim.card } : {}) };
     }
-    const card = claim.card;
-    this.d.audit.record(user.telegramId, "trade.confirm", card.id, { summary: card.summary });
+    this.d.audit.record(user.telegramId, "trade.confirm", claim.card.id, { summary: claim.card.summary });
+    return { ok: true, card: claim.card };
+  }
+
+  async carryOutTaken(card: OrderCard, user: User): Promise<ConfirmResult> {
     const outcome = await this.carryOut(card, user);
     const status = outcome.kind === "refused" ? "failed" : outcome.kind === "unknown" ? "unknown" : "done";
     this.d.cards.finish(card.id, status, outcome, this.d.clock());

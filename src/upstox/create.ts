@@ -49,6 +49,7 @@ export function createUpstox(deps: {
     apiKey: config.upstox.apiKey,
     apiSecret: config.upstox.apiSecret,
     redirectUri: config.upstox.redirectUri,
+    algoName: config.upstox.algoName,
     limiter,
     log,
     transport: {
