@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { displaySymbol, toTransactionType } from "./snapshot.js";
+import type { Gtt } from "../upstox/types.js";
+import { displaySymbol, InvalidOrderSnapshotError, toTransactionType } from "./snapshot.js";
 
 /**
  * A `gtt_order` update (REFERENCE §5.5.4): the GTT details object plus `update_type`, the
@@ -153,5 +154,46 @@ export function parseGttUpdate(value: unknown): GttParseResult {
       createdAt: gttEpochMs(g.created_at),
       upstoxUserId: nonEmpty(g.user_id) ?? nonEmpty(g.userId),
     },
+  };
+}
+
+/**
+ * A GTT from the Upstox client (details endpoint) as a snapshot, so a poll is told once with
+ * the postback and the stream. The client puts the instrument key where the symbol is
+ * missing; that counts as no symbol here. Throws InvalidOrderSnapshotError when the ENTRY
+ * leg's side is not BUY or SELL.
+ */
+export function snapshotFromGtt(gtt: Gtt): GttSnapshot {
+  const entry = gtt.rules.find((r) => r.strategy.trim().toUpperCase() === "ENTRY") ?? gtt.rules[0];
+  const entrySide = toTransactionType(entry?.transactionType ?? "");
+  if (!entrySide)
+    throw new InvalidOrderSnapshotError(`GTT ${gtt.gttOrderId}: the ENTRY leg's side ${JSON.stringify(entry?.transactionType ?? null)} is not BUY or SELL`);
+  const exitSide = entrySide === "BUY" ? "SELL" : "BUY";
+  const symbol = nonEmpty(gtt.symbol);
+  return {
+    gttOrderId: gtt.gttOrderId,
+    type: upper(gtt.type) ?? (gtt.rules.length > 1 ? "MULTIPLE" : "SINGLE"),
+    segment: nonEmpty(gtt.segment),
+    instrumentKey: gtt.instrumentKey,
+    symbol: symbol === null || symbol === gtt.instrumentKey ? null : displaySymbol(symbol),
+    quantity: gtt.quantity,
+    product: nonEmpty(gtt.product),
+    transactionType: entrySide,
+    rules: gtt.rules.map((r) => {
+      const strategy = r.strategy.trim().toUpperCase();
+      return {
+        strategy,
+        status: r.status.trim().toUpperCase(),
+        triggerType: upper(r.triggerType),
+        triggerPrice: r.triggerPrice,
+        transactionType: toTransactionType(r.transactionType) ?? (strategy === "ENTRY" ? entrySide : exitSide),
+        message: nonEmpty(r.message),
+        orderId: r.orderId,
+        trailingGap: r.trailingGap,
+      };
+    }),
+    expiresAt: gtt.expiresAt,
+    createdAt: gtt.createdAt,
+    upstoxUserId: null,
   };
 }
