@@ -235,6 +235,32 @@ describe("fake Upstox: GTT orders", () => {
     expect(firstError(again.body).message).toContain("no longer active");
   });
 
+  it("modifies only the exit legs of an open GTT (ENTRY done), and takes a trailing gap on the stop-loss only", async () => {
+    const id = await placeGtt(
+      multipleBody({ rules: [rule("ENTRY", "BELOW", 1300), rule("TARGET", "IMMEDIATE", 1400), { ...rule("STOPLOSS", "IMMEDIATE", 1250), trailing_gap: 5 }] }),
+    );
+    expect(fake.getGtt(id)!.rules[2]).toMatchObject({ strategy: "STOPLOSS", trailing_gap: 5 });
+    const gapOnTarget = multipleBody({ rules: [rule("ENTRY", "BELOW", 1300), { ...rule("TARGET", "IMMEDIATE", 1400), trailing_gap: 5 }] });
+    expect(firstError((await call(fake.apiBase, "/v3/order/gtt/place", { method: "POST", json: gapOnTarget })).body).message).toContain("trailing_gap");
+
+    const child = fake.triggerGtt(id);
+    const modify = (quantity: number, entryType: string) =>
+      call(fake.apiBase, "/v3/order/gtt/modify", {
+        method: "PUT",
+        json: { type: "MULTIPLE", quantity, gtt_order_id: id, rules: [rule("ENTRY", entryType, 1300), rule("TARGET", "IMMEDIATE", 1450)] },
+      });
+    expect(firstError((await modify(2, "BELOW")).body)).toEqual({
+      code: "UDAPI1150",
+      message: "Only the IMMEDIATE trigger type is allowed for an open GTT order",
+    });
+    expect(firstError((await modify(3, "IMMEDIATE")).body).message).toContain("quantity of an open GTT");
+    expect((await modify(2, "IMMEDIATE")).status).toBe(200);
+    expect(fake.getGtt(id)!.rules.map((r) => [r.strategy, r.status, r.trigger_type, r.trigger_price, r.order_id])).toEqual([
+      ["ENTRY", "COMPLETED", "BELOW", 1300, child.order_id],
+      ["TARGET", "PENDING", "IMMEDIATE", 1450, null],
+    ]);
+  });
+
   it("counts GTT writes in the order budget with the HFT writes (10 a second), the details read in the standard one", async () => {
     for (let i = 0; i < 5; i++) {
       const res = await call(fake.hftBase, "/v3/order/place", {
