@@ -29,6 +29,8 @@ import { createTelegramSender } from "./notify/telegram.js";
 import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { OrderRepository } from "./orders/order-repository.js";
 import { GttRepository } from "./orders/gtt-repository.js";
+import { recordGttSnapshot } from "./orders/gtt-track.js";
+import { snapshotFromGtt } from "./orders/gtt-update.js";
 import { OrderCards } from "./trading/order-cards.js";
 import { TradingHalt } from "./trading/trading-halt.js";
 import { TradingDesk } from "./trading/trading-desk.js";
@@ -201,6 +203,13 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       cards: new OrderCards(db),
       halt: new TradingHalt(db),
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
+      // The GTT's updates by postback name no user: recorded now, they find their owner.
+      onGttPlaced: async (userId, gttOrderId, session) => {
+        for (const gtt of await upstox!.client.getGtts(session, gttOrderId)) {
+          const ids = recordGttSnapshot({ db, gtts, notifier, users, now: clock() }, userId, snapshotFromGtt(gtt));
+          await notifier.queue(ids);
+        }
+      },
     }),
     email,
     telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log, signal: lifecycle.cutOff }),

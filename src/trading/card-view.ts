@@ -51,11 +51,7 @@ export function describeRequest(r: CardRequest): string[] {
 function preTradeLines(p: PreTrade): string[] {
   const lines: string[] = [];
   if (p.lastPrice !== undefined) lines.push(`Last price: ${rupees(p.lastPrice)}`);
-  lines.push(
-    "margin" in p.margin && "required" in p.margin
-      ? `Margin needed: ${rupees(p.margin.required)}`
-      : `Margin needed: unavailable (${escapeHtml(errorOf(p.margin))})`,
-  );
+  lines.push("required" in p.margin ? `Margin needed: ${rupees(p.margin.required)}` : `Margin needed: unavailable (${escapeHtml(errorOf(p.margin))})`);
   lines.push(
     "total" in p.charges
       ? `Charges: ${rupees(p.charges.total)} (brokerage ${rupees(p.charges.brokerage)}, taxes and fees ${rupees(p.charges.taxes)})`

@@ -110,6 +110,8 @@ export class TradingDesk {
         : Promise.reject(new Error("no price to estimate charges at")),
       client.getFunds(session),
     ]);
+    for (const r of [margin, charges, funds])
+      if (r.status === "rejected" && !(r.reason instanceof UpstoxError)) this.d.log.warn({ err: r.reason }, "a pre-trade figure failed");
     return {
       lastPrice: ltp,
       margin: margin.status === "fulfilled" ? { required: margin.value.requiredMargin } : { error: why(margin.reason) },
