@@ -80,9 +80,18 @@ admin.command("health", async (ctx) => {
       `Market poll: ${c.marketPoll.state}${c.marketPoll.ageSeconds !== null ? `, last ${c.marketPoll.ageSeconds} s ago` : ""}`,
       `Upstox logins: ${c.upstoxToken.state} (${c.upstoxToken.linkedUsers} linked, ${c.upstoxToken.expired} expired)`,
       ...describeFeeds(c.feeds),
+      tradingLine(ctx),
     ].join("\n"),
   );
 });
+
+function tradingLine(ctx: BotContext): string {
+  const s = ctx.services;
+  if (!s.upstox) return "Trading: none (simulator)";
+  if (!s.config.trading.enabled) return "Trading: off (TRADING_ENABLED=false)";
+  const halted = s.trading.haltedSince();
+  return halted !== undefined ? `Trading: ⛔ halted since ${formatIstTime(halted)} IST (/resume_trading)` : "Trading: on";
+}
 
 admin.command("pause", async (ctx) => {
   await ctx.services.pollState.setPaused(true);
