@@ -56,6 +56,58 @@ const manyHoldings = (n: number, symbol = (i: number) => `STOCK${i}`) =>
     holding({ symbol: symbol(i), quantity: 1000 + i, averagePrice: 12345.5, lastPrice: 12000 + i, closePrice: 12500, pnl: -345678.9, dayChange: -123456.78 }),
   );
 
+/** A two-leg GTT (BUY 10 RELIANCE above ₹1,450, target ₹1,550, stop-loss ₹1,400) with its legs at these statuses. */
+const gtt = (
+  statuses: [string, string, string],
+  strategy: string | null,
+  over: Record<string, unknown> = {},
+  message: string | null = null,
+): Record<string, unknown> => ({
+  gttOrderId: "GTT-C25090600141213",
+  symbol: "RELIANCE",
+  instrumentKey: "NSE_EQ|INE002A01018",
+  type: "MULTIPLE",
+  quantity: 10,
+  product: "D",
+  transactionType: "BUY",
+  strategy,
+  rules: [
+    {
+      strategy: "ENTRY",
+      status: statuses[0],
+      triggerType: "ABOVE",
+      triggerPrice: 1450,
+      transactionType: "BUY",
+      message: null,
+      orderId: "250106000123456",
+      trailingGap: null,
+    },
+    {
+      strategy: "TARGET",
+      status: statuses[1],
+      triggerType: "IMMEDIATE",
+      triggerPrice: 1550,
+      transactionType: "SELL",
+      message: null,
+      orderId: null,
+      trailingGap: null,
+    },
+    {
+      strategy: "STOPLOSS",
+      status: statuses[2],
+      triggerType: "IMMEDIATE",
+      triggerPrice: 1400,
+      transactionType: "SELL",
+      message: null,
+      orderId: null,
+      trailingGap: null,
+    },
+  ],
+  expiresAt: EXPIRED,
+  at: AT,
+  ...over,
+});
+
 const holdingMove = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   symbol: "RELIANCE",
   quantity: 10,
@@ -78,6 +130,10 @@ const SAMPLES = {
   order_filled: order({ filledQuantity: 10, averagePrice: 1449.9, status: "complete" }),
   order_rejected: order({ status: "rejected", statusMessage: "You need to add Rs. 138385.27 in your account to place this trade." }),
   order_cancelled: order({ filledQuantity: 4, averagePrice: 1449.8, status: "cancelled" }),
+  gtt_triggered: gtt(["COMPLETED", "PENDING", "PENDING"], "ENTRY"),
+  gtt_failed: gtt(["FAILED", "CANCELLED", "CANCELLED"], "ENTRY"),
+  gtt_cancelled: gtt(["CANCELLED", "CANCELLED", "CANCELLED"], null),
+  gtt_expired: gtt(["EXPIRED", "EXPIRED", "EXPIRED"], null),
   portfolio_digest: digest(),
   holding_move: holdingMove(),
   token_expiring: { loginUrl: "https://api.upstox.com/v2/login/authorization/dialog?client_id=abc&state=xyz", expiresAt: EXPIRED },
@@ -95,6 +151,10 @@ const HOSTILE_SAMPLES: Record<TemplateKind, Record<string, unknown>> = {
   order_filled: order({ symbol: HOSTILE, filledQuantity: 10, averagePrice: 1449.9 }),
   order_rejected: order({ symbol: HOSTILE, statusMessage: NASTY_REASON }),
   order_cancelled: order({ symbol: HOSTILE, filledQuantity: 4, statusMessage: NASTY_REASON }),
+  gtt_triggered: gtt(["TRIGGERED", "PENDING", "PENDING"], "ENTRY", { symbol: HOSTILE, product: "<i>" }),
+  gtt_failed: gtt(["FAILED", "CANCELLED", "CANCELLED"], "ENTRY", { symbol: HOSTILE }, NASTY_REASON),
+  gtt_cancelled: gtt(["CANCELLED", "CANCELLED", "CANCELLED"], null, { symbol: HOSTILE }),
+  gtt_expired: gtt(["COMPLETED", "EXPIRED", "EXPIRED"], null, { symbol: HOSTILE }),
   portfolio_digest: digest({
     holdings: [holding({ symbol: HOSTILE }), holding({ symbol: "M&M" })],
     positions: [{ symbol: HOSTILE, product: "<u>", quantity: 5, pnl: 1 }],

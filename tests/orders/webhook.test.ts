@@ -94,11 +94,9 @@ describe("parseOrderWebhook", () => {
     expect(s).toMatchObject({ quantity: 10, filledQuantity: 4, averagePrice: 101.5 });
   });
 
-  it("ignores other update types with a typed result", () => {
-    expect(parseOrderWebhook({ update_type: "gtt_order", gtt_order_id: "GTT-1", type: "SINGLE", exchange: "NSE_EQ", rules: [] })).toEqual({
-      kind: "ignored",
-      updateType: "gtt_order",
-    });
+  it("ignores other update types with a typed result, and hands gtt_order updates to the GTT parser", () => {
+    const gtt = parseOrderWebhook({ update_type: "gtt_order", gtt_order_id: "GTT-1", type: "SINGLE", exchange: "NSE_EQ", rules: [] });
+    expect(gtt.kind === "invalid" && gtt.updateType).toBe("gtt_order");
     expect(parseOrderWebhook({ ...CURRENT, update_type: "position" })).toEqual({ kind: "ignored", updateType: "position" });
   });
 
