@@ -4,6 +4,7 @@ import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import type { User } from "../src/db/repositories/users.js";
+import { ruleOutcome } from "../src/orders/gtt-transitions.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees } from "../src/format/money.js";
 import { formatIstMinute } from "../src/format/time.js";
@@ -181,7 +182,8 @@ pm.command("gtts", async (ctx) => {
   const s = ctx.services;
   const session = await tradingSession(ctx);
   if (!session) return;
-  const gtts = await s.upstox!.client.getGtts(session);
+  // Upstox also lists GTTs that failed or were cancelled: only those with a leg still waiting are active.
+  const gtts = (await s.trading.listGtts(ctx.account!, session)).filter((g) => g.rules.some((r) => ruleOutcome(r.status) === "waiting"));
   if (!gtts.length) return replyHtml(ctx, "You have no active GTTs. Set one with <code>/gtt INFY buy 10 below 1400 target 1500 sl 1350</code>.");
   const kb = new InlineKeyboard();
   const lines = gtts.slice(0, 30).map((g) => {

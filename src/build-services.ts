@@ -203,13 +203,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       cards: new OrderCards(db),
       halt: new TradingHalt(db),
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
-      // The GTT's updates by postback name no user: recorded now, they find their owner.
-      onGttPlaced: async (userId, gttOrderId, session) => {
-        for (const gtt of await upstox!.client.getGtts(session, gttOrderId)) {
-          const ids = recordGttSnapshot({ db, gtts, notifier, users, now: clock() }, userId, snapshotFromGtt(gtt));
-          await notifier.queue(ids);
-        }
-      },
+      recordGtt: (userId, gtt) => notifier.queue(recordGttSnapshot({ db, gtts, notifier, users, now: clock() }, userId, snapshotFromGtt(gtt))),
     }),
     email,
     telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log, signal: lifecycle.cutOff }),

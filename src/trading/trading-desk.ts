@@ -5,7 +5,7 @@ import { IST_OFFSET_MS } from "../market/calendar.js";
 import type { UpstoxClient } from "../upstox/client.js";
 import { OrderOutcomeUnknownError, traderMessage, UpstoxError, UpstoxRateLimitError, UpstoxTokenError } from "../upstox/errors.js";
 import type { TokenStore, UpstoxSession } from "../upstox/token-store.js";
-import type { Brokerage, GttRuleRequest } from "../upstox/types.js";
+import type { Brokerage, Gtt, GttRuleRequest } from "../upstox/types.js";
 import { summarise, type CardRequest, type GttPlaceRequest, type ModifyRequest, type PlaceRequest } from "./card-request.js";
 import { effectiveLimits, refusal, type OwnLimits, type TradingLimits } from "./limits.js";
 import { cardTag, type OrderCard, type OrderCards } from "./order-cards.js";
@@ -45,8 +45,12 @@ export interface TradingDeskDeps {
   cards: OrderCards;
   halt: TradingHalt;
   upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
-  /** Called with a GTT the trader just placed, so its later updates (which name no user) find their owner. */
-  onGttPlaced?: (userId: number, gttOrderId: string, session: UpstoxSession) => Promise<void>;
+  /**
+   * Records a GTT of this trader as Upstox reports it: one just placed (its postbacks name no
+   * user, so they find their owner by it) and each one /gtts lists (a poll: a trigger or
+   * cancellation both pushes missed is told from it, once).
+   */
+  recordGtt?: (userId: number, gtt: Gtt) => Promise<void>;
 }
 
 export const TRADING_OFF =
@@ -126,6 +130,17 @@ export class TradingDesk {
             : { error: "Upstox reported no equity funds" }
           : { error: why(funds.reason) },
     };
+  }
+
+  /** The trader's active GTTs, each recorded as a poll of its state. */
+  async listGtts(user: User, session: UpstoxSession): Promise<Gtt[]> {
+    const gtts = await this.d.upstox!.client.getGtts(session);
+    await this.recordGtts(user, gtts);
+    return gtts;
+  }
+
+  private async recordGtts(user: User, gtts: readonly Gtt[]): Promise<void> {
+    for (const g of gtts) await this.d.recordGtt?.(user.id, g);
   }
 
   /** Stores the card and audits it. The caller has checked the gate and the limits. */
@@ -274,7 +289,10 @@ export class TradingDesk {
       rules,
     });
     for (const id of ids) {
-      await this.d.onGttPlaced?.(user.id, id, session).catch((err: unknown) => this.d.log.warn({ err, gttOrderId: id }, "could not record a placed GTT"));
+      await this.d
+        .upstox!.client.getGtts(session, id)
+        .then((gtts) => this.recordGtts(user, gtts))
+        .catch((err: unknown) => this.d.log.warn({ err, gttOrderId: id }, "could not record a placed GTT"));
     }
     return { kind: "gtt_placed", gttOrderIds: ids };
   }

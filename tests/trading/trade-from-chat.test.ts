@@ -346,5 +346,24 @@ describe("trading from chat", () => {
     await press(TRADER, cancel.messageId, dataOf(cancel, "oc:ok:")!);
     await waitUntil(() => shown(cancel.messageId)?.text?.startsWith("🚫 GTT cancelled"), { what: "gtt cancelled" });
     expect(f!.fake.getGtt(id)!.rules.every((r) => r.status === "CANCELLED")).toBe(true);
+    // /gtts is also a poll: a GTT cancelled elsewhere (the Upstox app) while no update reached
+    // the bot is told once from the list, and is no longer listed.
+    const third = await say(TRADER, "/gtt RELIANCE buy 1 below 1300");
+    await press(TRADER, third.messageId, dataOf(third, "oc:ok:")!);
+    await waitUntil(() => shown(third.messageId)?.text?.startsWith("✅ GTT placed"), { what: "third gtt" });
+    const thirdId = f!.fake.allGtts().at(-1)!.gtt_order_id;
+    await f!.services.upstox!.client.cancelGtt({ userId: trader.user.id, accessToken: trader.token }, thirdId);
+    const toldCancelled = () =>
+      (
+        f!.services.db
+          .prepare("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'gtt_cancelled' AND channel = 'telegram' AND payload LIKE ?")
+          .get(`%${thirdId}%`) as { n: number }
+      ).n;
+    expect(toldCancelled()).toBe(0);
+    const listed = await say(TRADER, "/gtts");
+    expect(listed.text).not.toContain(thirdId);
+    await waitUntil(() => toldCancelled() === 1 || undefined, { what: "cancellation told" });
+    await say(TRADER, "/gtts");
+    expect(toldCancelled()).toBe(1);
   });
 });
