@@ -102,19 +102,22 @@ type WriteParams = {
   now: number;
 };
 
+/** How long a Confirm may be on its way (the placement and its look-ups by tag take seconds). */
+const CONFIRM_IN_FLIGHT_MS = 60_000;
+
 export class OrderRepository {
   private readonly byId: Statement<[string], OrderRow>;
   private readonly insertStmt: Statement<[WriteParams]>;
   private readonly updateStmt: Statement<[Omit<WriteParams, "userId">]>;
   private readonly forUserStmt: Statement<[number, number, number], OrderRow>;
-  private readonly cardStatusStmt: Statement<[string], { status: string }>;
+  private readonly cardStatusStmt: Statement<[string], { status: string; decided_at: number | null }>;
 
   constructor(
     private readonly db: Database,
     private readonly now: () => number = Date.now,
   ) {
     this.byId = db.prepare("SELECT * FROM orders WHERE order_id = ?");
-    this.cardStatusStmt = db.prepare("SELECT status FROM order_cards WHERE id = ?");
+    this.cardStatusStmt = db.prepare("SELECT status, decided_at FROM order_cards WHERE id = ?");
     this.insertStmt = db.prepare(
       `INSERT INTO orders (order_id, user_id, upstox_user_id, tag, instrument_key, trading_symbol, transaction_type, order_type,
          product, quantity, price, trigger_price, status, stage, filled_quantity, average_price, status_message, status_at,
@@ -155,14 +158,16 @@ export class OrderRepository {
 
   /**
    * Whether this order came from a confirmation card that shows its placement itself (the
-   * card was being confirmed or says "placed"): then "Order placed" is not told again. An
-   * order whose placement the card could not confirm is told as any other.
+   * card says "placed", or is being confirmed right now): then "Order placed" is not told
+   * again. An order whose placement the card could not confirm (unclear, or a process that
+   * stopped mid-confirm and left the card "confirming") is told as any other.
    */
   placementShownOnCard(tag: string | null): boolean {
     const cardId = cardIdOfTag(tag);
     if (!cardId) return false;
-    const status = this.cardStatusStmt.get(cardId)?.status;
-    return status === "confirming" || status === "done";
+    const card = this.cardStatusStmt.get(cardId);
+    if (card?.status === "done") return true;
+    return card?.status === "confirming" && card.decided_at !== null && this.now() - card.decided_at < CONFIRM_IN_FLIGHT_MS;
   }
 
   /**
