@@ -25,7 +25,7 @@ const confirmData = (m: SentMessage) =>
  * same Confirm places nothing more. No secret reaches the log.
  */
 describe("trading from chat in the real process", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
