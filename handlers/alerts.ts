@@ -78,22 +78,36 @@ pm.command("delalert", async (ctx) => {
 // Callback data is untrusted: a strict shape, and every action scoped to the presser's own rules.
 alertHandlers.callbackQuery(/^a:(del|snz|res):(\d{1,9})(?::(\d{1,5}))?$/, async (ctx) => {
   const [, action, idText, minutesText] = ctx.match;
-  const s = ctx.services;
   const user = ctx.account;
-  const id = Number(idText);
   if (!user) return ctx.answerCallbackQuery({ text: "Open a private chat with the bot to manage alerts." });
-  const rule = s.rules.owned(id, user.id);
-  if (!rule) return ctx.answerCallbackQuery({ text: "That alert is not yours or no longer exists." });
-  if (action === "del") {
-    s.rules.delete(id, user.id);
-    return ctx.answerCallbackQuery({ text: `Alert #${id} deleted.` });
-  }
-  if (action === "res") {
-    const ok = s.rules.resume(id, user.id);
-    return ctx.answerCallbackQuery({ text: ok ? `Alert #${id} resumed.` : `Alert #${id} is not paused.` });
-  }
   const minutes = Number(minutesText ?? 60);
-  if (!SNOOZE_MINUTES.includes(minutes)) return ctx.answerCallbackQuery({ text: "That button is not valid." });
-  s.rules.snooze(id, user.id, s.clock() + minutes * 60_000);
-  return ctx.answerCallbackQuery({ text: `Alert #${id} snoozed for ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}.` });
+  if (action === "snz" && !SNOOZE_MINUTES.includes(minutes)) return ctx.answerCallbackQuery({ text: "That button is not valid." });
+  return ctx.answerCallbackQuery({ text: actOnRule(ctx, user.id, Number(idText), action as RuleAction, minutes) });
 });
+
+// An alert message's own Snooze and Delete point at the signal that fired: its rule, if it still exists.
+alertHandlers.callbackQuery(/^al:(snz|del):(\d{1,12})$/, async (ctx) => {
+  const [, action, idText] = ctx.match;
+  const user = ctx.account;
+  if (!user) return ctx.answerCallbackQuery({ text: "Open a private chat with the bot to manage alerts." });
+  const signal = ctx.services.outbox.signalOf(Number(idText), user.id);
+  if (!signal) return ctx.answerCallbackQuery({ text: "That alert is too old or not yours. /alerts lists yours." });
+  if (signal.ruleId === null) return ctx.answerCallbackQuery({ text: "That alert is not yours or no longer exists." });
+  return ctx.answerCallbackQuery({ text: actOnRule(ctx, user.id, signal.ruleId, action as RuleAction, 60) });
+});
+
+type RuleAction = "del" | "snz" | "res";
+
+/** Deletes, snoozes or resumes one of the user's rules; the answer for the button. */
+function actOnRule(ctx: BotContext, userId: number, id: number, action: RuleAction, minutes: number): string {
+  const s = ctx.services;
+  const rule = s.rules.owned(id, userId);
+  if (!rule) return "That alert is not yours or no longer exists.";
+  if (action === "del") {
+    s.rules.delete(id, userId);
+    return `Alert #${id} deleted.`;
+  }
+  if (action === "res") return s.rules.resume(id, userId) ? `Alert #${id} resumed.` : `Alert #${id} is not paused.`;
+  s.rules.snooze(id, userId, s.clock() + minutes * 60_000);
+  return `Alert #${id} snoozed for ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}.`;
+}

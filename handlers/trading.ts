@@ -1,33 +1,42 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
-import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
+import { chatMessage, LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import type { User } from "../src/db/repositories/users.js";
-import { ruleOutcome } from "../src/orders/gtt-transitions.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees } from "../src/format/money.js";
 import { formatIstMinute } from "../src/format/time.js";
-import type { CardRequest, GttPlaceRequest, PlaceRequest } from "../src/trading/card-request.js";
+import type { InstrumentInfo } from "../src/market/types.js";
+import { ruleOutcome } from "../src/orders/gtt-transitions.js";
+import { displaySymbol, normalizeStatus, toTransactionType } from "../src/orders/snapshot.js";
+import { isTerminalStage, stageOf } from "../src/orders/transitions.js";
+import type { CardRequest, GttPlaceRequest } from "../src/trading/card-request.js";
 import { renderCard, renderDismissed, renderExpired, renderOutcome } from "../src/trading/card-view.js";
+import { orderValue } from "../src/trading/limits.js";
 import type { OrderCard } from "../src/trading/order-cards.js";
-import { GTT_ID_RE, ORDER_ID_RE, parseGtt, parseModify, parseOrder, type OrderIntent, type Side } from "../src/trading/parse-order.js";
+import { ORDER_ID_RE, parseGtt, parseModify, parseOrder, type OrderIntent } from "../src/trading/parse-order.js";
 import { modifiedOrderType, type PreTrade } from "../src/trading/trading-desk.js";
 import type { UpstoxSession } from "../src/upstox/token-store.js";
+import type { Order } from "../src/upstox/types.js";
 
 /**
  * Trading from chat: /buy, /sell, /gtt, /modify, /cancel, /gtts, /limits, the card's Confirm
- * and Cancel, the Modify/Cancel buttons of /orders and /gtts, and the Buy/Sell/GTT/Snooze/
- * Delete buttons on alerts. Every write goes through a confirmation card (TradingDesk); this
- * file only parses and formats. Private chats only: a group gets the catch-all's pointer.
+ * and Cancel, the Modify/Cancel buttons of /orders and /gtts, and the Buy/Sell/GTT buttons on
+ * alerts (their Snooze and Delete are in alerts.ts). Every write goes through a confirmation
+ * card: the TradingDesk opens and carries it out; this file parses, asks and formats.
+ * Private chats only: a group gets the catch-all's pointer.
  */
 export const tradingHandlers = new Composer<BotContext>();
 const pm = tradingHandlers.chatType("private");
 
-/** The user's Upstox session once trading is offered to them, or a reply saying why not. */
-async function tradingSession(ctx: BotContext): Promise<UpstoxSession | undefined> {
+/**
+ * The user's Upstox session when trading is offered for this purpose, or a reply saying why
+ * not: trading off, halted (new orders only), simulator, or no valid login.
+ */
+async function tradingSession(ctx: BotContext, purpose: "new" | "cancel" | "view" = "new"): Promise<UpstoxSession | undefined> {
   const s = ctx.services;
-  const gate = s.trading.gate();
+  const gate = s.trading.gate(purpose);
   if (gate) {
     await replyHtml(ctx, escapeHtml(gate));
     return undefined;
@@ -48,21 +57,34 @@ async function sendCard(ctx: BotContext, request: CardRequest, preTrade: PreTrad
   s.trading.attachMessage(card, sent.chat.id, sent.message_id);
 }
 
-/** The limits a new order or GTT must pass before a card is even shown (they are checked again at Confirm). */
-async function refusedByLimits(ctx: BotContext, value: number): Promise<boolean> {
-  const over = ctx.services.trading.limitRefusal(ctx.account!, value);
+/** The limits a card must pass before it is even shown (they are checked again at Confirm). */
+async function refusedByLimits(ctx: BotContext, value: number, newOrder: boolean): Promise<boolean> {
+  const over = ctx.services.trading.limitRefusal(ctx.account!, value, { newOrder });
   if (over) await replyHtml(ctx, `❌ ${escapeHtml(over)}`);
   return over !== undefined;
 }
 
-/** A card for a new order: the resolved instrument, Upstox's numbers and the value checked against the limits. */
-async function orderCard(ctx: BotContext, intent: OrderIntent, note?: string): Promise<void> {
+/** The instrument for a typed symbol, or a reply saying what was meant; an index cannot be traded. */
+async function tradable(ctx: BotContext, instrument: InstrumentInfo | string): Promise<InstrumentInfo | undefined> {
+  let found = instrument;
+  if (typeof found === "string") {
+    const sym = resolveSymbol(ctx.services.instruments, found);
+    if (!sym.ok) return void (await replyHtml(ctx, escapeHtml(symbolMissMessage(sym))));
+    found = sym.instrument;
+  }
+  if (found.segment.endsWith("_INDEX") || found.instrumentType === "INDEX")
+    return void (await replyHtml(ctx, `${escapeHtml(found.tradingSymbol)} is an index: it can't be bought or sold.`));
+  return found;
+}
+
+/** A card for a new order: Upstox's numbers, and the value checked against the limits. */
+async function orderCard(ctx: BotContext, target: InstrumentInfo | string, intent: Omit<OrderIntent, "symbol">, note?: string): Promise<void> {
   const s = ctx.services;
-  const sym = resolveSymbol(s.instruments, intent.symbol);
-  if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
   const session = await tradingSession(ctx);
   if (!session) return;
-  const key = sym.instrument.instrumentKey;
+  const instrument = await tradable(ctx, target);
+  if (!instrument) return;
+  const key = instrument.instrumentKey;
   const preTrade = await s.trading.preTrade(session, {
     instrumentKey: key,
     side: intent.side,
@@ -74,52 +96,59 @@ async function orderCard(ctx: BotContext, intent: OrderIntent, note?: string): P
   if (unitPrice === undefined)
     return replyHtml(
       ctx,
-      `I have no price for ${escapeHtml(sym.instrument.tradingSymbol)} right now, so I can't check the order against your limits: give a limit price with <code>at PRICE</code>.`,
+      `I have no price for ${escapeHtml(instrument.tradingSymbol)} right now, so I can't check the order against your limits: give a limit price with <code>at PRICE</code>.`,
     );
-  const value = Math.round(unitPrice * intent.quantity * 100) / 100;
-  if (await refusedByLimits(ctx, value)) return;
-  const request: PlaceRequest = {
-    action: "place",
-    instrumentKey: key,
-    symbol: sym.instrument.tradingSymbol,
-    side: intent.side,
-    quantity: intent.quantity,
-    orderType: intent.orderType,
-    price: intent.price,
-    triggerPrice: intent.triggerPrice,
-    product: intent.product,
-    value,
-  };
-  await sendCard(ctx, request, preTrade, note);
+  const value = orderValue(unitPrice, intent.quantity);
+  if (await refusedByLimits(ctx, value, true)) return;
+  await sendCard(ctx, { ...intent, action: "place", instrumentKey: key, symbol: instrument.tradingSymbol, value }, preTrade, note);
 }
 
 for (const side of ["buy", "sell"] as const) {
   pm.command(side, async (ctx) => {
     const parsed = parseOrder(side === "buy" ? "BUY" : "SELL", ctx.match);
     if (!parsed.ok) return replyUsage(ctx, side, parsed.error);
-    await orderCard(ctx, parsed.value);
+    await orderCard(ctx, parsed.value.symbol, parsed.value);
   });
 }
 
 /** A card for a new GTT, its value at the trigger price. */
-async function gttCard(ctx: BotContext, g: Omit<GttPlaceRequest, "action" | "instrumentKey" | "value">, note?: string): Promise<void> {
+async function gttCard(
+  ctx: BotContext,
+  target: InstrumentInfo | string,
+  g: Omit<GttPlaceRequest, "action" | "instrumentKey" | "symbol" | "value">,
+  note?: string,
+): Promise<void> {
   const s = ctx.services;
-  const sym = resolveSymbol(s.instruments, g.symbol);
-  if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
   const session = await tradingSession(ctx);
   if (!session) return;
-  const key = sym.instrument.instrumentKey;
-  const value = Math.round(g.trigger * g.quantity * 100) / 100;
-  if (await refusedByLimits(ctx, value)) return;
+  const instrument = await tradable(ctx, target);
+  if (!instrument) return;
+  const value = orderValue(g.trigger, g.quantity);
+  if (await refusedByLimits(ctx, value, true)) return;
+  const key = instrument.instrumentKey;
   const preTrade = await s.trading.preTrade(session, { instrumentKey: key, side: g.side, quantity: g.quantity, product: g.product, price: g.trigger });
-  await sendCard(ctx, { ...g, action: "gtt_place", instrumentKey: key, symbol: sym.instrument.tradingSymbol, value }, preTrade, note);
+  await sendCard(ctx, { ...g, action: "gtt_place", instrumentKey: key, symbol: instrument.tradingSymbol, value }, preTrade, note);
 }
 
 pm.command("gtt", async (ctx) => {
   const parsed = parseGtt(ctx.match);
   if (!parsed.ok) return replyUsage(ctx, "gtt", parsed.error);
-  await gttCard(ctx, parsed.value);
+  const { symbol, ...g } = parsed.value;
+  await gttCard(ctx, symbol, g);
 });
+
+/** One of the trader's orders that can still change, or a reply saying why not. Another account's id is simply not found. */
+async function openOrder(ctx: BotContext, session: UpstoxSession, orderId: string): Promise<Order | undefined> {
+  const order = await ctx.services.upstox!.client.getOrderDetails(session, orderId);
+  if (isTerminalStage(stageOf(order))) {
+    await replyHtml(
+      ctx,
+      `Order <code>${escapeHtml(orderId)}</code> is already ${escapeHtml(normalizeStatus(order.status))}: it can't be changed or cancelled.`,
+    );
+    return undefined;
+  }
+  return order;
+}
 
 pm.command("modify", async (ctx) => {
   const parsed = parseModify(ctx.match);
@@ -127,49 +156,39 @@ pm.command("modify", async (ctx) => {
   const session = await tradingSession(ctx);
   if (!session) return;
   const change = parsed.value;
-  // The trader's own session: another account's order id is simply not found.
-  const order = await ctx.services.upstox!.client.getOrderDetails(session, change.orderId);
-  const side: Side = order.transactionType === "SELL" ? "SELL" : "BUY";
+  const order = await openOrder(ctx, session, change.orderId);
+  if (!order) return;
+  const side = toTransactionType(order.transactionType) ?? "BUY";
   const orderType = modifiedOrderType(order.orderType, change);
   const quantity = change.quantity ?? order.quantity;
-  const price = change.price ?? order.price;
-  const triggerPrice = change.triggerPrice ?? order.triggerPrice;
-  const value = Math.round((price || triggerPrice || order.averagePrice || 0) * quantity * 100) / 100;
-  if (await refusedByLimits(ctx, value)) return;
-  await sendCard(
-    ctx,
-    {
-      action: "modify",
-      orderId: order.orderId,
-      symbol: order.symbol.replace(/-EQ$/i, ""),
-      side,
-      orderType,
-      quantity,
-      price,
-      triggerPrice,
-      validity: "DAY",
-      value,
-    },
-    undefined,
-  );
+  const price = orderType === "MARKET" || orderType === "SL-M" ? 0 : (change.price ?? order.price);
+  const triggerPrice = orderType === "SL" || orderType === "SL-M" ? (change.triggerPrice ?? order.triggerPrice) : 0;
+  if ((orderType === "SL" || orderType === "SL-M") && !triggerPrice) return replyUsage(ctx, "modify", "A stop-loss needs a trigger: add trigger PRICE.");
+  if ((orderType === "LIMIT" || orderType === "SL") && !price) return replyUsage(ctx, "modify", "A limit order needs a price: add price PRICE.");
+  const preTrade = await ctx.services.trading.preTrade(session, {
+    instrumentKey: order.instrumentKey,
+    side,
+    quantity,
+    product: order.product === "I" ? "I" : "D",
+    price: price || undefined,
+  });
+  const unitPrice = price || triggerPrice || preTrade.lastPrice;
+  if (!unitPrice) return replyHtml(ctx, "I have no price for that instrument right now, so I can't check the change against your limits: give a price.");
+  const value = orderValue(unitPrice, quantity);
+  if (await refusedByLimits(ctx, value, false)) return;
+  const symbol = displaySymbol(order.symbol);
+  // Orders from chat are DAY orders (an IOC one is over before it could be changed).
+  await sendCard(ctx, { action: "modify", orderId: order.orderId, symbol, side, orderType, quantity, price, triggerPrice, validity: "DAY", value }, preTrade);
 });
 
-/** A card cancelling one of the trader's open orders. */
+/** A card cancelling one of the trader's open orders; the halt does not stop a cancellation. */
 async function cancelCard(ctx: BotContext, orderId: string): Promise<void> {
-  const session = await tradingSession(ctx);
+  const session = await tradingSession(ctx, "cancel");
   if (!session) return;
-  const order = await ctx.services.upstox!.client.getOrderDetails(session, orderId);
-  await sendCard(
-    ctx,
-    {
-      action: "cancel",
-      orderId: order.orderId,
-      symbol: order.symbol.replace(/-EQ$/i, ""),
-      side: order.transactionType === "SELL" ? "SELL" : "BUY",
-      quantity: order.quantity,
-    },
-    undefined,
-  );
+  const order = await openOrder(ctx, session, orderId);
+  if (!order) return;
+  const side = toTransactionType(order.transactionType) ?? "BUY";
+  await sendCard(ctx, { action: "cancel", orderId: order.orderId, symbol: displaySymbol(order.symbol), side, quantity: order.quantity }, undefined);
 }
 
 pm.command("cancel", async (ctx) => {
@@ -180,11 +199,14 @@ pm.command("cancel", async (ctx) => {
 
 pm.command("gtts", async (ctx) => {
   const s = ctx.services;
-  const session = await tradingSession(ctx);
+  const session = await tradingSession(ctx, "view");
   if (!session) return;
   // Upstox also lists GTTs that failed or were cancelled: only those with a leg still waiting are active.
   const gtts = (await s.trading.listGtts(ctx.account!, session)).filter((g) => g.rules.some((r) => ruleOutcome(r.status) === "waiting"));
-  if (!gtts.length) return replyHtml(ctx, "You have no active GTTs. Set one with <code>/gtt INFY buy 10 below 1400 target 1500 sl 1350</code>.");
+  const cancelGate = s.trading.gate("cancel");
+  const note = cancelGate ? `\n<i>${escapeHtml(cancelGate)}</i>` : "";
+  if (!gtts.length)
+    return replyHtml(ctx, `You have no active GTTs.${cancelGate ? note : " Set one with <code>/gtt INFY buy 10 below 1400 target 1500 sl 1350</code>."}`);
   const kb = new InlineKeyboard();
   const lines = gtts.slice(0, 30).map((g) => {
     const entry = g.rules.find((r) => r.strategy === "ENTRY");
@@ -192,11 +214,13 @@ pm.command("gtts", async (ctx) => {
       .filter((r) => r.strategy !== "ENTRY")
       .map((r) => `${r.strategy === "TARGET" ? "target" : "sl"} ${rupees(r.triggerPrice)}`)
       .join(", ");
-    const sym = g.symbol.replace(/-EQ$/i, "");
-    kb.text(`🚫 Cancel ${sym}`, `gx:${g.gttOrderId}`).row();
-    return `<b>${escapeHtml(sym)}</b> ${escapeHtml(entry?.transactionType ?? "")} ${g.quantity} ${entry ? `${escapeHtml(entry.triggerType.toLowerCase())} ${rupees(entry.triggerPrice)}` : ""}${legs ? ` · ${legs}` : ""} · ${escapeHtml((entry?.status ?? "").toLowerCase())}${g.expiresAt ? ` · until ${formatIstMinute(g.expiresAt)} IST` : ""}\n<code>${escapeHtml(g.gttOrderId)}</code>`;
+    const sym = displaySymbol(g.symbol);
+    if (!cancelGate) kb.text(`🚫 Cancel ${sym} ${entry?.transactionType ?? ""} ${g.quantity}`, `gx:${g.gttOrderId}`).row();
+    const trigger = entry ? ` ${escapeHtml(entry.triggerType.toLowerCase())} ${rupees(entry.triggerPrice)}` : "";
+    const until = g.expiresAt ? ` · until ${formatIstMinute(g.expiresAt)} IST` : "";
+    return `<b>${escapeHtml(sym)}</b> ${escapeHtml(entry?.transactionType ?? "")} ${g.quantity}${trigger}${legs ? ` · ${legs}` : ""} · ${escapeHtml((entry?.status ?? "").toLowerCase())}${until}\n<code>${escapeHtml(g.gttOrderId)}</code>`;
   });
-  await replyHtml(ctx, `<b>Your GTTs</b>\n${lines.join("\n")}`, kb);
+  await replyHtml(ctx, `<b>Your GTTs</b>\n${lines.join("\n")}${note}`, cancelGate ? undefined : kb);
 });
 
 pm.command("limits", async (ctx) => {
@@ -214,20 +238,23 @@ pm.command("limits", async (ctx) => {
     else prefs.maxOrdersPerDay = raw === "off" ? undefined : n;
   }
   const updated = (words.length ? s.users.update(user.id, { prefs }) : undefined) ?? user;
-  const { limits, own } = s.trading.limitsOf(updated);
-  const op = s.config.trading;
-  const lines = [
-    "<b>Your trading limits</b>",
-    `Per order: ${rupees(limits.maxOrderValue)}${own.maxOrderValue !== undefined && own.maxOrderValue < op.maxOrderValue ? " (your own)" : " (the operator's)"}`,
-    `Orders a day: ${limits.maxOrdersPerDay}${own.maxOrdersPerDay !== undefined && own.maxOrdersPerDay < op.maxOrdersPerDay ? " (your own)" : " (the operator's)"} · ${s.trading.ordersToday(updated)} sent today`,
-    `<i>You can lower them (never above the operator's ${rupees(op.maxOrderValue)} and ${op.maxOrdersPerDay}): /limits value 20000 orders 5, or /limits value off.</i>`,
-  ];
   if (words.length)
     s.audit.record(user.telegramId, "trade.limits", String(user.id), {
       maxOrderValue: prefs.maxOrderValue ?? null,
       maxOrdersPerDay: prefs.maxOrdersPerDay ?? null,
     });
-  await replyHtml(ctx, lines.join("\n"));
+  const { limits, own } = s.trading.limitsOf(updated);
+  const op = s.config.trading;
+  const whose = (mine: number | undefined, theirs: number) => (mine !== undefined && mine < theirs ? " (your own)" : " (the operator's)");
+  await replyHtml(
+    ctx,
+    [
+      "<b>Your trading limits</b>",
+      `Per order: ${rupees(limits.maxOrderValue)}${whose(own.maxOrderValue, op.maxOrderValue)}`,
+      `Orders a day: ${limits.maxOrdersPerDay}${whose(own.maxOrdersPerDay, op.maxOrdersPerDay)} · ${s.trading.ordersToday(updated)} sent today`,
+      `<i>You can lower them (never above the operator's ${rupees(op.maxOrderValue)} and ${op.maxOrdersPerDay}): /limits value 20000 orders 5, or /limits value off.</i>`,
+    ].join("\n"),
+  );
 });
 
 // --- buttons -------------------------------------------------------------------------
@@ -242,6 +269,23 @@ async function presser(ctx: BotContext): Promise<User | undefined> {
   return ctx.account;
 }
 
+/**
+ * Work after the tap was answered: an error can no longer go into the answer (the error
+ * boundary's would be refused), so it is told in the chat instead, in the same words.
+ */
+async function afterAnswer(ctx: BotContext, work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    const known = chatMessage(err);
+    if (known === undefined) {
+      ctx.services.metrics.errors.inc({ where: "bot" });
+      ctx.services.log.error({ err, userId: ctx.account?.id }, "trading button failed");
+    }
+    await ctx.reply(known ?? "Sorry, something went wrong on our side. Please try again in a minute.").catch(() => undefined);
+  }
+}
+
 const CLAIM_ANSWERS = {
   missing: "That card no longer exists.",
   not_yours: "This card is not yours: only the trader who asked for it can confirm it.",
@@ -252,36 +296,35 @@ const CLAIM_ANSWERS = {
 tradingHandlers.callbackQuery(/^oc:(ok|no):([0-9a-f]{12})$/, async (ctx) => {
   const user = await presser(ctx);
   if (!user) return;
-  const [, action, cardId] = ctx.match;
+  const cardId = ctx.match[2]!;
   const s = ctx.services;
-  if (action === "no") {
-    const card = s.trading.ownCard(cardId!, user);
-    if (!card || !s.trading.dismiss(cardId!, user))
-      return ctx.answerCallbackQuery({ text: card === undefined ? CLAIM_ANSWERS.not_yours : CLAIM_ANSWERS.decided });
+  if (ctx.match[1] === "no") {
+    const card = s.trading.ownCard(cardId, user);
+    if (!card) return ctx.answerCallbackQuery({ text: s.trading.cardExists(cardId) ? CLAIM_ANSWERS.not_yours : CLAIM_ANSWERS.missing });
+    if (!s.trading.dismiss(cardId, user)) return ctx.answerCallbackQuery({ text: CLAIM_ANSWERS.decided });
     await ctx.answerCallbackQuery({ text: "Dropped: nothing was sent." });
-    return ctx.editMessageText(renderDismissed(card), { parse_mode: "HTML" });
+    return afterAnswer(ctx, () => ctx.editMessageText(renderDismissed(card), { parse_mode: "HTML" }));
   }
-  const taken = s.trading.take(cardId!, user);
+  const taken = s.trading.take(cardId, user);
   if (!taken.ok) {
     await ctx.answerCallbackQuery({ text: CLAIM_ANSWERS[taken.why] });
-    if (taken.why === "expired" && taken.card) await ctx.editMessageText(renderExpired(taken.card), { parse_mode: "HTML" });
+    const card = taken.card;
+    if (taken.why === "expired" && card) await afterAnswer(ctx, () => ctx.editMessageText(renderExpired(card), { parse_mode: "HTML" }));
     return;
   }
   // Answered before sending (Telegram shows a spinner until then); the outcome replaces the card.
   await ctx.answerCallbackQuery({ text: "Sending…" }).catch(() => undefined);
-  const result = await s.trading.carryOutTaken(taken.card, user);
-  if (result.ok) await ctx.editMessageText(renderOutcome(result.card, result.outcome), { parse_mode: "HTML" });
+  const { card, outcome } = await s.trading.carryOut(taken.card, user);
+  await afterAnswer(ctx, () => ctx.editMessageText(renderOutcome(card, outcome), { parse_mode: "HTML" }));
 });
 
 tradingHandlers.callbackQuery(/^(om|ox):(\d{6,30})$/, async (ctx) => {
   const user = await presser(ctx);
   if (!user) return;
   const [, action, orderId] = ctx.match;
-  if (action === "ox") {
-    await ctx.answerCallbackQuery();
-    return cancelCard(ctx, orderId!);
-  }
   await ctx.answerCallbackQuery();
+  if (action === "ox") return afterAnswer(ctx, () => cancelCard(ctx, orderId!));
+  // A change needs the new value: the trader types it, and gets a card to confirm.
   await replyHtml(
     ctx,
     `To change order <code>${escapeHtml(orderId!)}</code>, send one of:\n<code>/modify ${escapeHtml(orderId!)} price 1450</code>\n<code>/modify ${escapeHtml(orderId!)} qty 10</code>\n<code>/modify ${escapeHtml(orderId!)} trigger 1440</code>\nYou'll get a card to confirm.`,
@@ -293,59 +336,47 @@ tradingHandlers.callbackQuery(/^gx:(GTT-[A-Za-z0-9]{4,40})$/, async (ctx) => {
   if (!user) return;
   const gttOrderId = ctx.match[1]!;
   await ctx.answerCallbackQuery();
-  if (!GTT_ID_RE.test(gttOrderId)) return;
-  const session = await tradingSession(ctx);
-  if (!session) return;
-  const [gtt] = await ctx.services.upstox!.client.getGtts(session, gttOrderId);
-  if (!gtt) return replyHtml(ctx, "That GTT is no longer active: /gtts lists the ones that are.");
-  const entry = gtt.rules.find((r) => r.strategy === "ENTRY");
-  await sendCard(
-    ctx,
-    {
-      action: "gtt_cancel",
-      gttOrderId,
-      symbol: gtt.symbol.replace(/-EQ$/i, ""),
-      side: entry?.transactionType === "SELL" ? "SELL" : "BUY",
-      quantity: gtt.quantity,
-    },
-    undefined,
-  );
+  await afterAnswer(ctx, async () => {
+    const session = await tradingSession(ctx, "cancel");
+    if (!session) return;
+    const [gtt] = await ctx.services.upstox!.client.getGtts(session, gttOrderId);
+    if (!gtt || !gtt.rules.some((r) => ruleOutcome(r.status) === "waiting"))
+      return replyHtml(ctx, "That GTT is no longer active: /gtts lists the ones that are.");
+    const entry = gtt.rules.find((r) => r.strategy === "ENTRY");
+    const side = toTransactionType(entry?.transactionType ?? "") ?? "BUY";
+    await sendCard(ctx, { action: "gtt_cancel", gttOrderId, symbol: displaySymbol(gtt.symbol), side, quantity: gtt.quantity }, undefined);
+  });
 });
 
-/** An alert's buttons: the signal they point at, checked to be the presser's. */
-tradingHandlers.callbackQuery(/^al:(buy|sell|gtt|snz|del):(\d{1,12})$/, async (ctx) => {
+/** An alert's Buy, Sell and Set GTT: a card for the alert's instrument at the alert's price. */
+tradingHandlers.callbackQuery(/^al:(buy|sell|gtt):(\d{1,12})$/, async (ctx) => {
   const user = await presser(ctx);
   if (!user) return;
   const [, action, idText] = ctx.match;
   const s = ctx.services;
   const signal = s.outbox.signalOf(Number(idText), user.id);
   if (!signal) return ctx.answerCallbackQuery({ text: "That alert is too old or not yours: set a new one with /alert." });
-  if (action === "snz" || action === "del") {
-    const rule = signal.ruleId === null ? undefined : s.rules.owned(signal.ruleId, user.id);
-    if (!rule) return ctx.answerCallbackQuery({ text: "That alert no longer exists (it was deleted or has finished). /alerts lists yours." });
-    if (action === "del") {
-      s.rules.delete(rule.id, user.id);
-      return ctx.answerCallbackQuery({ text: `Alert #${rule.id} deleted.` });
-    }
-    s.rules.snooze(rule.id, user.id, s.clock() + 3_600_000);
-    return ctx.answerCallbackQuery({ text: `Alert #${rule.id} snoozed for 1 h.` });
-  }
   await ctx.answerCallbackQuery();
-  const symbol = s.instruments.get(signal.instrumentKey)?.tradingSymbol;
-  if (!symbol || signal.price === null) return replyHtml(ctx, "That alert has no price to start from: use /buy or /gtt instead.");
-  const price = Math.round(signal.price * 100) / 100;
-  const change = `Quantity 1 at the alert's price. For another, send /${action === "gtt" ? `gtt ${symbol} buy 10 below ${price}` : `${action} ${symbol} 10 at ${price}`}.`;
-  if (action === "gtt") {
-    const last = (await s.pollState.latestQuotes([signal.instrumentKey])).get(signal.instrumentKey)?.lastPrice ?? price;
-    return gttCard(
-      ctx,
-      { symbol, side: "BUY", quantity: 1, direction: price >= last ? "ABOVE" : "BELOW", trigger: price, target: undefined, stopLoss: undefined, product: "D" },
-      change,
-    );
-  }
-  await orderCard(
-    ctx,
-    { symbol, side: action === "buy" ? "BUY" : "SELL", quantity: 1, orderType: "LIMIT", price, triggerPrice: undefined, product: "D" },
-    change,
-  );
+  await afterAnswer(ctx, async () => {
+    const instrument = s.instruments.get(signal.instrumentKey);
+    if (!instrument || signal.price === null) return replyHtml(ctx, "That alert has no instrument or price to start from: use /buy or /gtt instead.");
+    const price = Math.round(signal.price * 100) / 100;
+    const sym = instrument.tradingSymbol;
+    const other = action === "gtt" ? `/gtt ${sym} buy 10 below ${price}` : `/${action} ${sym} 10 at ${price}`;
+    const note = `Quantity 1 at the alert's price. For another, send ${other}.`;
+    if (action === "gtt") {
+      const last = (await s.pollState.latestQuotes([signal.instrumentKey])).get(signal.instrumentKey)?.lastPrice ?? price;
+      const g = {
+        side: "BUY" as const,
+        quantity: 1,
+        direction: price >= last ? ("ABOVE" as const) : ("BELOW" as const),
+        trigger: price,
+        target: undefined,
+        stopLoss: undefined,
+      };
+      return gttCard(ctx, instrument, { ...g, product: "D" }, note);
+    }
+    const side = action === "buy" ? "BUY" : "SELL";
+    await orderCard(ctx, instrument, { side, quantity: 1, orderType: "LIMIT", price, triggerPrice: undefined, product: "D" }, note);
+  });
 });

@@ -30,6 +30,7 @@ import { UnsubscribeLinks } from "./notify/unsubscribe.js";
 import { OrderRepository } from "./orders/order-repository.js";
 import { GttRepository } from "./orders/gtt-repository.js";
 import { recordGttSnapshot } from "./orders/gtt-track.js";
+import { ruleOutcome } from "./orders/gtt-transitions.js";
 import { snapshotFromGtt } from "./orders/gtt-update.js";
 import { OrderCards } from "./trading/order-cards.js";
 import { TradingHalt } from "./trading/trading-halt.js";
@@ -164,6 +165,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
   const simulator = upstox ? undefined : new MarketSimulator({ seed: config.simulator.seed, now: clock });
   const candles = new CandleRepository(db);
   const audit = new AuditLog(db, clock);
+  const orders = new OrderRepository(db, clock);
   const gtts = new GttRepository(db, clock);
   const services: Services = {
     config,
@@ -182,7 +184,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       opts.candleSource ??
       (upstox && upstoxLib ? new upstoxLib.UpstoxCandleSource(upstox.client, upstox.tokens, clock, config.upstox.marketDataUser) : simulator!),
     candles,
-    orders: new OrderRepository(db, clock),
+    orders,
     gtts,
     indicators: new IndicatorEngine(candles),
     pollState,
@@ -201,9 +203,15 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
       log,
       audit,
       cards: new OrderCards(db),
+      orders,
       halt: new TradingHalt(db),
       upstox: upstox && { client: upstox.client, tokens: upstox.tokens },
-      recordGtt: (userId, gtt) => notifier.queue(recordGttSnapshot({ db, gtts, notifier, users, now: clock() }, userId, snapshotFromGtt(gtt))),
+      // A GTT the bot never saw and that is over already (Upstox lists failed and cancelled
+      // ones) is old news: not recorded, so not told.
+      recordGtt: (userId, gtt) =>
+        gtts.get(gtt.gttOrderId) || gtt.rules.some((r) => ruleOutcome(r.status) === "waiting")
+          ? notifier.queue(recordGttSnapshot({ db, gtts, notifier, users, now: clock() }, userId, snapshotFromGtt(gtt)))
+          : Promise.resolve(),
     }),
     email,
     telegram: createTelegramSender({ botToken: config.telegram.botToken, apiRoot: config.telegram.apiRoot, log, signal: lifecycle.cutOff }),

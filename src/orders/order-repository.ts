@@ -103,13 +103,14 @@ type WriteParams = {
 };
 
 /** How long a Confirm may be on its way (the placement and its look-ups by tag take seconds). */
-const CONFIRM_IN_FLIGHT_MS = 60_000;
+const CONFIRM_IN_FLIGHT_MS = 180_000;
 
 export class OrderRepository {
   private readonly byId: Statement<[string], OrderRow>;
   private readonly insertStmt: Statement<[WriteParams]>;
   private readonly updateStmt: Statement<[Omit<WriteParams, "userId">]>;
   private readonly forUserStmt: Statement<[number, number, number], OrderRow>;
+  private readonly idsByTagStmt: Statement<[string], { order_id: string }>;
   private readonly cardStatusStmt: Statement<[string], { status: string; decided_at: number | null }>;
 
   constructor(
@@ -117,6 +118,7 @@ export class OrderRepository {
     private readonly now: () => number = Date.now,
   ) {
     this.byId = db.prepare("SELECT * FROM orders WHERE order_id = ?");
+    this.idsByTagStmt = db.prepare("SELECT order_id FROM orders WHERE tag = ? ORDER BY created_at");
     this.cardStatusStmt = db.prepare("SELECT status, decided_at FROM order_cards WHERE id = ?");
     this.insertStmt = db.prepare(
       `INSERT INTO orders (order_id, user_id, upstox_user_id, tag, instrument_key, trading_symbol, transaction_type, order_type,
@@ -162,6 +164,11 @@ export class OrderRepository {
    * again. An order whose placement the card could not confirm (unclear, or a process that
    * stopped mid-confirm and left the card "confirming") is told as any other.
    */
+  /** The orders seen with this tag (an index keeps it a key search). */
+  idsByTag(tag: string): string[] {
+    return this.idsByTagStmt.all(tag).map((r) => r.order_id);
+  }
+
   placementShownOnCard(tag: string | null): boolean {
     const cardId = cardIdOfTag(tag);
     if (!cardId) return false;

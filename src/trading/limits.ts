@@ -22,6 +22,9 @@ export function effectiveLimits(operator: TradingLimits, own: OwnLimits): Tradin
   };
 }
 
+/** Quantity × unit price, to the paisa: what the value limit judges. */
+export const orderValue = (unitPrice: number, quantity: number): number => Math.round(unitPrice * quantity * 100) / 100;
+
 /** Why a new order may not go, in the trader's words, or undefined when it may. */
 export function refusal(check: { value: number; ordersToday: number }, limits: TradingLimits, own: OwnLimits): string | undefined {
   if (check.value > limits.maxOrderValue) {

@@ -81,9 +81,9 @@ export class OrderCards {
     this.dismissStmt = db.prepare("UPDATE order_cards SET status = 'dismissed', decided_at = ? WHERE id = ? AND user_id = ? AND status = 'open'");
     this.expireStmt = db.prepare("UPDATE order_cards SET status = 'expired' WHERE id = ? AND status = 'open' AND expires_at <= ?");
     this.messageStmt = db.prepare("UPDATE order_cards SET chat_id = ?, message_id = ? WHERE id = ?");
-    // Orders sent from chat count whether Upstox took them or the answer was lost.
+    // Orders sent from chat count whether Upstox took them or the answer was lost, on the day they were confirmed.
     this.placedSinceStmt = db.prepare(
-      "SELECT COUNT(*) AS n FROM order_cards WHERE user_id = ? AND created_at >= ? AND action IN ('place', 'gtt_place') AND status IN ('confirming', 'done', 'unknown')",
+      "SELECT COUNT(*) AS n FROM order_cards WHERE user_id = ? AND decided_at >= ? AND action IN ('place', 'gtt_place') AND status IN ('confirming', 'done', 'unknown')",
     );
   }
 

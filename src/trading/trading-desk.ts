@@ -1,14 +1,17 @@
 import type { AuditLog } from "../db/repositories/audit.js";
 import type { User } from "../db/repositories/users.js";
+import { CallCutOffError, isShutdown } from "../lifecycle/abort.js";
 import type { Logger } from "../log/logger.js";
-import { IST_OFFSET_MS } from "../market/calendar.js";
+import { istInstant, istParts } from "../market/calendar.js";
+import type { OrderRepository } from "../orders/order-repository.js";
+import { RateLimitWaitTooLongError } from "../redis/rate-limit.js";
 import type { UpstoxClient } from "../upstox/client.js";
-import { OrderOutcomeUnknownError, traderMessage, UpstoxError, UpstoxRateLimitError, UpstoxTokenError } from "../upstox/errors.js";
+import { OrderOutcomeUnknownError, traderMessage, UpstoxError, UpstoxRateLimitError, UpstoxResponseError, UpstoxTokenError } from "../upstox/errors.js";
 import type { TokenStore, UpstoxSession } from "../upstox/token-store.js";
 import type { Brokerage, Gtt, GttRuleRequest } from "../upstox/types.js";
 import { summarise, type CardRequest, type GttPlaceRequest, type ModifyRequest, type PlaceRequest } from "./card-request.js";
 import { effectiveLimits, refusal, type OwnLimits, type TradingLimits } from "./limits.js";
-import { cardTag, type OrderCard, type OrderCards } from "./order-cards.js";
+import { cardTag, type ClaimRefusal, type OrderCard, type OrderCards } from "./order-cards.js";
 import type { OrderType, Product, Side } from "./parse-order.js";
 import type { TradingHalt } from "./trading-halt.js";
 
@@ -31,8 +34,9 @@ export type ConfirmOutcome =
   /** The request may have reached Upstox: never sent again. */
   | { kind: "unknown"; reason: string };
 
-export type ConfirmResult =
-  { ok: true; card: OrderCard; outcome: ConfirmOutcome } | { ok: false; why: "missing" | "not_yours" | "expired" | "decided"; card?: OrderCard };
+export type TakeResult = { ok: true; card: OrderCard } | { ok: false; why: ClaimRefusal; card?: OrderCard };
+
+const LOGIN_ENDED_NOTHING_SENT = "Your Upstox login has ended, so nothing was sent: send /login, then try again.";
 
 /** Why trading is not offered right now, in words; undefined when it is. */
 export type TradingGate = string | undefined;
@@ -43,6 +47,8 @@ export interface TradingDeskDeps {
   log: Logger;
   audit: AuditLog;
   cards: OrderCards;
+  /** Orders the bot has seen, by the tag their card gave them (a report may beat Upstox's answer). */
+  orders: Pick<OrderRepository, "idsByTag">;
   halt: TradingHalt;
   upstox: { client: UpstoxClient; tokens: TokenStore } | undefined;
   /**
@@ -58,7 +64,7 @@ export const TRADING_OFF =
 export const TRADING_HALTED = "Trading from chat is halted by the admin right now: no new orders go out until they resume it.";
 export const SIMULATOR_ONLY = "This bot runs on the built-in market simulator: there is no Upstox account to trade with.";
 
-const istDayStart = (now: number) => Math.floor((now + IST_OFFSET_MS) / 86_400_000) * 86_400_000 - IST_OFFSET_MS;
+const istDayStart = (now: number) => istInstant(istParts(new Date(now)).date, 0).getTime();
 const sumTaxes = (b: Brokerage) => b.gst + b.stt + b.stampDuty + b.otherCharges;
 const why = (err: unknown) => (err instanceof UpstoxError ? traderMessage(err) : "unavailable");
 
@@ -71,11 +77,16 @@ const why = (err: unknown) => (err instanceof UpstoxError ? traderMessage(err) :
 export class TradingDesk {
   constructor(private readonly d: TradingDeskDeps) {}
 
-  /** Whether trading may be offered at all (off, simulator, halted), checked at every card and every Confirm. */
-  gate(): TradingGate {
+  /**
+   * Whether trading may be offered (off, simulator, halted), checked at every card and every
+   * Confirm. The halt stops new orders and changes; a cancellation only lowers risk, so it
+   * still goes, and a read-only view (`view`) needs only an Upstox app.
+   */
+  gate(purpose: "new" | "cancel" | "view" = "new"): TradingGate {
     if (!this.d.upstox) return SIMULATOR_ONLY;
+    if (purpose === "view") return undefined;
     if (!this.d.config.enabled) return TRADING_OFF;
-    if (this.d.halt.haltedSince() !== undefined) return TRADING_HALTED;
+    if (purpose === "new" && this.d.halt.haltedSince() !== undefined) return TRADING_HALTED;
     return undefined;
   }
 
@@ -88,10 +99,14 @@ export class TradingDesk {
     return this.d.cards.placedSince(user.id, istDayStart(this.d.clock()));
   }
 
-  /** Why this order may not go (value or count over a limit), or undefined. */
-  limitRefusal(user: User, value: number, extra = 0): string | undefined {
+  /**
+   * Why this order may not go (its value, or today's count for a new order or GTT), or
+   * undefined. `beingConfirmed`: the card asking is already among today's (it was taken).
+   */
+  limitRefusal(user: User, value: number, opts: { newOrder: boolean; beingConfirmed?: boolean }): string | undefined {
     const { limits, own } = this.limitsOf(user);
-    return refusal({ value, ordersToday: this.ordersToday(user) + extra }, limits, own);
+    const ordersToday = opts.newOrder ? this.ordersToday(user) - (opts.beingConfirmed ? 1 : 0) : 0;
+    return refusal({ value, ordersToday }, limits, own);
   }
 
   /** Upstox's numbers for a new order or GTT: margin, one side's charges, funds; each may be missing with its reason. */
@@ -105,13 +120,14 @@ export class TradingDesk {
       () => undefined,
     );
     const price = o.price ?? ltp;
+    const noPrice = { error: "no price to estimate them at" };
     const [margin, charges, funds] = await Promise.allSettled([
       client.getMargin(session, [
         { instrumentKey: o.instrumentKey, quantity: o.quantity, transactionType: o.side, product: o.product, ...(price !== undefined ? { price } : {}) },
       ]),
       price !== undefined
         ? client.getBrokerage(session, { instrumentKey: o.instrumentKey, quantity: o.quantity, product: o.product, transactionType: o.side, price })
-        : Promise.reject(new Error("no price to estimate charges at")),
+        : Promise.resolve(undefined),
       client.getFunds(session),
     ]);
     for (const r of [margin, charges, funds])
@@ -121,7 +137,9 @@ export class TradingDesk {
       margin: margin.status === "fulfilled" ? { required: margin.value.requiredMargin } : { error: why(margin.reason) },
       charges:
         charges.status === "fulfilled"
-          ? { total: charges.value.total, brokerage: charges.value.brokerage, taxes: sumTaxes(charges.value) }
+          ? charges.value
+            ? { total: charges.value.total, brokerage: charges.value.brokerage, taxes: sumTaxes(charges.value) }
+            : noPrice
           : { error: why(charges.reason) },
       available:
         funds.status === "fulfilled"
@@ -139,8 +157,11 @@ export class TradingDesk {
     return gtts;
   }
 
+  /** Each GTT on its own: one that cannot be recorded is logged, and the rest still are. */
   private async recordGtts(user: User, gtts: readonly Gtt[]): Promise<void> {
-    for (const g of gtts) await this.d.recordGtt?.(user.id, g);
+    for (const g of gtts) {
+      await this.d.recordGtt?.(user.id, g).catch((err: unknown) => this.d.log.warn({ err, gttOrderId: g.gttOrderId }, "could not record a GTT Upstox listed"));
+    }
   }
 
   /** Stores the card and audits it. The caller has checked the gate and the limits. */
@@ -174,6 +195,10 @@ export class TradingDesk {
     this.d.cards.attachMessage(card.id, chatId, messageId);
   }
 
+  cardExists(cardId: string): boolean {
+    return this.d.cards.get(cardId) !== undefined;
+  }
+
   /** The user's own card, whatever its state; undefined for another's or none. */
   ownCard(cardId: string, user: User): OrderCard | undefined {
     const card = this.d.cards.get(cardId);
@@ -187,20 +212,11 @@ export class TradingDesk {
   }
 
   /**
-   * Carries out a card once. The card is taken (owner, open, unexpired) in one SQLite update
-   * before anything is sent, so a second tap finds it decided; the halt, the switch and the
-   * limits are checked again after taking it, since time passed since it was shown.
+   * Takes the card for its owner, open and unexpired, in one SQLite update, before anything
+   * is sent: a second tap, a replay or another device finds it decided. Synchronous, so the
+   * tap is answered at once; carryOut() then sends it.
    */
-  async confirm(cardId: string, user: User): Promise<ConfirmResult> {
-    const taken = this.take(cardId, user);
-    return taken.ok ? this.carryOutTaken(taken.card, user) : taken;
-  }
-
-  /**
-   * The first half of confirm(): takes the card, synchronously (one SQLite update), so the
-   * tap can be answered at once; carryOutTaken() then sends it.
-   */
-  take(cardId: string, user: User): { ok: true; card: OrderCard } | Extract<ConfirmResult, { ok: false }> {
+  take(cardId: string, user: User): TakeResult {
     const claim = this.d.cards.claim(cardId, user.id, this.d.clock());
     if (!claim.ok) {
       this.d.audit.record(user.telegramId, "trade.confirm_refused", cardId, { reason: claim.reason });
@@ -211,47 +227,67 @@ export class TradingDesk {
     return { ok: true, card: claim.card };
   }
 
-  async carryOutTaken(card: OrderCard, user: User): Promise<ConfirmResult> {
-    const outcome = await this.carryOut(card, user);
+  /**
+   * Sends a taken card and records what came of it. The switch, the halt and the limits are
+   * checked again (time passed since the card was shown). Whatever happens, the card ends
+   * decided: it is never sent twice, even when this throws.
+   */
+  async carryOut(card: OrderCard, user: User): Promise<{ card: OrderCard; outcome: ConfirmOutcome }> {
+    let outcome: ConfirmOutcome;
+    try {
+      outcome = await this.send(card, user);
+    } catch (err) {
+      outcome = this.failure(card.request, err);
+    }
     const status = outcome.kind === "refused" ? "failed" : outcome.kind === "unknown" ? "unknown" : "done";
     this.d.cards.finish(card.id, status, outcome, this.d.clock());
     this.d.audit.record(user.telegramId, "trade.outcome", card.id, outcome);
     this.d.log.info({ userId: user.id, card: card.id, outcome: outcome.kind }, `order card ${outcome.kind}: ${card.summary}`);
-    return { ok: true, card: { ...card, status, outcome }, outcome };
+    return { card: { ...card, status, outcome }, outcome };
   }
 
-  private async carryOut(card: OrderCard, user: User): Promise<ConfirmOutcome> {
-    const gate = this.gate();
-    if (gate) return { kind: "refused", reason: gate };
+  private async send(card: OrderCard, user: User): Promise<ConfirmOutcome> {
     const r = card.request;
+    const gate = this.gate(r.action === "cancel" || r.action === "gtt_cancel" ? "cancel" : "new");
+    if (gate) return { kind: "refused", reason: gate };
     if (r.action === "place" || r.action === "gtt_place" || r.action === "modify") {
-      // This card is already counted among today's (it is being confirmed).
-      const over = this.limitRefusal(user, r.value, r.action === "modify" ? 0 : -1);
+      const over = this.limitRefusal(user, r.value, { newOrder: r.action !== "modify", beingConfirmed: true });
       if (over) return { kind: "refused", reason: over };
     }
     const session = this.d.upstox!.tokens.session(user.id);
-    if (!session) return { kind: "refused", reason: "Your Upstox login has ended: send /login, then try again." };
-    try {
-      switch (r.action) {
-        case "place":
-          return await this.place(session, card.id, r);
-        case "modify":
-          return await this.modify(session, r);
-        case "cancel":
-          return { kind: "cancelled", orderId: await this.d.upstox!.client.cancelOrder(session, r.orderId) };
-        case "gtt_place":
-          return await this.placeGtt(session, user, r);
-        case "gtt_cancel":
-          await this.d.upstox!.client.cancelGtt(session, r.gttOrderId);
-          return { kind: "gtt_cancelled", gttOrderId: r.gttOrderId };
-      }
-    } catch (err) {
-      return this.failure(r, err);
+    if (!session) return { kind: "refused", reason: LOGIN_ENDED_NOTHING_SENT };
+    switch (r.action) {
+      case "place":
+        return this.place(session, card.id, r);
+      case "modify":
+        return this.modify(session, r);
+      case "cancel":
+        return { kind: "cancelled", orderId: await this.d.upstox!.client.cancelOrder(session, r.orderId) };
+      case "gtt_place":
+        return this.placeGtt(session, user, r);
+      case "gtt_cancel":
+        await this.d.upstox!.client.cancelGtt(session, r.gttOrderId);
+        return { kind: "gtt_cancelled", gttOrderId: r.gttOrderId };
     }
   }
 
   private async place(session: UpstoxSession, cardId: string, r: PlaceRequest): Promise<ConfirmOutcome> {
-    const res = await this.d.upstox!.client.placeOrder(session, {
+    const tag = cardTag(cardId);
+    let res: { orderIds: string[]; reconciled: boolean };
+    try {
+      res = await this.placeOrder(session, tag, r);
+    } catch (err) {
+      // Upstox's answer and the look-ups by tag failed, but the portfolio stream or the
+      // postback may have reported the order meanwhile: then it is placed, and shown so.
+      const seen = err instanceof OrderOutcomeUnknownError ? this.d.orders.idsByTag(tag) : [];
+      if (seen.length) return { kind: "placed", orderIds: seen, reconciled: true };
+      throw err;
+    }
+    return { kind: "placed", orderIds: res.orderIds, reconciled: res.reconciled };
+  }
+
+  private placeOrder(session: UpstoxSession, tag: string, r: PlaceRequest) {
+    return this.d.upstox!.client.placeOrder(session, {
       instrumentKey: r.instrumentKey,
       quantity: r.quantity,
       transactionType: r.side,
@@ -259,9 +295,8 @@ export class TradingDesk {
       product: r.product,
       ...(r.price !== undefined ? { price: r.price } : {}),
       ...(r.triggerPrice !== undefined ? { triggerPrice: r.triggerPrice } : {}),
-      tag: cardTag(cardId),
+      tag,
     });
-    return { kind: "placed", orderIds: res.orderIds, reconciled: res.reconciled };
   }
 
   private async modify(session: UpstoxSession, r: ModifyRequest): Promise<ConfirmOutcome> {
@@ -292,45 +327,49 @@ export class TradingDesk {
       await this.d
         .upstox!.client.getGtts(session, id)
         .then((gtts) => this.recordGtts(user, gtts))
-        .catch((err: unknown) => this.d.log.warn({ err, gttOrderId: id }, "could not record a placed GTT"));
+        .catch((err: unknown) => this.d.log.warn({ err, gttOrderId: id }, "could not read back a placed GTT"));
     }
     return { kind: "gtt_placed", gttOrderIds: ids };
   }
 
   /**
-   * An error from a write, as an outcome. Only a placement's lost answer is "unknown" (the
-   * client already looked the order up by its tag); a refusal, a rate limit or an ended login
-   * means nothing went out. A GTT or modify whose answer was lost may have gone through.
+   * An error from a write, as an outcome. "unknown" when the request may have reached Upstox:
+   * a placement whose answer and look-ups by tag failed, a 5xx, a timeout, an answer we could
+   * not read, a call cut off by the shutdown. "refused" when nothing went out: Upstox said no,
+   * a rate limit, an ended login, a wait for a slot the shutdown or the limiter ended.
    */
   private failure(r: CardRequest, err: unknown): ConfirmOutcome {
+    const where = r.action === "gtt_place" || r.action === "gtt_cancel" ? "/gtts" : "/orders";
+    const mayHaveGone = `It may or may not have gone through and was not sent again: check ${where} before trying again.`;
     if (err instanceof OrderOutcomeUnknownError)
       return {
         kind: "unknown",
         reason:
           "Upstox did not answer in time and no order with this card's tag has shown up yet. It was not sent again: /orders shows it if it went through, and you will be told here when Upstox reports it.",
       };
-    if (err instanceof UpstoxTokenError) return { kind: "refused", reason: "Your Upstox login has ended: send /login, then try again." };
+    if (err instanceof CallCutOffError) return { kind: "unknown", reason: `The bot was stopping while Upstox answered. ${mayHaveGone}` };
+    if (isShutdown(err)) return { kind: "refused", reason: "The bot is restarting: nothing was sent. Try again in a minute." };
+    if (err instanceof RateLimitWaitTooLongError)
+      return { kind: "refused", reason: "Upstox's order budget is used up for now: nothing was sent. Try again in a minute." };
+    if (err instanceof UpstoxTokenError) return { kind: "refused", reason: LOGIN_ENDED_NOTHING_SENT };
     if (err instanceof UpstoxRateLimitError) return { kind: "refused", reason: `${traderMessage(err)} Nothing was sent.` };
+    if (err instanceof UpstoxResponseError) return { kind: "unknown", reason: `Upstox answered, but not in a way we could read. ${mayHaveGone}` };
     if (err instanceof UpstoxError && err.status !== undefined && err.status < 500) return { kind: "refused", reason: traderMessage(err) };
-    if (err instanceof UpstoxError) {
-      const where = r.action === "gtt_place" || r.action === "gtt_cancel" ? "/gtts" : "/orders";
-      return {
-        kind: "unknown",
-        reason: `${traderMessage(err)} It may or may not have gone through and was not sent again: check ${where} before trying again.`,
-      };
-    }
+    if (err instanceof UpstoxError) return { kind: "unknown", reason: `${traderMessage(err)} ${mayHaveGone}` };
     this.d.log.error({ err, action: r.action }, "order card failed unexpectedly");
-    return {
-      kind: "unknown",
-      reason: `Something went wrong on our side while sending it. It was not sent again: check ${r.action.startsWith("gtt") ? "/gtts" : "/orders"} before trying again.`,
-    };
+    return { kind: "unknown", reason: `Something went wrong on our side while sending it. ${mayHaveGone}` };
   }
 }
 
-/** The order type a modify keeps unless the trader asked for market or gave a trigger. */
+/**
+ * The order type after a change: the order's own, unless the change implies another. Market
+ * drops the limit price (SL → SL-M, LIMIT → MARKET), a price adds one (SL-M → SL, MARKET →
+ * LIMIT), a trigger makes it a stop-loss (LIMIT → SL, MARKET → SL-M).
+ */
 export function modifiedOrderType(current: string, change: { market: boolean; price: number | undefined; triggerPrice: number | undefined }): OrderType {
-  const known = (["MARKET", "LIMIT", "SL", "SL-M"] as const).find((t) => t === current.toUpperCase()) ?? "LIMIT";
-  if (change.market) return known === "SL" || known === "SL-M" ? "SL-M" : "MARKET";
-  if (change.price !== undefined) return known === "SL-M" ? "SL" : known === "MARKET" ? "LIMIT" : known;
-  return known;
+  let t = (["MARKET", "LIMIT", "SL", "SL-M"] as const).find((x) => x === current.toUpperCase()) ?? "LIMIT";
+  if (change.triggerPrice !== undefined) t = t === "MARKET" ? "SL-M" : t === "LIMIT" ? "SL" : t;
+  if (change.market) return t === "SL" || t === "SL-M" ? "SL-M" : "MARKET";
+  if (change.price !== undefined) return t === "SL-M" ? "SL" : t === "MARKET" ? "LIMIT" : t;
+  return t;
 }

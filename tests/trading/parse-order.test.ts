@@ -99,6 +99,8 @@ describe("/modify", () => {
     expect(modifiedOrderType("MARKET", { market: false, price: 10, triggerPrice: undefined })).toBe("LIMIT");
     expect(modifiedOrderType("SL-M", { market: false, price: 10, triggerPrice: undefined })).toBe("SL");
     expect(modifiedOrderType("SL", { market: true, price: undefined, triggerPrice: undefined })).toBe("SL-M");
+    expect(modifiedOrderType("LIMIT", { market: false, price: undefined, triggerPrice: 1440 })).toBe("SL");
+    expect(modifiedOrderType("MARKET", { market: false, price: undefined, triggerPrice: 1440 })).toBe("SL-M");
   });
 });
 

@@ -175,8 +175,31 @@ describe("trading from chat", () => {
     expect(kinds()).toEqual(["order_filled:telegram", "order_filled:email"]);
   });
 
+  it("a place whose answer and look-ups by tag all fail says so, sends nothing more, and the order is told when Upstox reports it", async () => {
+    await start();
+    const card = await say(TRADER, "/buy RELIANCE 2 at 1410");
+    f!.fake.failNext({ status: 503, pathPrefix: "/v3/order/place", afterHandling: true });
+    f!.fake.failNext({ status: 503, pathPrefix: "/v2/order/history", count: 20 });
+    await press(TRADER, card.messageId, dataOf(card, "oc:ok:")!);
+    await waitUntil(() => shown(card.messageId)?.text?.startsWith("⚠️ Not confirmed"), { what: "unclear outcome", timeoutMs: 30_000 });
+    expect(shown(card.messageId)!.text).toContain("It was not sent again");
+    expect(f!.fake.requestsTo("/v3/order/place")).toHaveLength(1);
+    // The order book then shows it: placed is told (the card could not say it), then the fill.
+    await runJob(f!.services.queues["order-sync"]);
+    const placed = await waitUntil(() => tg!.sentTo(TRADER.id).find((m) => m.text?.startsWith("🧾 Order placed")), { what: "placed told" });
+    expect(placed.text).toContain("BUY 2 RELIANCE");
+    const orderId = f!.fake.allOrders()[0]!.order_id;
+    f!.fake.setOrderStatus(orderId, "complete", { filledQuantity: 2, averagePrice: 1410 });
+    await runJob(f!.services.queues["order-sync"]);
+    await runJob(f!.services.queues["order-sync"]);
+    expect(kinds()).toEqual(["order_placed:telegram", "order_placed:email", "order_filled:telegram", "order_filled:email"]);
+    expect(f!.fake.allOrders()).toHaveLength(1);
+  });
+
   it("the limits, the trader's own lower ones, the daily count and the admin's /halt refuse with the reason", async () => {
     await start({ TRADING_MAX_ORDER_VALUE: "50000", TRADING_MAX_ORDERS_PER_DAY: "2" });
+    expect((await say(TRADER, "/buy RELAINCE 1")).text).toContain("Did you mean RELIANCE?");
+    expect((await say(TRADER, "/buy NIFTY 1")).text).toMatch(/index|don't know/);
     expect((await say(TRADER, "/buy RELIANCE 40 at 1420")).text).toBe(
       "❌ This order is worth about ₹56,800.00, over the limit this bot's operator set of ₹50,000.00 an order.",
     );
@@ -219,11 +242,13 @@ describe("trading from chat", () => {
   it("trading is off by default, refused in groups, and bad commands get their usage line", async () => {
     await start({ TRADING_ENABLED: "false" });
     expect((await say(TRADER, "/buy RELIANCE 1")).text).toContain("Trading from chat is off on this bot");
-    expect((await say(TRADER, "/gtts")).text).toContain("Trading from chat is off on this bot");
+    // Looking is not trading: /gtts lists, and says why there is no Cancel.
+    expect((await say(TRADER, "/gtts")).text).toBe(
+      "You have no active GTTs.\nTrading from chat is off on this bot: its operator turns it on with TRADING_ENABLED=true. /orders, /portfolio and /funds still show your account.",
+    );
     expect((await say(TRADER, "/buy RELIANCE")).text).toContain("Usage: /buy SYMBOL QTY");
     expect((await say(TRADER, "/buy RELIANCE ten")).text).toContain('"ten" is not a quantity');
     expect((await say(TRADER, "/gtt RELIANCE buy 1 above 1500 target 1400")).text).toContain("target must be above its trigger");
-    expect((await say(TRADER, "/buy RELAINCE 1")).text).toContain("Did you mean RELIANCE?");
     const group = -100123;
     expect((await say(TRADER, "/buy RELIANCE 1", group)).text).toMatch(/^Please message me privately/);
     expect(f!.fake.allOrders()).toHaveLength(0);
