@@ -69,7 +69,9 @@ const orderOf = (s: string) => {
  *   `…:<leg>:TRIGGERED`, so TRIGGERED then COMPLETED (or COMPLETED alone) is one message;
  * - each leg that FAILED, once (the legs Upstox cancels because of it are part of that story);
  * - the whole GTT cancelled, when every rule is CANCELLED (a leg cancelled because another
- *   completed, one-cancels-other, is part of the triggered story, not a cancellation);
+ *   completed, one-cancels-other, is part of the triggered story, not a cancellation), or
+ *   when the entry triggered and every exit leg was then cancelled with none triggered or
+ *   failed (the trader dropped the target and stop-loss: the position is no longer covered);
  * - the whole GTT expired, when a rule is EXPIRED, or when `expiresAt` has passed while every
  *   rule is still waiting.
  * Unknown statuses count as waiting and are never told.
@@ -91,7 +93,10 @@ export function gttNotifications(
     if (outcomes[i] === "triggered") add("gtt_triggered", r.strategy, "TRIGGERED");
     else if (outcomes[i] === "failed") add("gtt_failed", r.strategy, "FAILED");
   });
+  const exits = outcomes.filter((_, i) => rules[i]!.strategy !== "ENTRY");
+  const entryTriggered = rules.some((r, i) => r.strategy === "ENTRY" && outcomes[i] === "triggered");
   if (rules.length > 0 && outcomes.every((o) => o === "cancelled")) add("gtt_cancelled", null, "CANCELLED");
+  else if (entryTriggered && exits.length > 0 && exits.every((o) => o === "cancelled")) add("gtt_cancelled", null, "CANCELLED");
   const allWaiting = outcomes.every((o) => o === "waiting");
   if (outcomes.includes("expired") || (rules.length > 0 && allWaiting && gtt.expiresAt !== null && gtt.expiresAt <= now)) {
     add("gtt_expired", null, "EXPIRED");

@@ -81,6 +81,14 @@ describe("gttNotifications", () => {
     expect(told([leg("ENTRY", "CANCELLED"), leg("TARGET", "PENDING")])).toEqual([]);
   });
 
+  it("the exits cancelled after the entry triggered: told as a cancellation, once, after the trigger", () => {
+    const rules = [leg("ENTRY", "COMPLETED"), leg("TARGET", "CANCELLED"), leg("STOPLOSS", "CANCELLED")];
+    expect(told(rules, ["gtt:GTT-C1:ENTRY:TRIGGERED"])).toEqual(["gtt_cancelled:-"]);
+    expect(told(rules, ["gtt:GTT-C1:ENTRY:TRIGGERED", "gtt:GTT-C1:GTT:CANCELLED"])).toEqual([]);
+    // One exit still waiting: nothing yet.
+    expect(told([leg("ENTRY", "COMPLETED"), leg("TARGET", "CANCELLED"), leg("STOPLOSS", "PENDING")], ["gtt:GTT-C1:ENTRY:TRIGGERED"])).toEqual([]);
+  });
+
   it("expired: an EXPIRED leg, or the expiry passed while every leg waits", () => {
     expect(told([leg("ENTRY", "EXPIRED")])).toEqual(["gtt_expired:-"]);
     expect(told([leg("ENTRY", "COMPLETED"), leg("TARGET", "EXPIRED"), leg("STOPLOSS", "EXPIRED")], ["gtt:GTT-C1:ENTRY:TRIGGERED"])).toEqual(["gtt_expired:-"]);
