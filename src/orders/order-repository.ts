@@ -1,5 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
-import { cardIdOfTag } from "../trading/order-cards.js";
+import { cardIdOfTag } from "./card-tag.js";
 import type { OrderSnapshot } from "./snapshot.js";
 import { isStale, nextState, stageOf, type OrderStage, type OrderState } from "./transitions.js";
 

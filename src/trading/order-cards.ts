@@ -47,12 +47,6 @@ const toCard = (r: Row): OrderCard => ({
   expiresAt: r.expires_at,
 });
 
-/** The tag every order placed from a card carries: Upstox finds the order by it when the answer was lost. */
-export const CARD_TAG_PREFIX = "uab-";
-export const cardTag = (cardId: string) => `${CARD_TAG_PREFIX}${cardId}`;
-export const cardIdOfTag = (tag: string | null | undefined): string | undefined =>
-  tag?.startsWith(CARD_TAG_PREFIX) ? tag.slice(CARD_TAG_PREFIX.length) : undefined;
-
 /**
  * Confirmation cards in SQLite, shared by every process. A card leaves `open` exactly once,
  * in one UPDATE that checks owner, status and expiry together: two taps, a replayed callback

@@ -11,7 +11,8 @@ import type { TokenStore, UpstoxSession } from "../upstox/token-store.js";
 import type { Brokerage, Gtt, GttRuleRequest } from "../upstox/types.js";
 import { summarise, type CardRequest, type GttPlaceRequest, type ModifyRequest, type PlaceRequest } from "./card-request.js";
 import { effectiveLimits, refusal, type OwnLimits, type TradingLimits } from "./limits.js";
-import { cardTag, type ClaimRefusal, type OrderCard, type OrderCards } from "./order-cards.js";
+import { cardTag } from "../orders/card-tag.js";
+import type { ClaimRefusal, OrderCard, OrderCards } from "./order-cards.js";
 import type { OrderType, Product, Side } from "./parse-order.js";
 import type { TradingHalt } from "./trading-halt.js";
 

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/db/open.js";
 import { UserRepository } from "../../src/db/repositories/users.js";
 import type { PlaceRequest } from "../../src/trading/card-request.js";
-import { cardIdOfTag, cardTag, OrderCards } from "../../src/trading/order-cards.js";
+import { cardIdOfTag, cardTag } from "../../src/orders/card-tag.js";
+import { OrderCards } from "../../src/trading/order-cards.js";
 import { TradingHalt } from "../../src/trading/trading-halt.js";
 import { removeDir, tempDir } from "../support/env.js";
 
