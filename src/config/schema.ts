@@ -229,7 +229,10 @@ export const envSchema = z
       .transform((v, ctx) => {
         if (v === undefined || v === "") return undefined;
         if (!/^[A-Za-z0-9 _.-]{1,50}$/.test(v)) {
-          ctx.addIssue({ code: "custom", message: `must be the algo name registered with Upstox: 1-50 letters, digits, spaces, dot, dash or underscore (got "${v}")` });
+          ctx.addIssue({
+            code: "custom",
+            message: `must be the algo name registered with Upstox: 1-50 letters, digits, spaces, dot, dash or underscore (got "${v}")`,
+          });
           return z.NEVER;
         }
         return v;

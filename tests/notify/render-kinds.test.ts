@@ -78,7 +78,7 @@ const gtt = (
       triggerType: "ABOVE",
       triggerPrice: 1450,
       transactionType: "BUY",
-      message: null,
+      message,
       orderId: "250106000123456",
       trailingGap: null,
     },
