@@ -143,11 +143,71 @@ export const ALERT_FORMS: readonly AlertForm[] = [
   },
   {
     words: ["bb", "bollinger"],
-    usage: "bb up|down",
-    kinds: ["bb_break_up", "bb_break_down"],
-    parse(_a, [b]) {
-      if (b !== "up" && b !== "down") return fail('After "bb" say up or down (a close above the upper or below the lower band).');
-      return ok({ kind: b === "up" ? "bb_break_up" : "bb_break_down", params: { period: 20, stdDev: 2 } });
+    usage: "bb up|down|in",
+    kinds: ["bb_break_up", "bb_break_down", "bb_enter"],
+    parse(_a, [b, c]) {
+      if (b !== "up" && b !== "down" && b !== "in")
+        return fail('After "bb" say up or down (a close above the upper or below the lower band), or in (a close back inside it).');
+      if (c !== undefined) return fail(`I didn't understand "${c}" after bb ${b}.`);
+      return ok({ kind: b === "up" ? "bb_break_up" : b === "down" ? "bb_break_down" : "bb_enter", params: { period: 20, stdDev: 2 } });
+    },
+  },
+  {
+    words: ["supertrend", "st"],
+    usage: "supertrend up|down [PERIOD MULTIPLIER]",
+    kinds: ["supertrend_up", "supertrend_down"],
+    parse(_a, [b, c, d, e]) {
+      if (b !== "up" && b !== "down") return fail('After "supertrend" say up or down (its trend flipping), e.g. supertrend up.');
+      let period = 10;
+      let multiplier = 3;
+      if (c !== undefined) {
+        const p = int(c, 2, 200);
+        const m = num(d, 0.5, 10);
+        if (p === undefined || m === undefined)
+          return fail(`Give the ATR period and the multiplier, e.g. supertrend ${b} 10 3 (got "${[c, d].filter(Boolean).join(" ")}").`);
+        period = p;
+        multiplier = m;
+      }
+      if (e !== undefined) return fail(`I didn't understand "${e}" after the multiplier.`);
+      return ok({ kind: b === "up" ? "supertrend_up" : "supertrend_down", params: { period, multiplier } });
+    },
+  },
+  {
+    words: ["vwap"],
+    usage: "vwap up|down",
+    kinds: ["vwap_cross_up", "vwap_cross_down"],
+    parse(_a, [b, c]) {
+      if (b !== "up" && b !== "down") return fail('After "vwap" say up or down (the price crossing above or below VWAP).');
+      if (c !== undefined) return fail(`I didn't understand "${c}" after vwap ${b}.`);
+      return ok({ kind: b === "up" ? "vwap_cross_up" : "vwap_cross_down", params: {} });
+    },
+  },
+  {
+    words: ["atr"],
+    usage: "atr Kx [period N]",
+    kinds: ["atr_move"],
+    parse(_a, [b, c, d]) {
+      const multiple = num(b?.replace(/x$/, ""), 0.5, 20);
+      if (multiple === undefined) return fail(`"${b ?? ""}" is not a multiple of ATR between 0.5 and 20, e.g. atr 2x.`);
+      let period = 14;
+      if (c === "period") {
+        const p = int(d, 2, 200);
+        if (p === undefined) return fail(`"${d ?? ""}" is not an ATR period between 2 and 200.`);
+        period = p;
+      } else if (c !== undefined) return fail(`I didn't understand "${c}": add "period 14" or nothing.`);
+      return ok({ kind: "atr_move", params: { multiple, period } });
+    },
+  },
+  {
+    words: ["gap"],
+    usage: "gap up|down PCT%",
+    kinds: ["gap_up", "gap_down"],
+    parse(_a, [b, c, d]) {
+      if (b !== "up" && b !== "down") return fail('After "gap" say up or down and the size, e.g. gap up 2%.');
+      const pct = num(c?.replace(/%$/, ""), 0.1, 50);
+      if (pct === undefined) return fail(`"${c ?? ""}" is not a percent between 0.1 and 50, e.g. gap ${b} 2%.`);
+      if (d !== undefined) return fail(`I didn't understand "${d}" after the percent.`);
+      return ok({ kind: b === "up" ? "gap_up" : "gap_down", params: { pct } });
     },
   },
   {

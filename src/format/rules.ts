@@ -24,7 +24,15 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
     ma_cross_down: `${(p.ma ?? "ema").toUpperCase()} ${p.fast} crosses below ${(p.ma ?? "ema").toUpperCase()} ${p.slow}`,
     bb_break_up: "closes above the upper Bollinger band",
     bb_break_down: "closes below the lower Bollinger band",
+    bb_enter: "closes back inside the Bollinger band",
     volume_spike: `volume ${p.multiple}× the average`,
+    supertrend_up: `Supertrend(${p.period ?? 10}, ${p.multiplier ?? 3}) flips up`,
+    supertrend_down: `Supertrend(${p.period ?? 10}, ${p.multiplier ?? 3}) flips down`,
+    vwap_cross_up: "price crosses above VWAP",
+    vwap_cross_down: "price crosses below VWAP",
+    atr_move: `a one-candle move of ${p.multiple ?? 2}× ATR(${p.period ?? 14}) or more`,
+    gap_up: `opens ${p.pct ?? 1}% or more above the previous close`,
+    gap_down: `opens ${p.pct ?? 1}% or more below the previous close`,
   };
   return `${what[r.kind]}, ${describeFrequency(r)}`;
 }
@@ -75,6 +83,14 @@ export function indicatorFiredWording(ruleKind: string, params: Record<string, u
     bb_break_up: `closed above the upper Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
     bb_break_down: `closed below the lower Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
     volume_spike: `volume spike: ${fixed(values.volume !== undefined && values.averageVolume ? values.volume / values.averageVolume : undefined, 1)}× the ${n("period", 20)}-candle average`,
+    bb_enter: `closed back inside the Bollinger band (${n("period", 20)}, ${n("stdDev", 2)})`,
+    supertrend_up: `Supertrend(${n("period", 10)}, ${n("multiplier", 3)}) flipped up`,
+    supertrend_down: `Supertrend(${n("period", 10)}, ${n("multiplier", 3)}) flipped down`,
+    vwap_cross_up: "crossed above VWAP",
+    vwap_cross_down: "crossed below VWAP",
+    atr_move: `moved ${fixed(values.move !== undefined && values.atr ? Math.abs(values.move) / values.atr : undefined, 1)}× ATR(${n("period", 14)}) in one candle`,
+    gap_up: `opened ${fixed(values.gapPct)}% above the previous close`,
+    gap_down: `opened ${fixed(values.gapPct !== undefined ? -values.gapPct : undefined)}% below the previous close`,
   };
   const lines: Record<string, string> = {
     rsi_above: `RSI ${fixed(values.rsi)}`,
@@ -86,6 +102,14 @@ export function indicatorFiredWording(ruleKind: string, params: Record<string, u
     bb_break_up: `Upper band ₹${fixed(values.upper)}`,
     bb_break_down: `Lower band ₹${fixed(values.lower)}`,
     volume_spike: `Volume ${formatCount(Math.round(values.volume ?? 0))} vs average ${formatCount(Math.round(values.averageVolume ?? 0))}`,
+    bb_enter: `Band ₹${fixed(values.lower)}–₹${fixed(values.upper)}`,
+    supertrend_up: `Supertrend ₹${fixed(values.supertrend)}`,
+    supertrend_down: `Supertrend ₹${fixed(values.supertrend)}`,
+    vwap_cross_up: `VWAP ₹${fixed(values.vwap)}`,
+    vwap_cross_down: `VWAP ₹${fixed(values.vwap)}`,
+    atr_move: `Move ${(values.move ?? 0) < 0 ? "−" : "+"}₹${fixed(values.move === undefined ? undefined : Math.abs(values.move))} · ATR ₹${fixed(values.atr)}`,
+    gap_up: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
+    gap_down: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
   };
   return { headline: headlines[ruleKind], valuesLine: lines[ruleKind] };
 }

@@ -10,7 +10,23 @@ import type { MarketCandle, Quote } from "../market/types.js";
 export type PriceRuleKind = "price_above" | "price_below" | "cross_up" | "cross_down" | "change_pct";
 /** Evaluated once per closed one-minute candle, on indicator values. */
 export type CandleRuleKind =
-  "rsi_above" | "rsi_below" | "macd_cross_up" | "macd_cross_down" | "ma_cross_up" | "ma_cross_down" | "bb_break_up" | "bb_break_down" | "volume_spike";
+  | "rsi_above"
+  | "rsi_below"
+  | "macd_cross_up"
+  | "macd_cross_down"
+  | "ma_cross_up"
+  | "ma_cross_down"
+  | "bb_break_up"
+  | "bb_break_down"
+  | "bb_enter"
+  | "volume_spike"
+  | "supertrend_up"
+  | "supertrend_down"
+  | "vwap_cross_up"
+  | "vwap_cross_down"
+  | "atr_move"
+  | "gap_up"
+  | "gap_down";
 export type RuleKind = PriceRuleKind | CandleRuleKind;
 export type Frequency = "once" | "once_per_bar" | "every";
 
@@ -24,7 +40,15 @@ export const CANDLE_RULE_KINDS: readonly CandleRuleKind[] = [
   "ma_cross_down",
   "bb_break_up",
   "bb_break_down",
+  "bb_enter",
   "volume_spike",
+  "supertrend_up",
+  "supertrend_down",
+  "vwap_cross_up",
+  "vwap_cross_down",
+  "atr_move",
+  "gap_up",
+  "gap_down",
 ];
 const CANDLE_KINDS: ReadonlySet<string> = new Set(CANDLE_RULE_KINDS);
 export const isCandleRule = (kind: RuleKind): kind is CandleRuleKind => CANDLE_KINDS.has(kind);
@@ -55,8 +79,13 @@ export interface CandleRuleParams {
   signal?: number;
   /** Bollinger width in standard deviations (2). */
   stdDev?: number;
-  /** Volume spike: this many times the average volume of the previous `period` candles (3). */
+  /**
+   * Volume spike: this many times the average volume of the previous `period` candles (3);
+   * ATR move: a candle's close-to-close move of at least this many ATRs (2).
+   */
   multiple?: number;
+  /** Supertrend's ATR multiplier (3); its ATR period is `period` (10). */
+  multiplier?: number;
 }
 
 export type RuleParams = PriceRuleParams & CandleRuleParams;
@@ -98,6 +127,8 @@ export interface RuleOutcome {
 }
 
 export const DEFAULT_REARM_PCT = 0.1;
+/** A candle this long after the one before it opens a new session (overnight, a holiday, a special session). */
+const GAP_MIN_MS = 30 * 60_000;
 const BAR_MS = 60_000;
 export const AUTO_PAUSE_MAX_FIRES = 15;
 export const AUTO_PAUSE_WINDOW_MS = 3 * 60_000;
@@ -283,9 +314,18 @@ export function indicatorKeysFor(rule: Pick<AlertRule, "kind" | "params">): stri
       return [`${p.ma ?? "ema"}:${p.fast ?? 9}`, `${p.ma ?? "ema"}:${p.slow ?? 21}`];
     case "bb_break_up":
     case "bb_break_down":
+    case "bb_enter":
       return [`bb:${p.period ?? 20}:${p.stdDev ?? 2}`];
     case "volume_spike":
       return [`volume_sma:${p.period ?? 20}`];
+    case "supertrend_up":
+    case "supertrend_down":
+      return [`supertrend:${p.period ?? 10}:${p.multiplier ?? 3}`];
+    case "vwap_cross_up":
+    case "vwap_cross_down":
+      return ["vwap"];
+    case "atr_move":
+      return [`atr:${p.period ?? 14}`];
     default:
       return [];
   }
@@ -347,6 +387,52 @@ export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: nu
       const c0 = input.previousCandle?.close;
       met = rule.kind === "bb_break_up" ? crossedUp(c0, b0, c.close, b1) : crossedDown(c0, b0, c.close, b1);
       if (b1 !== undefined) values[band] = b1;
+      break;
+    }
+    case "bb_enter": {
+      // Back inside from either side: the close before was beyond a band, this one is within both.
+      const c0 = input.previousCandle?.close;
+      const [u0, l0, u1, l1] = [field(pv[k1!], "upper"), field(pv[k1!], "lower"), field(v[k1!], "upper"), field(v[k1!], "lower")];
+      const outside = c0 !== undefined && u0 !== undefined && l0 !== undefined && (c0 > u0 || c0 < l0);
+      met = outside && u1 !== undefined && l1 !== undefined && c.close <= u1 && c.close >= l1;
+      if (u1 !== undefined && l1 !== undefined) Object.assign(values, { upper: u1, lower: l1 });
+      break;
+    }
+    case "supertrend_up":
+    case "supertrend_down": {
+      const [d0, d1] = [field(pv[k1!], "direction"), field(v[k1!], "direction")];
+      met = rule.kind === "supertrend_up" ? d0 === -1 && d1 === 1 : d0 === 1 && d1 === -1;
+      const st = field(v[k1!], "value");
+      if (st !== undefined) values.supertrend = st;
+      break;
+    }
+    case "vwap_cross_up":
+    case "vwap_cross_down": {
+      const [w0, w1] = [num(pv[k1!]), num(v[k1!])];
+      const c0 = input.previousCandle?.close;
+      met = rule.kind === "vwap_cross_up" ? crossedUp(c0, w0, c.close, w1) : crossedDown(c0, w0, c.close, w1);
+      if (w1 !== undefined) values.vwap = w1;
+      break;
+    }
+    case "atr_move": {
+      // Against the ATR before this candle, so the move itself does not widen its own yardstick.
+      const atr = num(pv[k1!]);
+      const c0 = input.previousCandle?.close;
+      const move = c0 === undefined ? undefined : c.close - c0;
+      met = atr !== undefined && atr > 0 && move !== undefined && Math.abs(move) >= (p.multiple ?? 2) * atr;
+      if (atr !== undefined && move !== undefined) Object.assign(values, { move, atr });
+      break;
+    }
+    case "gap_up":
+    case "gap_down": {
+      // The session's first candle: the one before it closed the previous session (at least
+      // half an hour earlier; minutes within a session are one apart).
+      const prior = input.previousCandle;
+      if (!prior || c.ts - prior.ts < GAP_MIN_MS || prior.close <= 0) break;
+      const gap = ((c.open - prior.close) / prior.close) * 100;
+      const pct = p.pct ?? 1;
+      met = rule.kind === "gap_up" ? gap >= pct : gap <= -pct;
+      Object.assign(values, { gapPct: gap, previousClose: prior.close, open: c.open });
       break;
     }
     case "volume_spike": {

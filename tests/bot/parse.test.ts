@@ -26,8 +26,28 @@ describe("parseAlert", () => {
     ["SBIN sma 50 200 up", { kind: "ma_cross_up", params: { ma: "sma", fast: 50, slow: 200 } }],
     ["SBIN bb up", { kind: "bb_break_up", params: { period: 20, stdDev: 2 } }],
     ["SBIN volume 3x", { kind: "volume_spike", params: { multiple: 3, period: 20 } }],
+    ["SBIN bb in", { kind: "bb_enter", params: { period: 20, stdDev: 2 } }],
+    ["INFY supertrend up", { kind: "supertrend_up", params: { period: 10, multiplier: 3 } }],
+    ["INFY st down 7 2.5", { kind: "supertrend_down", params: { period: 7, multiplier: 2.5 } }],
+    ["INFY vwap up", { kind: "vwap_cross_up", params: {} }],
+    ["INFY atr 2x", { kind: "atr_move", params: { multiple: 2, period: 14 } }],
+    ["INFY atr 1.5 period 20", { kind: "atr_move", params: { multiple: 1.5, period: 20 } }],
+    ["INFY gap up 2%", { kind: "gap_up", params: { pct: 2 } }],
+    ["INFY gap down 1.5", { kind: "gap_down", params: { pct: 1.5 } }],
   ])("%s", (text, expected) => {
     expect(ok(text)).toMatchObject({ ...expected, frequency: "once" });
+  });
+
+  it.each([
+    ["INFY supertrnd up", 'I don\'t know the alert type "supertrnd". Did you mean "supertrend"?'],
+    ["INFY supertrend sideways", 'After "supertrend" say up or down (its trend flipping), e.g. supertrend up.'],
+    ["INFY supertrend up 10", 'Give the ATR period and the multiplier, e.g. supertrend up 10 3 (got "10").'],
+    ["INFY vwap", 'After "vwap" say up or down (the price crossing above or below VWAP).'],
+    ["INFY atr 50x", '"50x" is not a multiple of ATR between 0.5 and 20, e.g. atr 2x.'],
+    ["INFY gap up", '"" is not a percent between 0.1 and 50, e.g. gap up 2%.'],
+    ["INFY bb out", 'After "bb" say up or down (a close above the upper or below the lower band), or in (a close back inside it).'],
+  ])("%s is refused with what is wrong", (text, error) => {
+    expect(parseAlert(text)).toEqual({ ok: false, error });
   });
 
   it("reads frequency and expiry options at the end", () => {
@@ -75,7 +95,19 @@ describe("parseAlert", () => {
  * Every concrete text a usage pattern stands for: `a|b` is a choice, `[...]` is optional, and
  * CAPS words are placeholders filled with a sample value (an unknown placeholder fails the test).
  */
-const SAMPLE: Record<string, string> = { SYMBOL: "RELIANCE", PRICE: "1500", PCT: "3", LEVEL: "30", N: "3", FAST: "9", SLOW: "21", DURATION: "15m" };
+const SAMPLE: Record<string, string> = {
+  SYMBOL: "RELIANCE",
+  PRICE: "1500",
+  PCT: "3",
+  LEVEL: "30",
+  N: "3",
+  FAST: "9",
+  SLOW: "21",
+  DURATION: "15m",
+  PERIOD: "10",
+  MULTIPLIER: "3",
+  K: "2",
+};
 function expandUsage(pattern: string): string[] {
   const fill = (word: string) =>
     word.replace(/[A-Z]+/g, (name) => {

@@ -131,6 +131,26 @@ describe("rule wording", () => {
     expect(describeFrequency({ frequency: "every", cooldownSeconds: 90 })).toBe("every time (at most every 2 min)");
   });
 
+  it("describes and words the rules on Supertrend, VWAP, ATR, the band and gaps", () => {
+    expect(describeRule({ kind: "supertrend_up", params: { period: 10, multiplier: 3 }, ...once })).toBe("Supertrend(10, 3) flips up, once");
+    expect(describeRule({ kind: "vwap_cross_down", params: {}, ...once })).toBe("price crosses below VWAP, once");
+    expect(describeRule({ kind: "atr_move", params: { multiple: 2, period: 14 }, ...once })).toBe("a one-candle move of 2× ATR(14) or more, once");
+    expect(describeRule({ kind: "bb_enter", params: {}, ...once })).toBe("closes back inside the Bollinger band, once");
+    expect(describeRule({ kind: "gap_down", params: { pct: 1.5 }, ...once })).toBe("opens 1.5% or more below the previous close, once");
+    expect(indicatorFiredWording("supertrend_down", { period: 10, multiplier: 3 }, { supertrend: 1512.3 })).toEqual({
+      headline: "Supertrend(10, 3) flipped down",
+      valuesLine: "Supertrend ₹1512.30",
+    });
+    expect(indicatorFiredWording("atr_move", { period: 14 }, { move: -6.3, atr: 2.1 })).toEqual({
+      headline: "moved 3.0× ATR(14) in one candle",
+      valuesLine: "Move −₹6.30 · ATR ₹2.10",
+    });
+    expect(indicatorFiredWording("gap_down", {}, { gapPct: -2.25, open: 97.75, previousClose: 100 })).toEqual({
+      headline: "opened 2.25% below the previous close",
+      valuesLine: "Open ₹97.75 · previous close ₹100.00",
+    });
+  });
+
   it("says what a fired price rule did", () => {
     expect(priceFiredHeadline("price_above", { level: 1450 })).toBe("is at or above ₹1,450.00");
     expect(priceFiredHeadline("cross_up", { level: 1450 })).toBe("crossed above ₹1,450.00");

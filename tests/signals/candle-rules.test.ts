@@ -69,6 +69,67 @@ describe("candle rules", () => {
     expect(evaluateCandleRule(r, inputs({ "volume_sma:20": 1000 }, { "volume_sma:20": 1100 }, candle(100, 2500)), T0).fired).toBe(false);
   });
 
+  it("the indicators /quote shows can be alerted on: their keys", () => {
+    expect(indicatorKeysFor(rule("supertrend_up"))).toEqual(["supertrend:10:3"]);
+    expect(indicatorKeysFor(rule("supertrend_down", { period: 7, multiplier: 2.5 }))).toEqual(["supertrend:7:2.5"]);
+    expect(indicatorKeysFor(rule("vwap_cross_up"))).toEqual(["vwap"]);
+    expect(indicatorKeysFor(rule("atr_move", { multiple: 2 }))).toEqual(["atr:14"]);
+    expect(indicatorKeysFor(rule("bb_enter"))).toEqual(["bb:20:2"]);
+    expect(indicatorKeysFor(rule("gap_up", { pct: 2 }))).toEqual([]);
+  });
+
+  it("Supertrend flips: up when its direction turns from down to up, and only then", () => {
+    const k = "supertrend:10:3";
+    const st = (direction: 1 | -1, value: number) => ({ [k]: { value, direction } });
+    expect(evaluateCandleRule(rule("supertrend_up"), inputs(st(-1, 102), st(1, 97.5)), T0)).toMatchObject({
+      fired: true,
+      detail: { values: { supertrend: 97.5 } },
+    });
+    expect(evaluateCandleRule(rule("supertrend_up"), inputs(st(1, 97), st(1, 97.5)), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("supertrend_down"), inputs(st(1, 97), st(-1, 103)), T0).fired).toBe(true);
+    expect(evaluateCandleRule(rule("supertrend_down"), inputs({ [k]: undefined }, st(-1, 103)), T0).fired).toBe(false);
+  });
+
+  it("price crossing VWAP is a true crossing of the close", () => {
+    expect(evaluateCandleRule(rule("vwap_cross_up"), inputs({ vwap: 100 }, { vwap: 100.1 }, candle(100.5), candle(99.8)), T0)).toMatchObject({
+      fired: true,
+      detail: { values: { vwap: 100.1 } },
+    });
+    expect(evaluateCandleRule(rule("vwap_cross_up"), inputs({ vwap: 100 }, { vwap: 100.1 }, candle(100.5), candle(100.2)), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("vwap_cross_down"), inputs({ vwap: 100 }, { vwap: 100 }, candle(99.5), candle(100.4)), T0).fired).toBe(true);
+  });
+
+  it("a move larger than k × ATR, measured against the ATR before the move, either way", () => {
+    const r = rule("atr_move", { multiple: 2, period: 14 });
+    const up = evaluateCandleRule(r, inputs({ "atr:14": 1.5 }, { "atr:14": 1.8 }, candle(103.1), candle(100)), T0);
+    expect(up).toMatchObject({ fired: true, detail: { values: { atr: 1.5 } } });
+    expect(up.detail!.values!.move).toBeCloseTo(3.1, 9);
+    expect(evaluateCandleRule(r, inputs({ "atr:14": 1.5 }, { "atr:14": 1.8 }, candle(96.9), candle(100)), T0).fired).toBe(true);
+    expect(evaluateCandleRule(r, inputs({ "atr:14": 1.5 }, { "atr:14": 1.8 }, candle(102.9), candle(100)), T0).fired).toBe(false);
+  });
+
+  it("back inside the Bollinger band from either side", () => {
+    const k = "bb:20:2";
+    const bands = (upper: number, lower: number) => ({ [k]: { upper, middle: (upper + lower) / 2, lower } });
+    expect(evaluateCandleRule(rule("bb_enter"), inputs(bands(105, 95), bands(105, 95), candle(104), candle(106)), T0).fired).toBe(true);
+    expect(evaluateCandleRule(rule("bb_enter"), inputs(bands(105, 95), bands(105, 95), candle(96), candle(94)), T0).fired).toBe(true);
+    expect(evaluateCandleRule(rule("bb_enter"), inputs(bands(105, 95), bands(105, 95), candle(104), candle(103)), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("bb_enter"), inputs(bands(105, 95), bands(105, 95), candle(106), candle(107)), T0).fired).toBe(false);
+  });
+
+  it("a gap at the open: the session's first candle against the previous session's close", () => {
+    const yesterday = { ...candle(100), ts: T0 - 17.75 * 3_600_000 };
+    const open = (o: number, ts = T0): MarketCandle => ({ ts, open: o, high: o + 1, low: o - 1, close: o, volume: 1 });
+    expect(evaluateCandleRule(rule("gap_up", { pct: 2 }), inputs({}, {}, open(102.5), yesterday), T0)).toMatchObject({
+      fired: true,
+      detail: { values: { gapPct: 2.5, previousClose: 100, open: 102.5 } },
+    });
+    expect(evaluateCandleRule(rule("gap_up", { pct: 2 }), inputs({}, {}, open(101.5), yesterday), T0).fired).toBe(false);
+    expect(evaluateCandleRule(rule("gap_down", { pct: 2 }), inputs({}, {}, open(97.9), yesterday), T0).fired).toBe(true);
+    // Within a session a jump is not a gap.
+    expect(evaluateCandleRule(rule("gap_up", { pct: 2 }), inputs({}, {}, open(103), { ...candle(100), ts: T0 - 60_000 }), T0).fired).toBe(false);
+  });
+
   it("candle rules honour frequency, cooldown and expiry", () => {
     const cross = inputs({ "rsi:14": 31 }, { "rsi:14": 29 });
     expect(evaluateCandleRule(rule("rsi_below", { level: 30 }, { frequency: "once" }), cross, T0).finished).toBe("triggered");

@@ -80,6 +80,27 @@ describe("indicator alerts on closed candles", () => {
     expect(payload.values.rsi).toBeLessThan(30);
   });
 
+  it("fires 'Supertrend flips up' when a slide turns into a rally, with the Supertrend level in the message", async () => {
+    const s = f.services;
+    f.addTrader({
+      telegramId: 2,
+      email: "st@example.com",
+      rules: [{ instrumentKey: RELIANCE, kind: "supertrend_up", params: { period: 10, multiplier: 3 }, frequency: "every" }],
+    });
+    for (let i = 0; i < 60; i++) next(-1);
+    await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
+    let fired = 0;
+    for (let i = 0; i < 30; i++) {
+      next(4);
+      fired += (await fetch()).fired ?? 0;
+    }
+    // One flip from down to up during the rally, and no other.
+    expect(fired).toBe(1);
+    const [mail] = await f.smtp.waitForMessages(1);
+    expect(mail!.parsed.subject).toBe("RELIANCE: Supertrend(10, 3) flipped up");
+    expect(mail!.parsed.text).toMatch(/Supertrend ₹\d+\.\d\d/);
+  });
+
   it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {
     const s = f.services;
     f.addTrader({
