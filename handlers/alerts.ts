@@ -1,5 +1,6 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
+import { alertCommand } from "../src/bot/alert-command.js";
 import { parseAlert } from "../src/bot/parse-alert.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
@@ -54,13 +55,14 @@ async function showAlerts(ctx: BotContext): Promise<void> {
   if (!rules.length) return replyHtml(ctx, "You have no alerts. Set one with <code>/alert RELIANCE above 1500</code>.");
   const kb = new InlineKeyboard();
   const lines = rules.map((r) => {
-    const sym = escapeHtml(s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey);
+    const symbol = s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey;
     const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstClock(r.snoozedUntil)}` : "";
     kb.text(`🗑 #${r.id}`, `a:del:${r.id}`);
     if (r.status === "paused") kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
     else kb.text(`😴 #${r.id} 1h`, `a:snz:${r.id}:60`);
     kb.row();
-    return `#${r.id} <b>${sym}</b> ${escapeHtml(describeRule(r))}${state}`;
+    // The rule as /alert reads it (copy, edit, send again), then in words.
+    return `#${r.id} <code>${escapeHtml(alertCommand(r, symbol))}</code>${state}\n    ${escapeHtml(describeRule(r))}`;
   });
   // Telegram allows at most 100 buttons; beyond that, /delalert ID still works.
   await replyHtml(ctx, `<b>Your alerts</b>\n${lines.join("\n")}`, rules.length <= 50 ? kb : undefined);

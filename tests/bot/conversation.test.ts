@@ -121,6 +121,8 @@ describe("chat with the bot", () => {
 
     const set = await say(TRADER, "/alert RELIANCE above 1450");
     expect(set.text).toMatch(/Alert #1: RELIANCE price at or above ₹1,450\.00, once/);
+    // /alerts shows it back as /alert reads it, then in words.
+    expect((await say(TRADER, "/alerts")).text).toBe("Your alerts\n#1 RELIANCE above 1450\n    price at or above ₹1,450.00, once");
     upstox.setPrice(RELIANCE, 1440);
     await runJob(app.services.queues["poll-quotes"]);
     const count = tg.sentTo(TRADER.id).length;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { alertCommand } from "../../src/bot/alert-command.js";
 import { COMMANDS, usageOf, usageParts } from "../../src/bot/commands.js";
 import { ALERT_FORMS, parseAlert, parseDuration, parsePrice } from "../../src/bot/parse-alert.js";
 import { CANDLE_RULE_KINDS, PRICE_RULE_KINDS } from "../../src/signals/rules.js";
@@ -152,6 +153,25 @@ describe("/alert usage line", () => {
         expect(r.ok ? r.value.kind : r.error, text).toSatisfy((k: string) => ALERT_FORMS[i]!.kinds.includes(k as never));
       }
     }
+  });
+
+  it("every form it shows comes back from alertCommand (what /alerts shows) and parses to the same rule", () => {
+    for (const form of ALERT_FORMS)
+      for (const line of expandUsage(`SYMBOL ${form.usage}`))
+        for (const option of ["", "bar", "every", "every 15m", "every 2h"]) {
+          const first = parseAlert(`${line} ${option}`);
+          if (!first.ok) throw new Error(`${line} ${option}: ${first.error}`);
+          const r = first.value;
+          const kind = r.kind === "cross" ? "cross_up" : r.kind;
+          const shown = alertCommand({ ...r, kind }, r.symbol);
+          const again = parseAlert(shown);
+          if (!again.ok) throw new Error(`${shown}: ${again.error}`);
+          expect({ ...again.value, expiresInMs: undefined }, shown).toEqual({ ...r, kind, expiresInMs: undefined });
+        }
+    expect(alertCommand({ kind: "rsi_below", params: { level: 30, period: 14 }, frequency: "every", cooldownSeconds: 900 }, "INFY")).toBe(
+      "INFY rsi below 30 every 15m",
+    );
+    expect(alertCommand({ kind: "price_above", params: { level: 1450.5 }, frequency: "once", cooldownSeconds: 0 }, "RELIANCE")).toBe("RELIANCE above 1450.5");
   });
 
   it("every kind the parser can produce appears in it", () => {
