@@ -25,7 +25,9 @@ export async function fetchCandles(_job: Job, s: Services): Promise<FetchCandles
   const closedMinute = Math.floor(now / MINUTE) * MINUTE - MINUTE;
   if (!s.marketOpen(new Date(closedMinute))) return { skipped: "market closed" };
   const keys = s.watchlists.instrumentKeysInUse();
-  s.indicators.retain(new Set(keys));
+  const inUse = new Set(keys);
+  s.indicators.retain(inUse);
+  s.timeframes.retain(inUse);
   if (!keys.length) return { skipped: "nothing to fetch" };
 
   let wanted: readonly string[] = keys;

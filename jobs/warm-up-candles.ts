@@ -33,6 +33,7 @@ export async function warmUpCandles(job: Job<WarmUpData>, s: Services): Promise<
   );
   // Rebuilt from the stored history on the next candle.
   s.indicators.forget(key);
+  s.timeframes.forget(key);
   s.metrics.historyLoaded.inc();
   s.metrics.historyCandles.inc(stored);
   s.log.debug({ instrumentKey: key, stored }, "candle history loaded");

@@ -32,6 +32,7 @@ import { GttRepository } from "./orders/gtt-repository.js";
 import { recordGttSnapshot } from "./orders/gtt-track.js";
 import { ruleOutcome } from "./orders/gtt-transitions.js";
 import { snapshotFromGtt } from "./orders/gtt-update.js";
+import { TimeframeIndicators } from "./signals/timeframe-indicators.js";
 import { OrderCards } from "./trading/order-cards.js";
 import { TradingHalt } from "./trading/trading-halt.js";
 import { TradingDesk } from "./trading/trading-desk.js";
@@ -187,6 +188,7 @@ export async function buildServices(config: Config, opts: BuildOptions, shutdown
     orders,
     gtts,
     indicators: new IndicatorEngine(candles),
+    timeframes: new TimeframeIndicators(candles, (ts) => calendar.session(new Date(ts))),
     pollState,
     feedStatus: new FeedStatus(connection, config.redis.prefix),
     redis: connection,

@@ -19,6 +19,7 @@ import type { CandleRepository } from "./db/repositories/candles.js";
 import type { OrderRepository } from "./orders/order-repository.js";
 import type { GttRepository } from "./orders/gtt-repository.js";
 import type { IndicatorEngine } from "./signals/indicator-engine.js";
+import type { TimeframeIndicators } from "./signals/timeframe-indicators.js";
 import type { Metrics } from "./metrics.js";
 import type { EmailSender } from "./notify/email.js";
 import type { Notifier } from "./notify/notifier.js";
@@ -60,6 +61,8 @@ export interface Services {
   gtts: GttRepository;
   /** Streaming indicator state of the instruments in use. */
   indicators: IndicatorEngine;
+  /** Indicator state on longer bars (5m … 1d), for the rules that ask for one. */
+  timeframes: TimeframeIndicators;
   pollState: PollState;
   /** The streaming feeds' state as their holder publishes it, and the claims on closed minutes. */
   feedStatus: FeedStatus;

@@ -6,7 +6,8 @@ import type { AlertRule } from "../signals/rules.js";
  * are left out; frequency is written only when it is not the default ("once").
  */
 export function alertCommand(rule: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">, symbol: string): string {
-  return [symbol, condition(rule), frequency(rule)].filter(Boolean).join(" ");
+  const tf = rule.params.timeframe && rule.params.timeframe !== "1m" ? `on ${rule.params.timeframe}` : "";
+  return [symbol, condition(rule), tf, frequency(rule)].filter(Boolean).join(" ");
 }
 
 const n = (v: number | undefined) => String(v ?? 0);

@@ -1,4 +1,5 @@
-import type { Frequency, RuleKind, RuleParams } from "../signals/rules.js";
+import { isTimeframe, TIMEFRAMES, type Timeframe } from "../market/timeframes.js";
+import { isCandleRule, type Frequency, type RuleKind, type RuleParams } from "../signals/rules.js";
 import { editDistance } from "./symbols.js";
 
 /** What `/alert SYMBOL ...` asks for, before the symbol is resolved. */
@@ -226,7 +227,10 @@ export const ALERT_FORMS: readonly AlertForm[] = [
 export const ALERT_OPTIONS: readonly string[] = ["once", "bar", "every [DURATION]", "expires DURATION"];
 
 /** The /alert usage line: every form, then the options. */
-export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")})`;
+/** The bars an indicator alert may read instead of one-minute candles (`on 15m`). */
+export const TIMEFRAME_OPTION = `on ${TIMEFRAMES.filter((t) => t !== "1m").join("|")}`;
+
+export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")}) (indicator alerts also: ${TIMEFRAME_OPTION})`;
 
 const FORM_BY_WORD = new Map(ALERT_FORMS.flatMap((f) => f.words.map((w) => [w, f] as const)));
 const ALERT_WORDS = [...FORM_BY_WORD.keys()];
@@ -242,6 +246,7 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
   let frequency: Frequency = "once";
   let cooldownSeconds = 0;
   let expiresInMs: number | undefined;
+  let timeframe: Timeframe | undefined;
   for (;;) {
     const last = w.at(-1);
     const prev = w.at(-2);
@@ -255,6 +260,10 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
     } else if (prev === "every" && parseDuration(last) !== undefined) {
       frequency = "every";
       cooldownSeconds = Math.round(parseDuration(last)! / 1000);
+      w.splice(-2);
+    } else if (prev === "on" && last !== undefined) {
+      if (!isTimeframe(last)) return fail(`"${last}" is not a timeframe: use ${TIMEFRAMES.join(", ")}.`);
+      timeframe = last;
       w.splice(-2);
     } else if ((prev === "expires" || prev === "for") && last !== undefined) {
       expiresInMs = parseDuration(last);
@@ -272,5 +281,11 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
   }
   const rule = form.parse(a!, more);
   if (!rule.ok) return rule;
-  return ok({ symbol, frequency, cooldownSeconds, expiresInMs, ...rule.value });
+  const { kind, params } = rule.value;
+  if (timeframe && timeframe !== "1m") {
+    if (kind === "cross" || !isCandleRule(kind))
+      return fail(`"on ${timeframe}" is for indicator alerts (rsi, macd, ema, bb, supertrend, vwap, atr): a price alert watches every tick.`);
+    if (kind === "gap_up" || kind === "gap_down") return fail("A gap is measured at the session's open: it takes no timeframe.");
+  }
+  return ok({ symbol, frequency, cooldownSeconds, expiresInMs, kind, params: timeframe && timeframe !== "1m" ? { ...params, timeframe } : params });
 }

@@ -34,7 +34,8 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
     gap_up: `opens ${p.pct ?? 1}% or more above the previous close`,
     gap_down: `opens ${p.pct ?? 1}% or more below the previous close`,
   };
-  return `${what[r.kind]}, ${describeFrequency(r)}`;
+  const tf = p.timeframe && p.timeframe !== "1m" ? ` on ${p.timeframe} candles` : "";
+  return `${what[r.kind]}${tf}, ${describeFrequency(r)}`;
 }
 
 /** "once", "once per candle", "every time (at most every 15 min)". */
@@ -111,5 +112,7 @@ export function indicatorFiredWording(ruleKind: string, params: Record<string, u
     gap_up: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
     gap_down: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
   };
-  return { headline: headlines[ruleKind], valuesLine: lines[ruleKind] };
+  const tf = typeof params.timeframe === "string" && params.timeframe !== "1m" ? ` on ${params.timeframe} candles` : "";
+  const headline = headlines[ruleKind];
+  return { headline: headline === undefined ? undefined : `${headline}${tf}`, valuesLine: lines[ruleKind] };
 }

@@ -20,6 +20,9 @@ const LENGTH_MS: Record<Exclude<Timeframe, "1d">, number> = {
   "1h": 60 * MINUTE_MS,
 };
 
+/** Minutes of one bar; a day counts as a normal session (for reading enough one-minute history). */
+export const BAR_MINUTES: Record<Timeframe, number> = { "1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "1d": 375 };
+
 export const isTimeframe = (v: string): v is Timeframe => (TIMEFRAMES as readonly string[]).includes(v);
 
 /** Timeframes shortest first: the smallest one of a set decides when a rule over them is evaluated. */

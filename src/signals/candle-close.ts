@@ -4,6 +4,10 @@ import type { Services } from "../services.js";
 import { evaluateCandles } from "./engine.js";
 import type { CandleUpdate } from "./indicator-engine.js";
 import type { CandleInputs } from "./rules.js";
+import type { BarUpdate } from "./timeframe-indicators.js";
+import type { Timeframe } from "../market/timeframes.js";
+
+const NO_BARS: ReadonlyMap<Timeframe, CandleInputs> = new Map();
 
 const MINUTE = 60_000;
 /** A candle older than this when it arrives is history, not news: stored, never alerted on. */
@@ -18,17 +22,23 @@ class CandleRuleInputs implements CandleInputs {
   readonly previousCandle: MarketCandle | undefined;
   readonly values: CandleInputs["values"];
   readonly previous: CandleInputs["previous"];
+  /** The longer bars (15m, 1h, …) this minute closed, for the rules on them. */
+  readonly byTimeframe: ReadonlyMap<Timeframe, CandleInputs>;
   private name: string | undefined;
 
   constructor(
     private readonly key: string,
     readonly candle: MarketCandle,
     update: CandleUpdate,
+    bars: ReadonlyMap<Timeframe, BarUpdate>,
     private readonly instruments: Services["instruments"],
   ) {
     this.previousCandle = update.previousCandle;
     this.values = update.values;
     this.previous = update.previous;
+    this.byTimeframe = bars.size
+      ? new Map([...bars].map(([tf, b]) => [tf, { candle: b.bar, previousCandle: b.previousCandle, values: b.values, previous: b.previous }]))
+      : NO_BARS;
   }
 
   get symbol(): string {
@@ -38,7 +48,7 @@ class CandleRuleInputs implements CandleInputs {
 
 export type CandleCloseDeps = Pick<
   Services,
-  "db" | "candles" | "indicators" | "ruleBook" | "rules" | "users" | "notifier" | "instruments" | "pollState" | "metrics" | "log"
+  "db" | "candles" | "indicators" | "timeframes" | "ruleBook" | "rules" | "users" | "notifier" | "instruments" | "pollState" | "metrics" | "log"
 >;
 
 /**
@@ -59,7 +69,8 @@ export async function closeMinute(s: CandleCloseDeps, candles: ReadonlyMap<strin
     if (!update) continue;
     latest.set(key, { ts: candle.ts, values: update.values });
     if (!s.indicators.profile(rules).hasCandleRules) continue;
-    inputs.set(key, new CandleRuleInputs(key, candle, update, s.instruments));
+    const bars = s.timeframes.onMinute(key, candle, rules);
+    inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments));
   }
 
   await s.pollState.recordIndicators(latest);

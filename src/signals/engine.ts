@@ -1,3 +1,4 @@
+import type { Timeframe } from "../market/timeframes.js";
 import type { Database } from "better-sqlite3";
 import type { AlertRuleRepository } from "../db/repositories/alert-rules.js";
 import type { User, UserRepository } from "../db/repositories/users.js";
@@ -129,21 +130,28 @@ export function evaluateQuotes(
 }
 
 /** Candle rules on freshly closed candles, with each instrument's indicator values. */
-export function evaluateCandles(candles: ReadonlyMap<string, CandleInputs & { symbol: string }>, deps: EngineDeps): EvaluationResult {
+export function evaluateCandles(
+  candles: ReadonlyMap<string, CandleInputs & { symbol: string; byTimeframe?: ReadonlyMap<Timeframe, CandleInputs> }>,
+  deps: EngineDeps,
+): EvaluationResult {
   deps.book.refresh();
   const decisions: Decision[] = [];
-  for (const [key, input] of candles) {
+  for (const [key, minute] of candles) {
     for (const rule of deps.book.forInstrument(key)) {
       if (!isCandleRule(rule.kind) || !isLive(rule, deps.now)) continue;
+      // A rule on longer bars is evaluated when one of its bars closed with this minute, on that bar.
+      const tf = rule.params.timeframe;
+      const input = tf && tf !== "1m" ? minute.byTimeframe?.get(tf) : minute;
+      if (!input) continue;
       const outcome = evaluateCandleRule(rule, input, deps.now);
       if (!changesSomething(rule, outcome)) continue;
       decisions.push({
         rule,
         outcome,
         kind: "indicator_alert",
-        symbol: input.symbol,
+        symbol: minute.symbol,
         payload: () => ({
-          symbol: input.symbol,
+          symbol: minute.symbol,
           instrumentKey: key,
           ruleId: rule.id,
           ruleKind: rule.kind,

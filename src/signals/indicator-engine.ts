@@ -1,4 +1,5 @@
 import type { CandleRepository } from "../db/repositories/candles.js";
+import { BAR_MINUTES } from "../market/timeframes.js";
 import type { MarketCandle } from "../market/types.js";
 import { candlesNeeded, DEFAULT_SPECS, InstrumentIndicators, parseSpecKey, specKey, type IndicatorSpec, type IndicatorValues } from "./indicators/index.js";
 import { indicatorKeysFor, isCandleRule, type AlertRule } from "./rules.js";
@@ -30,12 +31,16 @@ export function specsFor(rules: readonly AlertRule[]): IndicatorSpec[] {
  * indicators fill in from live candles).
  */
 export function historyNeeded(rules: readonly AlertRule[]): number {
-  const specs = rules
-    .filter((r) => isCandleRule(r.kind))
-    .flatMap((r) => indicatorKeysFor(r))
-    .map(parseSpecKey)
-    .filter((spec): spec is IndicatorSpec => spec !== undefined);
-  return candlesNeeded(specs);
+  let minutes = 0;
+  for (const r of rules) {
+    if (!isCandleRule(r.kind)) continue;
+    const specs = indicatorKeysFor(r)
+      .map(parseSpecKey)
+      .filter((spec): spec is IndicatorSpec => spec !== undefined);
+    // A rule on longer bars needs that many bars' worth of one-minute candles.
+    minutes = Math.max(minutes, candlesNeeded(specs) * BAR_MINUTES[r.params.timeframe ?? "1m"]);
+  }
+  return minutes;
 }
 
 /** What an instrument's rules ask of the indicators, worked out once per rule set. */

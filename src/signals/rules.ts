@@ -1,3 +1,4 @@
+import type { Timeframe } from "../market/timeframes.js";
 import type { MarketCandle, Quote } from "../market/types.js";
 
 /**
@@ -86,6 +87,8 @@ export interface CandleRuleParams {
   multiple?: number;
   /** Supertrend's ATR multiplier (3); its ATR period is `period` (10). */
   multiplier?: number;
+  /** The bars the rule reads: one-minute candles unless set (5m … 1d, aligned to the NSE session). */
+  timeframe?: Timeframe;
 }
 
 export type RuleParams = PriceRuleParams & CandleRuleParams;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { alertCommand } from "../../src/bot/alert-command.js";
 import { COMMANDS, usageOf, usageParts } from "../../src/bot/commands.js";
 import { ALERT_FORMS, parseAlert, parseDuration, parsePrice } from "../../src/bot/parse-alert.js";
-import { CANDLE_RULE_KINDS, PRICE_RULE_KINDS } from "../../src/signals/rules.js";
+import { CANDLE_RULE_KINDS, isCandleRule, PRICE_RULE_KINDS } from "../../src/signals/rules.js";
 import { editDistance } from "../../src/bot/symbols.js";
 import { splitMessage } from "../../src/format/telegram.js";
 
@@ -37,6 +37,16 @@ describe("parseAlert", () => {
     ["INFY gap down 1.5", { kind: "gap_down", params: { pct: 1.5 } }],
   ])("%s", (text, expected) => {
     expect(ok(text)).toMatchObject({ ...expected, frequency: "once" });
+  });
+
+  it("reads a timeframe for indicator alerts, and refuses one where it means nothing", () => {
+    expect(ok("INFY rsi below 30 on 15m")).toMatchObject({ kind: "rsi_below", params: { level: 30, period: 14, timeframe: "15m" } });
+    expect(ok("INFY ema 9 21 up on 1h every 2h")).toMatchObject({ params: { timeframe: "1h" }, frequency: "every", cooldownSeconds: 7200 });
+    expect(ok("INFY supertrend up on 1d")).toMatchObject({ params: { timeframe: "1d" } });
+    expect(ok("INFY rsi below 30 on 1m").params).not.toHaveProperty("timeframe");
+    expect(parseAlert("INFY rsi below 30 on 15min")).toEqual({ ok: false, error: '"15min" is not a timeframe: use 1m, 5m, 15m, 30m, 1h, 1d.' });
+    expect(parseAlert("INFY above 1500 on 15m")).toMatchObject({ ok: false, error: expect.stringContaining("a price alert watches every tick") });
+    expect(parseAlert("INFY gap up 2% on 15m")).toMatchObject({ ok: false, error: expect.stringContaining("takes no timeframe") });
   });
 
   it.each([
@@ -134,7 +144,7 @@ function expandUsage(pattern: string): string[] {
 
 describe("/alert usage line", () => {
   const { forms, note } = usageParts("alert");
-  const options = /^\(options at the end: (.*)\)$/.exec(note ?? "")?.[1]?.split(" | ");
+  const options = /^\(options at the end: ([^)]*)\)/.exec(note ?? "")?.[1]?.split(" | ");
   const texts = forms.flatMap((f) => {
     expect(f).toMatch(/^\/alert SYMBOL /);
     return expandUsage(f.replace(/^\/alert /, ""));
@@ -158,8 +168,9 @@ describe("/alert usage line", () => {
   it("every form it shows comes back from alertCommand (what /alerts shows) and parses to the same rule", () => {
     for (const form of ALERT_FORMS)
       for (const line of expandUsage(`SYMBOL ${form.usage}`))
-        for (const option of ["", "bar", "every", "every 15m", "every 2h"]) {
+        for (const option of ["", "bar", "every", "every 15m", "every 2h", "on 15m", "on 1h every 2h"]) {
           const first = parseAlert(`${line} ${option}`);
+          if (!first.ok && option.startsWith("on ") && !form.kinds.some((k) => k !== "cross" && isCandleRule(k) && !k.startsWith("gap_"))) continue;
           if (!first.ok) throw new Error(`${line} ${option}: ${first.error}`);
           const r = first.value;
           const kind = r.kind === "cross" ? "cross_up" : r.kind;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SIMULATED_INSTRUMENTS } from "../../src/market/simulator.js";
+import { aggregate } from "../../src/market/timeframes.js";
 import type { MarketCandle } from "../../src/market/types.js";
 import { specsFor } from "../../src/signals/indicator-engine.js";
 import { candlesNeeded, computeFull } from "../../src/signals/indicators/index.js";
@@ -99,6 +100,39 @@ describe("indicator alerts on closed candles", () => {
     const [mail] = await f.smtp.waitForMessages(1);
     expect(mail!.parsed.subject).toBe("RELIANCE: Supertrend(10, 3) flipped up");
     expect(mail!.parsed.text).toMatch(/Supertrend ₹\d+\.\d\d/);
+  });
+
+  it("'RSI below 30 on 5m' is evaluated on 5-minute bars from 09:15, at their close, with the bar's RSI", async () => {
+    const s = f.services;
+    f.addTrader({
+      telegramId: 3,
+      email: "tf@example.com",
+      rules: [{ instrumentKey: RELIANCE, kind: "rsi_below", params: { level: 30, period: 14, timeframe: "5m" }, frequency: "every" }],
+    });
+    for (let i = 0; i < 120; i++) next(i % 3 === 0 ? -0.4 : 0.5);
+    await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
+    const firedAt: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const c = next(-3);
+      if ((await fetch()).fired) firedAt.push(c.ts);
+    }
+    // Once, on the minute that closed a 5-minute bar counted from 09:15.
+    expect(firedAt).toHaveLength(1);
+    expect((firedAt[0]! + MIN - OPEN) % (5 * MIN)).toBe(0);
+    const signal = JSON.parse((s.db.prepare("SELECT payload FROM signals").get() as { payload: string }).payload) as {
+      candleTs: number;
+      values: { rsi: number };
+    };
+    expect((signal.candleTs - OPEN) % (5 * MIN)).toBe(0);
+    // The RSI it fired on is RSI(14) over the 5-minute bars aggregated from the stored minutes.
+    const minutes = s.candles.recent(RELIANCE, "1m", 1000).filter((c) => c.ts < signal.candleTs + 5 * MIN);
+    const bars = aggregate(minutes, "5m", (t) => s.calendar.session(new Date(t)));
+    expect(bars.at(-1)!.ts).toBe(signal.candleTs);
+    const reference = computeFull([{ kind: "rsi", period: 14 }], bars)["rsi:14"] as number;
+    expect(signal.values.rsi).toBeCloseTo(reference, 6);
+    expect(signal.values.rsi).toBeLessThan(30);
+    const [mail] = await f.smtp.waitForMessages(1);
+    expect(mail!.parsed.subject).toBe("RELIANCE: RSI(14) fell below 30 on 5m candles");
   });
 
   it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {

@@ -66,6 +66,7 @@ export type StreamDeps = Pick<
   | "metrics"
   | "candles"
   | "indicators"
+  | "timeframes"
   | "orders"
   | "gtts"
   | "upstox"
