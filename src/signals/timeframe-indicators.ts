@@ -36,6 +36,8 @@ interface InstrumentBars {
  */
 export class TimeframeIndicators {
   private readonly instruments = new Map<string, InstrumentBars>();
+  /** Specs by rule list, as IndicatorEngine.profile caches them: worked out once per rule-set change, not per minute. */
+  private readonly specsCache = new WeakMap<readonly AlertRule[], { length: number; specs: Map<Timeframe, IndicatorSpec[]> }>();
 
   constructor(
     private readonly candles: CandleRepository,
@@ -45,7 +47,7 @@ export class TimeframeIndicators {
   /** Feeds a closed, stored one-minute candle; returns the bars it closed for these rules' timeframes, shortest first. */
   onMinute(instrumentKey: string, candle: MarketCandle, rules: readonly AlertRule[]): Map<Timeframe, BarUpdate> {
     const out = new Map<Timeframe, BarUpdate>();
-    const specs = specsByTimeframe(rules);
+    const specs = this.specsOf(rules);
     if (!specs.size) {
       this.instruments.delete(instrumentKey);
       return out;
@@ -74,6 +76,14 @@ export class TimeframeIndicators {
   /** Forgets an instrument: rebuilt from the store (after a warm-up wrote history under it) on its next minute. */
   forget(instrumentKey: string): void {
     this.instruments.delete(instrumentKey);
+  }
+
+  private specsOf(rules: readonly AlertRule[]): Map<Timeframe, IndicatorSpec[]> {
+    const cached = this.specsCache.get(rules);
+    if (cached && cached.length === rules.length) return cached.specs;
+    const specs = specsByTimeframe(rules);
+    this.specsCache.set(rules, { length: rules.length, specs });
+    return specs;
   }
 
   /** Drops the state of instruments not in `inUse`. */
