@@ -37,7 +37,7 @@ interface InstrumentBars {
 export class TimeframeIndicators {
   private readonly instruments = new Map<string, InstrumentBars>();
   /** Specs by rule list, as IndicatorEngine.profile caches them: worked out once per rule-set change, not per minute. */
-  private readonly specsCache = new WeakMap<readonly AlertRule[], { length: number; specs: Map<Timeframe, IndicatorSpec[]> }>();
+  private readonly specsCache = new WeakMap<readonly AlertRule[], { length: number; specs: Map<Timeframe, IndicatorSpec[]>; signature: string }>();
 
   constructor(
     private readonly candles: CandleRepository,
@@ -47,12 +47,11 @@ export class TimeframeIndicators {
   /** Feeds a closed, stored one-minute candle; returns the bars it closed for these rules' timeframes, shortest first. */
   onMinute(instrumentKey: string, candle: MarketCandle, rules: readonly AlertRule[]): Map<Timeframe, BarUpdate> {
     const out = new Map<Timeframe, BarUpdate>();
-    const specs = this.specsOf(rules);
+    const { specs, signature } = this.specsOf(rules);
     if (!specs.size) {
       this.instruments.delete(instrumentKey);
       return out;
     }
-    const signature = signatureOf(specs);
     let entry = this.instruments.get(instrumentKey);
     if (entry && candle.ts <= entry.lastMinute) return out;
     const continuous =
@@ -78,12 +77,13 @@ export class TimeframeIndicators {
     this.instruments.delete(instrumentKey);
   }
 
-  private specsOf(rules: readonly AlertRule[]): Map<Timeframe, IndicatorSpec[]> {
+  private specsOf(rules: readonly AlertRule[]): { specs: Map<Timeframe, IndicatorSpec[]>; signature: string } {
     const cached = this.specsCache.get(rules);
-    if (cached && cached.length === rules.length) return cached.specs;
+    if (cached && cached.length === rules.length) return cached;
     const specs = specsByTimeframe(rules);
-    this.specsCache.set(rules, { length: rules.length, specs });
-    return specs;
+    const entry = { length: rules.length, specs, signature: signatureOf(specs) };
+    this.specsCache.set(rules, entry);
+    return entry;
   }
 
   /** Drops the state of instruments not in `inUse`. */
