@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { benchCandleStore } from "./candle-store.js";
+import { benchCharts } from "./charts.js";
 import { benchDelivery } from "./delivery.js";
 import { benchIndicators } from "./indicators.js";
 import { benchPipeline } from "./pipeline.js";
@@ -27,6 +28,7 @@ const SECTIONS: readonly Section[] = [
   { id: "quotes", title: "Upstox quotes: batching and parsing (5,000 instruments)", run: () => benchUpstoxQuotes(5000) },
   { id: "pipeline", title: "Price rules: quote batch to outbox rows (2,000 instruments)", run: () => benchPipeline() },
   { id: "indicators", title: "Indicators: one closed candle for 2,000 instruments through IndicatorEngine.onCandle", run: () => benchIndicators() },
+  { id: "charts", title: "Charts: a 1,000-candle chart rendered to PNG", run: () => benchCharts() },
   { id: "candles", title: "Candle store: live inserts, recent reads, prune (2M rows)", run: () => benchCandleStore() },
   { id: "stream", title: "Real-time path: feed frames decoded, a tick to the outbox and to Telegram (2,000 × 50,000 rules)", run: () => benchStream() },
   { id: "week", title: "Memory: a simulated trading week, 2,000 instruments × 50,000 rules (production path)", run: () => benchWeek() },

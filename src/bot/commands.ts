@@ -20,6 +20,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   { command: "unwatch", usage: "/unwatch SYMBOL [SYMBOL...]", description: "Remove symbols from your watchlist" },
   { command: "watchlist", usage: "/watchlist", description: "Your watchlist with live prices" },
   { command: "quote", usage: "/quote SYMBOL   e.g. /quote INFY", description: "Price, day range and indicators" },
+  {
+    command: "chart",
+    usage: "/chart SYMBOL [1m|5m|15m|30m|1h|1d] [N] [ema N] [sma N] [bb] [supertrend] [vwap]   e.g. /chart INFY 15m 200 ema 50 bb",
+    description: "A candlestick chart with your alert levels",
+  },
   // Built from the parser's own table of forms, so it lists exactly what /alert accepts.
   { command: "alert", usage: ALERT_USAGE, description: "Set a price or indicator alert" },
   { command: "alerts", usage: "/alerts", description: "Your alerts, with delete and snooze buttons" },

@@ -21,6 +21,8 @@ export type HandlerDeps = Pick<
   // repositories
   | "users"
   | "instruments"
+  | "candles"
+  | "calendar"
   | "watchlists"
   | "rules"
   | "audit"
