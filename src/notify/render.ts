@@ -19,6 +19,9 @@ const product = (code: unknown) => PRODUCTS[String(code)] ?? String(code ?? "");
 /** An epoch-ms payload field as IST wall-clock time, without letting a bad value throw a RangeError. */
 const istTime = (v: unknown) => (Number.isFinite(Number(v)) && v !== null ? formatIstTime(Number(v)) : "(time unknown)");
 
+const BAR_NAMES: Record<string, string> = { "1m": "1-minute", "5m": "5-minute", "15m": "15-minute", "30m": "30-minute", "1h": "1-hour", "1d": "daily" };
+const formatIstDate = (ms: number) => (Number.isFinite(ms) ? formatDate(new Date(ms + 19_800_000).toISOString().slice(0, 10)) : "(date unknown)");
+
 /** Most digest rows Telegram shows (holdings; positions get half); fewer if the message would not fit. */
 const DIGEST_TELEGRAM_ROWS = [30, 20, 12, 6, 0];
 
@@ -124,7 +127,9 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
         headline: headline ?? "indicator alert",
         valuesLine: valuesLine ?? "",
         price: formatPrice(Number(p.price)),
-        candleTime: formatIstClock(Number(p.candleTs ?? p.firedAt)),
+        barName: BAR_NAMES[String(params.timeframe ?? "1m")] ?? "1-minute",
+        // A day's candle is named by its date, a shorter one by its start.
+        candleTime: params.timeframe === "1d" ? formatIstDate(Number(p.candleTs ?? p.firedAt)) : formatIstClock(Number(p.candleTs ?? p.firedAt)),
         pausedNote: pausedNote(p),
       };
     }

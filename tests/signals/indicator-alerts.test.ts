@@ -133,6 +133,9 @@ describe("indicator alerts on closed candles", () => {
     expect(signal.values.rsi).toBeLessThan(30);
     const [mail] = await f.smtp.waitForMessages(1);
     expect(mail!.parsed.subject).toBe("RELIANCE: RSI(14) fell below 30 on 5m candles");
+    // Why it fired: the bar's RSI and which 5-minute bar.
+    expect(mail!.parsed.text).toContain(`RSI ${signal.values.rsi.toFixed(2)}`);
+    expect(mail!.parsed.text).toMatch(/\(5-minute candle of \d\d:\d\d IST\)/);
   });
 
   it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {
