@@ -57,8 +57,13 @@ function condition({ kind, params: p }: Pick<AlertRule, "kind" | "params">): str
     case "gap_up":
     case "gap_down":
       return `gap ${kind === "gap_up" ? "up" : "down"} ${n(p.pct ?? 1)}%`;
+    case "all_of":
+      return (p.conditions ?? []).map((c) => (c.kind === "price_vs" ? priceVs(c.params) : condition({ kind: c.kind, params: c.params }))).join(" and ");
   }
 }
+
+const priceVs = (p: AlertRule["params"]) =>
+  `price ${p.side ?? "above"} ${p.ref === "ema" || p.ref === "sma" ? `${p.ref} ${p.period ?? 20}` : (p.ref ?? "vwap")}`;
 
 /** "" for once (the default), "bar", "every 15m". */
 function frequency(r: Pick<AlertRule, "frequency" | "cooldownSeconds">): string {

@@ -1,4 +1,5 @@
 import { isTimeframe, TIMEFRAMES, type Timeframe } from "../market/timeframes.js";
+import { MAX_CONDITIONS, type Condition } from "../signals/conditions.js";
 import { isCandleRule, type Frequency, type RuleKind, type RuleParams } from "../signals/rules.js";
 import { editDistance } from "./symbols.js";
 
@@ -200,6 +201,25 @@ export const ALERT_FORMS: readonly AlertForm[] = [
     },
   },
   {
+    words: ["price"],
+    usage: "price above|below ema|sma N",
+    kinds: ["all_of"],
+    parse(_a, [b, c, d, e]) {
+      if (b !== "above" && b !== "below") return fail('After "price" say above or below and a line, e.g. price above ema 200.');
+      let params: RuleParams;
+      if (c === "ema" || c === "sma") {
+        const period = int(d, 2, 400);
+        if (period === undefined) return fail(`"${c}" needs a period from 2 to 400, e.g. price ${b} ${c} 200.`);
+        if (e !== undefined) return fail(`I didn't understand "${e}" after ${c} ${period}.`);
+        params = { side: b, ref: c, period };
+      } else if (c === "vwap" || c === "supertrend") {
+        if (d !== undefined) return fail(`I didn't understand "${d}" after ${c}.`);
+        params = c === "supertrend" ? { side: b, ref: c, period: 10, multiplier: 3 } : { side: b, ref: c };
+      } else return fail(`Say which line: ema N, sma N, vwap or supertrend (got "${c ?? ""}").`);
+      return ok({ kind: "all_of", params: { conditions: [{ kind: "price_vs", params }] } });
+    },
+  },
+  {
     words: ["gap"],
     usage: "gap up|down PCT%",
     kinds: ["gap_up", "gap_down"],
@@ -230,7 +250,7 @@ export const ALERT_OPTIONS: readonly string[] = ["once", "bar", "every [DURATION
 /** The bars an indicator alert may read instead of one-minute candles (`on 15m`). */
 export const TIMEFRAME_OPTION = `on ${TIMEFRAMES.filter((t) => t !== "1m").join("|")}`;
 
-export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")}) (indicator alerts also: ${TIMEFRAME_OPTION})`;
+export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")}) (indicator alerts also: ${TIMEFRAME_OPTION}; up to ${MAX_CONDITIONS} of them joined with "and")`;
 
 const FORM_BY_WORD = new Map(ALERT_FORMS.flatMap((f) => f.words.map((w) => [w, f] as const)));
 const ALERT_WORDS = [...FORM_BY_WORD.keys()];
@@ -272,14 +292,8 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
     } else break;
   }
 
-  const [a, ...more] = w;
-  const form = a === undefined ? undefined : FORM_BY_WORD.get(a);
-  if (!form) {
-    const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
-    const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
-    return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
-  }
-  const rule = form.parse(a!, more);
+  const parts = splitOnAnd(w);
+  const rule = parts.length === 1 ? parsePart(parts[0]!) : combine(parts);
   if (!rule.ok) return rule;
   const { kind, params } = rule.value;
   if (timeframe && timeframe !== "1m") {
@@ -288,4 +302,44 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
     if (kind === "gap_up" || kind === "gap_down") return fail("A gap is measured at the session's open: it takes no timeframe.");
   }
   return ok({ symbol, frequency, cooldownSeconds, expiresInMs, kind, params: timeframe && timeframe !== "1m" ? { ...params, timeframe } : params });
+}
+
+/** One condition's words, by the form its first word picks. */
+function parsePart(words: readonly string[]): RuleRequest {
+  const [a, ...more] = words;
+  const form = a === undefined ? undefined : FORM_BY_WORD.get(a);
+  if (!form) {
+    const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
+    return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
+  }
+  return form.parse(a!, more);
+}
+
+const splitOnAnd = (words: readonly string[]): string[][] => {
+  const parts: string[][] = [[]];
+  for (const word of words) {
+    if (word === "and" || word === "&") parts.push([]);
+    else parts.at(-1)!.push(word);
+  }
+  return parts;
+};
+
+/** `rsi below 30 and price above ema 200`: every part an indicator condition, at most MAX_CONDITIONS. */
+function combine(parts: readonly string[][]): RuleRequest {
+  if (parts.length > MAX_CONDITIONS) return fail(`An alert takes at most ${MAX_CONDITIONS} conditions joined with "and" (got ${parts.length}).`);
+  const conditions: Condition[] = [];
+  for (const words of parts) {
+    if (!words.length) return fail('Put a condition on both sides of "and", e.g. rsi below 30 and price above ema 200.');
+    const part = parsePart(words);
+    if (!part.ok) return fail(`In "${words.join(" ")}": ${part.error}`);
+    const { kind, params } = part.value;
+    if (kind === "all_of") conditions.push(...(params.conditions ?? []));
+    else if (kind === "cross" || !isCandleRule(kind) || kind === "gap_up" || kind === "gap_down")
+      return fail(
+        `"${words.join(" ")}" can't be part of an AND alert: join indicator conditions, e.g. rsi below 30 and price above ema 200 (a price level is price above ema N, not above N).`,
+      );
+    else conditions.push({ kind, params });
+  }
+  return ok({ kind: "all_of", params: { conditions } });
 }

@@ -3,6 +3,7 @@
  * /alert and /alerts) and as it fired ("crossed above ₹1,450.00", "RSI(14) fell below 30",
  * for the alert messages rendered by src/notify/render.ts).
  */
+import type { Condition, ConditionKind } from "../signals/conditions.js";
 import type { AlertRule, RuleKind } from "../signals/rules.js";
 import { rupees } from "./money.js";
 import { formatCount, signedPct } from "./numbers.js";
@@ -33,9 +34,35 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
     atr_move: `a one-candle move of ${p.multiple ?? 2}× ATR(${p.period ?? 14}) or more`,
     gap_up: `opens ${p.pct ?? 1}% or more above the previous close`,
     gap_down: `opens ${p.pct ?? 1}% or more below the previous close`,
+    all_of: `${(p.conditions ?? []).map(describeCondition).join(" and ")} (all at once)`,
   };
   const tf = p.timeframe && p.timeframe !== "1m" ? ` on ${p.timeframe} candles` : "";
   return `${what[r.kind]}${tf}, ${describeFrequency(r)}`;
+}
+
+/** One part of an AND alert, as a state: "RSI(14) below 30", "price above EMA 200". */
+export function describeCondition(c: Condition): string {
+  const p = c.params;
+  const ma = (p.ma ?? "ema").toUpperCase();
+  const what: Record<ConditionKind, string> = {
+    rsi_above: `RSI(${p.period ?? 14}) above ${p.level}`,
+    rsi_below: `RSI(${p.period ?? 14}) below ${p.level}`,
+    macd_cross_up: "MACD above its signal",
+    macd_cross_down: "MACD below its signal",
+    ma_cross_up: `${ma} ${p.fast} above ${ma} ${p.slow}`,
+    ma_cross_down: `${ma} ${p.fast} below ${ma} ${p.slow}`,
+    bb_break_up: "close above the upper Bollinger band",
+    bb_break_down: "close below the lower Bollinger band",
+    bb_enter: "close inside the Bollinger band",
+    volume_spike: `volume ${p.multiple}× the average`,
+    supertrend_up: `Supertrend(${p.period ?? 10}, ${p.multiplier ?? 3}) up`,
+    supertrend_down: `Supertrend(${p.period ?? 10}, ${p.multiplier ?? 3}) down`,
+    vwap_cross_up: "price above VWAP",
+    vwap_cross_down: "price below VWAP",
+    atr_move: `a one-candle move of ${p.multiple ?? 2}× ATR(${p.period ?? 14})`,
+    price_vs: `price ${p.side ?? "above"} ${p.ref === "vwap" ? "VWAP" : p.ref === "supertrend" ? "Supertrend" : `${(p.ref ?? "ema").toUpperCase()} ${p.period ?? 20}`}`,
+  };
+  return what[c.kind];
 }
 
 /** "once", "once per candle", "every time (at most every 15 min)". */

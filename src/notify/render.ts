@@ -121,7 +121,15 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
     case "indicator_alert": {
       const params = (p.params ?? {}) as Record<string, unknown>;
       const values = (p.values ?? {}) as Record<string, number>;
-      const { headline, valuesLine } = indicatorFiredWording(String(p.ruleKind), params, values);
+      // An AND alert says every part with its value at the bar, in the order it was written.
+      const lines = Array.isArray(p.lines) ? p.lines.map(String) : undefined;
+      const { headline, valuesLine } =
+        p.ruleKind === "all_of"
+          ? {
+              headline: `all ${lines?.length ?? 0} conditions hold${typeof params.timeframe === "string" && params.timeframe !== "1m" ? ` on ${params.timeframe} candles` : ""}`,
+              valuesLine: lines?.join(" · "),
+            }
+          : indicatorFiredWording(String(p.ruleKind), params, values);
       return {
         symbol: String(p.symbol),
         headline: headline ?? "indicator alert",

@@ -159,6 +159,7 @@ export function evaluateCandles(
           price: input.candle.close,
           candleTs: input.candle.ts,
           values: outcome.detail?.values ?? {},
+          ...(outcome.detail?.lines ? { lines: outcome.detail.lines } : {}),
           firedAt: deps.now,
         }),
       });

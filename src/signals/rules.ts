@@ -1,4 +1,5 @@
 import type { Timeframe } from "../market/timeframes.js";
+import { conditionKeys, readCondition, type Condition, type PriceVsRef } from "./conditions.js";
 import type { MarketCandle, Quote } from "../market/types.js";
 
 /**
@@ -27,7 +28,9 @@ export type CandleRuleKind =
   | "vwap_cross_down"
   | "atr_move"
   | "gap_up"
-  | "gap_down";
+  | "gap_down"
+  /** Several conditions at once (`rsi below 30 and price above ema 200`): params.conditions. */
+  | "all_of";
 export type RuleKind = PriceRuleKind | CandleRuleKind;
 export type Frequency = "once" | "once_per_bar" | "every";
 
@@ -50,6 +53,7 @@ export const CANDLE_RULE_KINDS: readonly CandleRuleKind[] = [
   "atr_move",
   "gap_up",
   "gap_down",
+  "all_of",
 ];
 const CANDLE_KINDS: ReadonlySet<string> = new Set(CANDLE_RULE_KINDS);
 export const isCandleRule = (kind: RuleKind): kind is CandleRuleKind => CANDLE_KINDS.has(kind);
@@ -89,6 +93,11 @@ export interface CandleRuleParams {
   multiplier?: number;
   /** The bars the rule reads: one-minute candles unless set (5m … 1d, aligned to the NSE session). */
   timeframe?: Timeframe;
+  /** all_of: its parts, each a condition kind with its own params (at most MAX_CONDITIONS). */
+  conditions?: Condition[];
+  /** price_vs (a part of all_of): price above or below an indicator line. */
+  side?: "above" | "below";
+  ref?: PriceVsRef;
 }
 
 export type RuleParams = PriceRuleParams & CandleRuleParams;
@@ -126,7 +135,7 @@ export interface RuleOutcome {
    */
   finished?: "triggered" | "expired" | "paused";
   /** What a message needs to say why it fired. */
-  detail?: { price: number; level?: number; changePct?: number; values?: Record<string, number> };
+  detail?: { price: number; level?: number; changePct?: number; values?: Record<string, number>; lines?: string[] };
 }
 
 export const DEFAULT_REARM_PCT = 0.1;
@@ -329,6 +338,8 @@ export function indicatorKeysFor(rule: Pick<AlertRule, "kind" | "params">): stri
       return ["vwap"];
     case "atr_move":
       return [`atr:${p.period ?? 14}`];
+    case "all_of":
+      return [...new Set((p.conditions ?? []).flatMap((c) => conditionKeys(c, (kind, params) => indicatorKeysFor({ kind, params }))))];
     default:
       return [];
   }
@@ -357,6 +368,7 @@ export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: nu
   const v = input.values;
   const pv = input.previous;
   const c = input.candle;
+  if (rule.kind === "all_of") return evaluateAllOf(rule, input, now);
   let met = false;
   const values: Record<string, number> = {};
   switch (rule.kind) {
@@ -449,4 +461,27 @@ export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: nu
   const state = { ...prev, armed: true };
   if (!met) return { fired: false, state };
   return fire(rule, state, state, now, { price: c.close, ...(p.level !== undefined ? { level: p.level } : {}), values });
+}
+
+/**
+ * An AND alert: fires when all of its parts hold at a bar's close after they did not all hold
+ * (the rule stays disarmed while they keep holding), with each part and its value in words.
+ */
+function evaluateAllOf(rule: AlertRule, input: CandleInputs, now: number): RuleOutcome {
+  const prev = rule.state;
+  const readings = (rule.params.conditions ?? []).map((c) =>
+    readCondition(
+      c,
+      input,
+      conditionKeys(c, (kind, params) => indicatorKeysFor({ kind, params })),
+    ),
+  );
+  const all = readings.length > 0 && readings.every((r) => r.holds);
+  if (!all) return { fired: false, state: prev.armed ? prev : { ...prev, armed: true } };
+  if (!prev.armed) return { fired: false, state: prev };
+  return fire(rule, { ...prev, armed: true }, { ...prev, armed: false }, now, {
+    price: input.candle.close,
+    values: {},
+    lines: readings.map((r) => r.text ?? ""),
+  });
 }

@@ -39,6 +39,35 @@ describe("parseAlert", () => {
     expect(ok(text)).toMatchObject({ ...expected, frequency: "once" });
   });
 
+  it("reads AND alerts: up to 5 indicator conditions, each part's mistake named with its words", () => {
+    const r = ok("INFY rsi below 30 and price above ema 200 on 15m every 1h");
+    expect(r).toMatchObject({
+      kind: "all_of",
+      frequency: "every",
+      cooldownSeconds: 3600,
+      params: {
+        timeframe: "15m",
+        conditions: [
+          { kind: "rsi_below", params: { level: 30, period: 14 } },
+          { kind: "price_vs", params: { side: "above", ref: "ema", period: 200 } },
+        ],
+      },
+    });
+    expect(alertCommand({ ...r, kind: "all_of" }, "INFY")).toBe("INFY rsi below 30 and price above ema 200 on 15m every 1h");
+    expect(ok("INFY supertrend up and vwap up and macd up").params.conditions).toHaveLength(3);
+    expect(ok("INFY price below vwap").params.conditions).toEqual([{ kind: "price_vs", params: { side: "below", ref: "vwap" } }]);
+    expect(parseAlert("INFY rsi below 30 and pricee above ema 200")).toEqual({
+      ok: false,
+      error: 'In "pricee above ema 200": I don\'t know the alert type "pricee". Did you mean "price"?',
+    });
+    expect(parseAlert("INFY rsi below 30 and above 1500")).toMatchObject({ ok: false, error: expect.stringContaining("can't be part of an AND alert") });
+    expect(parseAlert("INFY rsi below 30 and")).toMatchObject({ ok: false, error: expect.stringContaining('both sides of "and"') });
+    expect(parseAlert("INFY macd up and macd down and vwap up and vwap down and bb up and bb down")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("at most 5"),
+    });
+  });
+
   it("reads a timeframe for indicator alerts, and refuses one where it means nothing", () => {
     expect(ok("INFY rsi below 30 on 15m")).toMatchObject({ kind: "rsi_below", params: { level: 30, period: 14, timeframe: "15m" } });
     expect(ok("INFY ema 9 21 up on 1h every 2h")).toMatchObject({ params: { timeframe: "1h" }, frequency: "every", cooldownSeconds: 7200 });

@@ -137,6 +137,19 @@ describe("rule wording", () => {
     expect(describeRule({ kind: "atr_move", params: { multiple: 2, period: 14 }, ...once })).toBe("a one-candle move of 2× ATR(14) or more, once");
     expect(describeRule({ kind: "bb_enter", params: {}, ...once })).toBe("closes back inside the Bollinger band, once");
     expect(describeRule({ kind: "gap_down", params: { pct: 1.5 }, ...once })).toBe("opens 1.5% or more below the previous close, once");
+    expect(
+      describeRule({
+        kind: "all_of",
+        params: {
+          timeframe: "15m",
+          conditions: [
+            { kind: "rsi_below", params: { level: 30, period: 14 } },
+            { kind: "price_vs", params: { side: "above", ref: "ema", period: 200 } },
+          ],
+        },
+        ...once,
+      }),
+    ).toBe("RSI(14) below 30 and price above EMA 200 (all at once) on 15m candles, once");
     expect(indicatorFiredWording("supertrend_down", { period: 10, multiplier: 3 }, { supertrend: 1512.3 })).toEqual({
       headline: "Supertrend(10, 3) flipped down",
       valuesLine: "Supertrend ₹1512.30",

@@ -130,6 +130,33 @@ describe("candle rules", () => {
     expect(evaluateCandleRule(rule("gap_up", { pct: 2 }), inputs({}, {}, open(103), { ...candle(100), ts: T0 - 60_000 }), T0).fired).toBe(false);
   });
 
+  it("an AND alert fires when all parts hold after they did not, says each with its value, and waits for them to part again", () => {
+    const r = rule("all_of", {
+      conditions: [
+        { kind: "rsi_below", params: { level: 30, period: 14 } },
+        { kind: "price_vs", params: { side: "above", ref: "ema", period: 200 } },
+      ],
+    });
+    expect(indicatorKeysFor(r)).toEqual(["rsi:14", "ema:200"]);
+    const at = (rsi: number, ema: number, close: number) => inputs({ "rsi:14": 40, "ema:200": ema }, { "rsi:14": rsi, "ema:200": ema }, candle(close));
+    // Only one holds: nothing.
+    const one = evaluateCandleRule(r, at(28.4, 1520, 1512.3), T0);
+    expect(one).toMatchObject({ fired: false, state: { armed: true } });
+    // Both: fires, with both values.
+    const both = evaluateCandleRule(r, at(28.4, 1498.1, 1512.3), T0);
+    expect(both).toMatchObject({ fired: true, state: { armed: false } });
+    expect(both.detail!.lines).toEqual(["RSI(14) 28.40 < 30", "price ₹1,512.30 > EMA 200 ₹1,498.10"]);
+    // Still both at the next bar: not again.
+    const held = { ...r, state: both.state };
+    expect(evaluateCandleRule(held, at(27, 1499, 1513), T0 + 60_000).fired).toBe(false);
+    // One lets go, then both again: fires again.
+    const parted = evaluateCandleRule(held, at(31, 1499, 1513), T0 + 120_000);
+    expect(parted.state.armed).toBe(true);
+    expect(evaluateCandleRule({ ...r, state: parted.state }, at(29, 1499, 1513), T0 + 180_000).fired).toBe(true);
+    // A part without a value yet never holds.
+    expect(evaluateCandleRule(r, inputs({}, { "rsi:14": 20 }, candle(1500)), T0).fired).toBe(false);
+  });
+
   it("candle rules honour frequency, cooldown and expiry", () => {
     const cross = inputs({ "rsi:14": 31 }, { "rsi:14": 29 });
     expect(evaluateCandleRule(rule("rsi_below", { level: 30 }, { frequency: "once" }), cross, T0).finished).toBe("triggered");

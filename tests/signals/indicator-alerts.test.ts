@@ -138,6 +138,38 @@ describe("indicator alerts on closed candles", () => {
     expect(mail!.parsed.text).toMatch(/\(5-minute candle of \d\d:\d\d IST\)/);
   });
 
+  it("an AND alert ('rsi below 30 and price below vwap') sends one message with both values when both hold", async () => {
+    const s = f.services;
+    f.addTrader({
+      telegramId: 4,
+      email: "and@example.com",
+      rules: [
+        {
+          instrumentKey: RELIANCE,
+          kind: "all_of",
+          params: {
+            conditions: [
+              { kind: "rsi_below", params: { level: 30, period: 14 } },
+              { kind: "price_vs", params: { side: "below", ref: "vwap" } },
+            ],
+          },
+          frequency: "every",
+        },
+      ],
+    });
+    for (let i = 0; i < 120; i++) next(i % 3 === 0 ? -0.4 : 0.5);
+    await runJob(s.queues["warm-up-candles"], { instrumentKey: RELIANCE });
+    let fired = 0;
+    for (let i = 0; i < 30; i++) {
+      next(-3);
+      fired += (await fetch()).fired ?? 0;
+    }
+    expect(fired).toBe(1);
+    const [mail] = await f.smtp.waitForMessages(1);
+    expect(mail!.parsed.subject).toBe("RELIANCE: all 2 conditions hold");
+    expect(mail!.parsed.text).toMatch(/RSI\(14\) \d+\.\d\d < 30 · price ₹[\d,]+\.\d\d < VWAP ₹[\d,]+\.\d\d/);
+  });
+
   it("keeps indicator values equal to a full recompute over the stored candles, across a restart", async () => {
     const s = f.services;
     f.addTrader({
