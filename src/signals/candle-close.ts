@@ -51,6 +51,11 @@ export type CandleCloseDeps = Pick<
   "db" | "candles" | "indicators" | "timeframes" | "ruleBook" | "rules" | "users" | "notifier" | "instruments" | "pollState" | "metrics" | "log"
 >;
 
+function fresh(bars: ReadonlyMap<Timeframe, BarUpdate>, now: number): ReadonlyMap<Timeframe, BarUpdate> {
+  for (const b of bars.values()) if (now - b.bar.end > STALE_CANDLE_MS) return new Map([...bars].filter(([, u]) => now - u.bar.end <= STALE_CANDLE_MS));
+  return bars;
+}
+
 /**
  * A closed minute's candles, whoever built them (the REST candle fetch or the stream's bars):
  * stored in SQLite first, then fed to the streaming indicators and run through the candle
@@ -69,7 +74,9 @@ export async function closeMinute(s: CandleCloseDeps, candles: ReadonlyMap<strin
     if (!update) continue;
     latest.set(key, { ts: candle.ts, values: update.values });
     if (!s.indicators.profile(rules).hasCandleRules) continue;
-    const bars = s.timeframes.onMinute(key, candle, rules);
+    // A longer bar closed late (its last minute had no trade, so the next session's first minute
+    // closed it) is history: its state is kept, it is not alerted on.
+    const bars = fresh(s.timeframes.onMinute(key, candle, rules), now);
     inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments));
   }
 
