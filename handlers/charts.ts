@@ -4,7 +4,6 @@ import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { chartInput } from "../src/charts/chart-spec.js";
 import { parseChart } from "../src/charts/parse-chart.js";
-import { renderChartPng } from "../src/charts/render-chart.js";
 import { escapeHtml } from "../src/format/html.js";
 import { aggregate, BAR_MINUTES } from "../src/market/timeframes.js";
 
@@ -35,6 +34,8 @@ pm.command("chart", async (ctx) => {
     );
   const rules = s.rules.forUser(ctx.account!.id).filter((r) => r.instrumentKey === key);
   const input = chartInput({ symbol, timeframe: req.timeframe, bars, count: req.count, asked: req.overlays, rules });
+  // The renderer (Skia, a native library of some 35 MB) loads on the first chart, not at start-up.
+  const { renderChartPng } = await import("../src/charts/render-chart.js");
   const png = await renderChartPng(input);
   const last = input.bars.at(-1)!;
   await ctx.replyWithPhoto(new InputFile(png, `${symbol}-${req.timeframe}.png`), {
