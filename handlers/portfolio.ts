@@ -1,6 +1,6 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
-import { LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
+import { accountSession } from "../src/bot/account-session.js";
 import { replyHtml } from "../src/bot/reply.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees, signedRupees } from "../src/format/money.js";
@@ -8,29 +8,18 @@ import { signedPct } from "../src/format/numbers.js";
 import { summarisePortfolio } from "../src/portfolio/digest.js";
 import type { UpstoxSession } from "../src/upstox/token-store.js";
 import type { Order } from "../src/upstox/types.js";
+import { isTerminalStage, stageOf } from "../src/orders/transitions.js";
 
 /** /portfolio, /funds, /orders (with Modify and Cancel buttons while trading is on): the trader's own Upstox account, through their own token. */
 export const portfolioHandlers = new Composer<BotContext>();
 const pm = portfolioHandlers.chatType("private");
-
-/** The user's session, or a reply saying how to get one. */
-async function sessionOf(ctx: BotContext): Promise<UpstoxSession | undefined> {
-  const s = ctx.services;
-  if (!s.upstox) {
-    await replyHtml(ctx, "This bot runs on the built-in market simulator: there is no Upstox account behind it.");
-    return undefined;
-  }
-  const session = s.upstox.tokens.session(ctx.account!.id);
-  if (!session) await replyHtml(ctx, escapeHtml(s.upstox.tokens.state(ctx.account!.id).state === "none" ? NOT_LINKED : LOGIN_ENDED));
-  return session;
-}
 
 /**
  * Runs `work` with the user's session and sends what it returns. Upstox errors (a login that
  * ended mid-way, rate limits, Upstox down) go to the bot's error boundary, which answers them.
  */
 async function withUpstox(ctx: BotContext, work: (session: UpstoxSession) => Promise<string>): Promise<void> {
-  const session = await sessionOf(ctx);
+  const session = await accountSession(ctx);
   if (!session) return;
   await replyHtml(ctx, await work(session));
 }
@@ -66,16 +55,16 @@ pm.command("funds", (ctx) =>
   }),
 );
 
-/** Upstox's finished statuses (REFERENCE §5.4): such an order can no longer be changed or cancelled. */
-const FINISHED = new Set(["complete", "rejected", "cancelled", "cancelled after market order"]);
+/** Complete, rejected or cancelled (REFERENCE §5.4): such an order can no longer be changed or cancelled. */
+const finished = (o: Order) => isTerminalStage(stageOf(o));
 
 pm.command("orders", async (ctx) => {
-  const session = await sessionOf(ctx);
+  const session = await accountSession(ctx);
   if (!session) return;
   const s = ctx.services;
   const orders = await s.upstox!.client.getOrderBook(session);
   if (!orders.length) return replyHtml(ctx, "No orders today.");
-  const open = orders.slice(-30).filter((o) => !FINISHED.has(o.status.trim().toLowerCase()));
+  const open = orders.slice(-30).filter((o) => !finished(o));
   const gate = s.trading.gate();
   const kb = new InlineKeyboard();
   if (!gate)
@@ -92,7 +81,7 @@ function ordersText(orders: Order[]): string {
   const lines = orders.slice(-30).map((o) => {
     const price = o.averagePrice ? rupees(o.averagePrice) : o.price ? rupees(o.price) : o.orderType;
     const why = o.status === "rejected" && o.statusMessage ? ` — ${escapeHtml(o.statusMessage)}` : "";
-    const id = FINISHED.has(o.status.trim().toLowerCase()) ? "" : ` · <code>${escapeHtml(o.orderId)}</code>`;
+    const id = finished(o) ? "" : ` · <code>${escapeHtml(o.orderId)}</code>`;
     return `${escapeHtml(o.transactionType)} ${escapeHtml(o.symbol)} ×${o.quantity} ${price} · <b>${escapeHtml(o.status)}</b>${o.filledQuantity && o.filledQuantity < o.quantity ? ` (${o.filledQuantity} filled)` : ""}${why}${id}`;
   });
   return `<b>Today's orders</b>\n${lines.join("\n")}`;

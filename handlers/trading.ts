@@ -1,6 +1,7 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
-import { chatMessage, LOGIN_ENDED, NOT_LINKED } from "../src/bot/errors.js";
+import { accountSession } from "../src/bot/account-session.js";
+import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import type { User } from "../src/db/repositories/users.js";
@@ -30,21 +31,9 @@ import type { Order } from "../src/upstox/types.js";
 export const tradingHandlers = new Composer<BotContext>();
 const pm = tradingHandlers.chatType("private");
 
-/**
- * The user's Upstox session when trading is offered for this purpose, or a reply saying why
- * not: trading off, halted (new orders only), simulator, or no valid login.
- */
-async function tradingSession(ctx: BotContext, purpose: "new" | "cancel" | "view" = "new"): Promise<UpstoxSession | undefined> {
-  const s = ctx.services;
-  const gate = s.trading.gate(purpose);
-  if (gate) {
-    await replyHtml(ctx, escapeHtml(gate));
-    return undefined;
-  }
-  const session = s.upstox!.tokens.session(ctx.account!.id);
-  if (!session) await replyHtml(ctx, escapeHtml(s.upstox!.tokens.state(ctx.account!.id).state === "none" ? NOT_LINKED : LOGIN_ENDED));
-  return session;
-}
+/** The sender's Upstox session when trading is offered for this purpose, or a reply saying why not. */
+const tradingSession = (ctx: BotContext, purpose: "new" | "cancel" | "view" = "new"): Promise<UpstoxSession | undefined> =>
+  accountSession(ctx, ctx.services.trading.gate(purpose));
 
 const cardKeyboard = (card: OrderCard) => new InlineKeyboard().text("✅ Confirm", `oc:ok:${card.id}`).text("✖️ Cancel", `oc:no:${card.id}`);
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { looseId, numeric, optNum, optStr } from "./loose-fields.js";
 import type { Gtt } from "../upstox/types.js";
 import { displaySymbol, InvalidOrderSnapshotError, toTransactionType } from "./snapshot.js";
 
@@ -54,18 +55,6 @@ export interface GttSnapshot {
 
 export type GttParseResult = { ok: true; snapshot: GttSnapshot } | { ok: false; issues: string[] };
 
-const numeric = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-const optNum = numeric.nullish();
-const optStr = z.string().nullish();
-const id = z.union([z.string().trim().min(1), z.number().int().transform(String)]);
-
 const ruleSchema = z.looseObject({
   strategy: z.string().trim().min(1),
   status: z.string().trim().min(1),
@@ -73,12 +62,12 @@ const ruleSchema = z.looseObject({
   trigger_price: numeric,
   transaction_type: optStr,
   message: optStr,
-  order_id: id.nullish(),
+  order_id: looseId.nullish(),
   trailing_gap: optNum,
 });
 
 const gttSchema = z.looseObject({
-  gtt_order_id: id,
+  gtt_order_id: looseId,
   type: optStr,
   exchange: optStr,
   instrument_token: optStr,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { looseId, numeric, optNum, optStr } from "./loose-fields.js";
 import { parseGttUpdate, type GttSnapshot } from "./gtt-update.js";
 import { displaySymbol, normalizeStatus, parseIstTimestamp, toTransactionType, type OrderSnapshot } from "./snapshot.js";
 
@@ -32,20 +33,9 @@ export type WebhookParseResult =
   /** `updateType` says which parser refused it: an order update, or a GTT one. */
   | { kind: "invalid"; updateType: "order" | "gtt_order"; error: WebhookPayloadError };
 
-const numeric = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-const optNum = numeric.nullish();
-const optStr = z.string().nullish();
-
 const orderUpdateSchema = z.looseObject({
   update_type: z.string().nullish(),
-  order_id: z.union([z.string().trim().min(1), z.number().int().transform(String)]),
+  order_id: looseId,
   status: z.string().trim().min(1),
   quantity: numeric,
   filled_quantity: optNum,

@@ -1,5 +1,5 @@
 import { rupees } from "../format/money.js";
-import type { OrderType, Product, Side } from "./parse-order.js";
+import type { GttIntent, OrderIntent, OrderType, Product, Side } from "./parse-order.js";
 
 /**
  * What a confirmation card will do when confirmed, exactly as it was shown: the card stores
@@ -7,16 +7,10 @@ import type { OrderType, Product, Side } from "./parse-order.js";
  */
 export type CardRequest = PlaceRequest | ModifyRequest | CancelRequest | GttPlaceRequest | GttCancelRequest;
 
-export interface PlaceRequest {
+/** A new order exactly as /buy or /sell asked for it, on the resolved instrument. */
+export interface PlaceRequest extends OrderIntent {
   action: "place";
   instrumentKey: string;
-  symbol: string;
-  side: Side;
-  quantity: number;
-  orderType: OrderType;
-  price: number | undefined;
-  triggerPrice: number | undefined;
-  product: Product;
   /** Quantity × the limit price, or the last price at market: what the value limit judged. */
   value: number;
 }
@@ -43,17 +37,11 @@ export interface CancelRequest {
   quantity: number;
 }
 
-export interface GttPlaceRequest {
+/** A new GTT exactly as /gtt asked for it, on the resolved instrument. */
+export interface GttPlaceRequest extends GttIntent {
   action: "gtt_place";
   instrumentKey: string;
-  symbol: string;
-  side: Side;
-  quantity: number;
-  product: Product;
-  direction: "ABOVE" | "BELOW";
-  trigger: number;
-  target: number | undefined;
-  stopLoss: number | undefined;
+  /** Quantity × the trigger price. */
   value: number;
 }
 

@@ -51,19 +51,17 @@ export function describeRequest(r: CardRequest): string[] {
 function preTradeLines(p: PreTrade): string[] {
   const lines: string[] = [];
   if (p.lastPrice !== undefined) lines.push(`Last price: ${rupees(p.lastPrice)}`);
-  lines.push("required" in p.margin ? `Margin needed: ${rupees(p.margin.required)}` : `Margin needed: unavailable (${escapeHtml(errorOf(p.margin))})`);
+  lines.push("required" in p.margin ? `Margin needed: ${rupees(p.margin.required)}` : `Margin needed: unavailable (${escapeHtml(p.margin.error)})`);
   lines.push(
     "total" in p.charges
       ? `Charges: ${rupees(p.charges.total)} (brokerage ${rupees(p.charges.brokerage)}, taxes and fees ${rupees(p.charges.taxes)})`
-      : `Charges: unavailable (${escapeHtml(errorOf(p.charges))})`,
+      : `Charges: unavailable (${escapeHtml(p.charges.error)})`,
   );
-  lines.push("amount" in p.available ? `Funds available: ${rupees(p.available.amount)}` : `Funds available: unavailable (${escapeHtml(errorOf(p.available))})`);
+  lines.push("amount" in p.available ? `Funds available: ${rupees(p.available.amount)}` : `Funds available: unavailable (${escapeHtml(p.available.error)})`);
   if ("required" in p.margin && "amount" in p.available && p.available.amount < p.margin.required)
     lines.push("⚠️ Your available funds are less than the margin needed: Upstox will likely reject it.");
   return lines;
 }
-
-const errorOf = (x: object) => ("error" in x ? String(x.error) : "unavailable");
 
 export function renderCard(card: OrderCard, preTrade: PreTrade | undefined, ttlSeconds: number): string {
   const r = card.request;
