@@ -97,6 +97,7 @@ function settingsText(ctx: BotContext): string {
     `Muted: ${muted}`,
     `Alert kinds: ${prefs}`,
     `Holding moves: ${u.prefs.holdingMovePct ? `${u.prefs.holdingMovePct}% or more` : "off"}`,
+    `Charts with alerts: ${u.prefs.alertCharts ? "on" : "off"}`,
   ].join("\n");
 }
 
@@ -147,6 +148,17 @@ pm.command("settings", async (ctx) => {
       return replyUsage(ctx, "settings", `Holding moves are a percent between 0.5 and 50, e.g. /settings holdings 3% (got "${value.slice(0, 20)}").`);
     ctx.account = s.users.update(user.id, { prefs: { ...user.prefs, holdingMovePct: n } });
     return replyHtml(ctx, `You'll hear when a holding moves ${n}% or more in a day (needs /login).`);
+  }
+  if (key === "charts" || key === "chart") {
+    const onOff = value.toLowerCase();
+    if (onOff !== "on" && onOff !== "off") return replyUsage(ctx, "settings", `Charts with alerts can be on or off (got "${value.slice(0, 20)}").`);
+    ctx.account = s.users.update(user.id, { prefs: { ...user.prefs, alertCharts: onOff === "on" } });
+    return replyHtml(
+      ctx,
+      onOff === "on"
+        ? "📈 Price and indicator alerts now come with their chart (a picture in Telegram, inline in emails)."
+        : "Alerts come as text again, without a chart.",
+    );
   }
   if ((PREF_KINDS as readonly string[]).includes(key)) {
     const setting = value.toLowerCase() as AlertKindSetting;

@@ -2,9 +2,12 @@ import { DelayedError, type Job } from "bullmq";
 import { GrammyError } from "grammy";
 import type { User } from "../src/db/repositories/users.js";
 import { alertButtons } from "../src/notify/alert-buttons.js";
+import { alertChartCid, htmlWithChart, makeAlertChart, wantsAlertChart } from "../src/notify/alert-chart.js";
+import type { InlineImage } from "../src/notify/email.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
+import { captionFits } from "../src/notify/telegram.js";
 import { notifyJobId, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/format/telegram.js";
@@ -77,7 +80,8 @@ async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notificatio
   try {
     const msg = renderNotification(n.kind, n.payload, s.unsubscribe ? { unsubscribeUrl: s.unsubscribe.url(user.id) } : undefined);
     const headers = s.unsubscribe ? s.unsubscribe.headers(user.id) : undefined;
-    const sent = await s.email.send({ to, ...msg.email, ...(headers ? { headers } : {}) });
+    const chart = await emailChart(s, user, n, msg.email.html);
+    const sent = await s.email.send({ to, ...msg.email, ...(headers ? { headers } : {}), ...chart });
     s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${to}: ${msg.email.subject}`);
   } catch (err) {
     // Stopped by the shutdown, not a failure: the row stays pending and goes after the restart.
@@ -110,6 +114,8 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
         if (await s.chatLocks.releaseIfDone(chatId, holder)) break;
         continue;
       }
+      // Drawn before the chat's slot is taken, so the picture's time is not spent out of it.
+      const photo = await telegramChart(s, user, batch, next.html);
       // One Redis call takes a global slot (~30 a second overall) and this chat's slot (one a
       // second) for the same moment, shared by all processes, evenly spaced. When the chat's
       // slot is further off, the job steps aside until then (still holding the chat) rather
@@ -130,10 +136,9 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
       if (!(await s.chatLocks.claim(chatId, holder))) return { skipped: "chat taken over" };
       // The buttons follow from the rows already chosen: they never change what goes together.
       const replyMarkup = alertButtons(batch, { trading: s.config.trading.enabled && s.upstox !== undefined });
-      await s.telegram.sendHtml(chatId, next.html, {
-        silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())),
-        ...(replyMarkup ? { replyMarkup } : {}),
-      });
+      const sendOpts = { silent: batch.every((r) => deliverSilently(user, r.kind, s.clock())), ...(replyMarkup ? { replyMarkup } : {}) };
+      if (photo) await sendPhotoOrText(s, chatId, photo, next.html, sendOpts);
+      else await s.telegram.sendHtml(chatId, next.html, sendOpts);
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       if (isShutdown(err)) {
@@ -170,6 +175,60 @@ async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notifica
     await dropJobsOf(s, batch, job.id);
   }
   return grouped ? { sent: true, channel: "telegram", grouped } : { skipped: "not pending" };
+}
+
+/**
+ * The picture a Telegram message carries: only a message that is one price or indicator alert
+ * of a user with alert charts on, and only when its text fits a caption. Without it the
+ * message goes as text, as it would have anyway.
+ */
+async function telegramChart(s: Services, user: User, batch: readonly Notification[], html: string): Promise<{ png: Buffer; filename: string } | undefined> {
+  const row = batch[0];
+  if (batch.length !== 1 || !row || !wantsAlertChart(user, row)) return undefined;
+  if (!captionFits(html)) {
+    s.log.warn({ notificationId: row.id }, "alert sent without its chart: the text is too long for a photo caption");
+    return undefined;
+  }
+  const chart = await makeAlertChart(s, row);
+  if (chart.ok) return chart;
+  s.log.warn({ notificationId: row.id }, `alert sent without its chart: ${chart.reason}`);
+  return undefined;
+}
+
+/**
+ * The photo; when Telegram refuses the photo itself (400: a picture or caption it will not
+ * take), the same message as text at once, so the alert is never lost to its chart. A
+ * refused call delivered nothing and took no slot. Any other failure is the send's, as for text.
+ */
+async function sendPhotoOrText(
+  s: Services,
+  chatId: number,
+  photo: { png: Buffer; filename: string },
+  html: string,
+  opts: Parameters<Services["telegram"]["sendHtml"]>[2],
+): Promise<void> {
+  try {
+    await s.telegram.sendPhoto(chatId, photo, html, opts);
+  } catch (err) {
+    if (!(err instanceof GrammyError && err.error_code === 400)) throw err;
+    s.log.warn({ chatId, error: err.description }, "Telegram refused the alert's chart: sent as text");
+    await s.telegram.sendHtml(chatId, html, opts);
+  }
+}
+
+/** The alert email's chart, inline in its HTML, for a user with alert charts on; nothing when it cannot be made. */
+async function emailChart(s: Services, user: User, n: Notification, html: string): Promise<{ html: string; inlineImages: InlineImage[] } | undefined> {
+  if (!wantsAlertChart(user, n)) return undefined;
+  const chart = await makeAlertChart(s, n);
+  if (!chart.ok) {
+    s.log.warn({ notificationId: n.id }, `alert emailed without its chart: ${chart.reason}`);
+    return undefined;
+  }
+  const cid = alertChartCid(n.id);
+  return {
+    html: htmlWithChart(html, cid, `${String(n.payload.symbol)} ${chart.timeframe} chart`),
+    inlineImages: [{ cid, filename: chart.filename, contentType: "image/png", content: chart.png }],
+  };
 }
 
 /**

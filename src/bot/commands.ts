@@ -59,8 +59,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     command: "settings",
     usage:
-      "/settings · /settings channels telegram|email|both · /settings email you@example.com · /settings quiet 22:00-07:00|off · /settings holdings 3%|off · /settings price|indicator|portfolio|orders on|silent|off",
-    description: "Channels, email, quiet hours, alert kinds",
+      "/settings · /settings channels telegram|email|both · /settings email you@example.com · /settings quiet 22:00-07:00|off · /settings holdings 3%|off · /settings charts on|off · /settings price|indicator|portfolio|orders on|silent|off",
+    description: "Channels, email, quiet hours, alert kinds, charts with alerts",
   },
   { command: "verify", usage: "/verify CODE   (the 6-digit code we emailed you)", description: "Confirm your email address" },
   { command: "mute", usage: "/mute [30m|2h|1d]", description: "Pause all alerts for a while (default 1h)" },

@@ -8,6 +8,36 @@ export interface EmailMessage {
   text: string;
   html: string;
   headers?: Record<string, string>;
+  /** Pictures the HTML shows by `<img src="cid:…">` (an alert's chart); the text part does without. */
+  inlineImages?: InlineImage[];
+}
+
+export interface InlineImage {
+  /** Content-ID: the HTML refers to it as `cid:<cid>`. */
+  cid: string;
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+/** Our message as nodemailer takes it: inline images become related parts, shown in place, not as attachments. */
+function toMail(from: string, m: EmailMessage) {
+  const { inlineImages, ...rest } = m;
+  return {
+    from,
+    ...rest,
+    ...(inlineImages?.length
+      ? {
+          attachments: inlineImages.map((i) => ({
+            cid: i.cid,
+            filename: i.filename,
+            contentType: i.contentType,
+            content: i.content,
+            contentDisposition: "inline" as const,
+          })),
+        }
+      : {}),
+  };
 }
 
 export interface EmailSender {
@@ -54,7 +84,7 @@ export function createEmailSender(opts: {
         try {
           // The signal closes the SMTP connection of a message still on the wire, so a message
           // cut off by the shutdown is not also completed behind our back.
-          const info = await transport.sendMail({ from: opts.from, ...m, ...(opts.signal ? { signal: opts.signal } : {}) });
+          const info = await transport.sendMail({ ...toMail(opts.from, m), ...(opts.signal ? { signal: opts.signal } : {}) });
           return { messageId: String(info.messageId) };
         } catch (err) {
           if (opts.signal?.aborted) throw opts.signal.reason;
@@ -69,7 +99,7 @@ export function createEmailSender(opts: {
   return {
     target: opts.outDir,
     async send(m) {
-      const info = await transport.sendMail({ from: opts.from, ...m });
+      const info = await transport.sendMail(toMail(opts.from, m));
       mkdirSync(opts.outDir, { recursive: true });
       const safeTo = m.to.replace(/[^A-Za-z0-9@._-]/g, "_");
       const file = path.join(opts.outDir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${++seq}-${safeTo}.eml`);

@@ -28,6 +28,8 @@ export interface User {
     /** The trader's own trading limits (/limits), below the operator's. */
     maxOrderValue?: number;
     maxOrdersPerDay?: number;
+    /** Price and indicator alerts carry their chart (a Telegram photo, an inline email image); off unless set. */
+    alertCharts?: boolean;
   };
   createdAt: number;
 }
