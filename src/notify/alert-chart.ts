@@ -28,6 +28,7 @@ export interface AlertChartDeps {
   candles: Pick<CandleRepository, "recent">;
   calendar: { session(at: Date): { start: number; end: number } | undefined };
   rules: Pick<AlertRuleRepository, "owned" | "forUser">;
+  clock: () => number;
 }
 
 export type AlertChart = { ok: true; png: Buffer; filename: string; timeframe: Timeframe; bars: number } | { ok: false; reason: string };
@@ -54,13 +55,14 @@ export async function makeAlertChart(deps: AlertChartDeps, row: Row): Promise<Al
   const key = p.instrumentKey;
   const symbol = p.symbol;
   const timeframe = alertChartTimeframe(row);
-  // The chart ends at the firing: a retry later in the day still shows what the alert saw.
+  // The chart ends at the firing: a retry later in the day still shows what the alert saw. The
+  // store reads newest first, so the minutes since the firing are read too, and dropped.
   const firedAt = Number(p.firedAt);
   const until = Number.isFinite(firedAt) && firedAt > 0 ? firedAt : Number.POSITIVE_INFINITY;
+  const since = Number.isFinite(until) ? Math.max(0, Math.ceil((deps.clock() - until) / 60_000)) : 0;
   try {
-    const minutes = deps.candles
-      .recent(key, "1m", Math.min(MAX_MINUTES, (ALERT_CHART_BARS + WARM_UP_BARS) * BAR_MINUTES[timeframe]))
-      .filter((c) => c.ts <= until);
+    const wanted = (ALERT_CHART_BARS + WARM_UP_BARS) * BAR_MINUTES[timeframe];
+    const minutes = deps.candles.recent(key, "1m", Math.min(MAX_MINUTES, wanted + since)).filter((c) => c.ts <= until);
     const bars = timeframe === "1m" ? minutes : aggregate(minutes, timeframe, (t) => deps.calendar.session(new Date(t)));
     if (!bars.length) return { ok: false, reason: `no ${timeframe} candles of ${symbol} yet` };
     const input = chartInput({ symbol, timeframe, bars, count: ALERT_CHART_BARS, asked: [], rules: rulesDrawn(deps, row, key) });
