@@ -7,7 +7,7 @@ import type { InlineImage } from "../src/notify/email.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
 import { renderNotification } from "../src/notify/render.js";
-import { captionFits } from "../src/notify/telegram.js";
+import { captionFits, type SendOptions } from "../src/notify/telegram.js";
 import { notifyJobId, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
 import { TELEGRAM_LIMIT } from "../src/format/telegram.js";
@@ -200,13 +200,7 @@ async function telegramChart(s: Services, user: User, batch: readonly Notificati
  * take), the same message as text at once, so the alert is never lost to its chart. A
  * refused call delivered nothing and took no slot. Any other failure is the send's, as for text.
  */
-async function sendPhotoOrText(
-  s: Services,
-  chatId: number,
-  photo: { png: Buffer; filename: string },
-  html: string,
-  opts: Parameters<Services["telegram"]["sendHtml"]>[2],
-): Promise<void> {
+async function sendPhotoOrText(s: Services, chatId: number, photo: { png: Buffer; filename: string }, html: string, opts: SendOptions): Promise<void> {
   try {
     await s.telegram.sendPhoto(chatId, photo, html, opts);
   } catch (err) {
