@@ -1,9 +1,11 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { alertCommand } from "../src/bot/alert-command.js";
-import { parseAlert } from "../src/bot/parse-alert.js";
+import { parseAlert, type AlertRequest } from "../src/bot/parse-alert.js";
+import { WATCHLIST_MESSAGES_PER_MINUTE } from "../src/signals/engine.js";
+import type { AlertRule } from "../src/signals/rules.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
-import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
+import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees } from "../src/format/money.js";
 import { describeRule } from "../src/format/rules.js";
@@ -21,6 +23,7 @@ pm.command("alert", async (ctx) => {
   const parsed = parseAlert(ctx.match);
   if (!parsed.ok) return replyUsage(ctx, "alert", parsed.error);
   const req = parsed.value;
+  if (req.watchlist !== undefined) return createWatchlistRule(ctx, req as AlertRequest & { watchlist: string });
   const sym = resolveSymbol(s.instruments, req.symbol);
   if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
   const user = ctx.account!;
@@ -49,20 +52,63 @@ pm.command("alert", async (ctx) => {
   await replyHtml(ctx, `✅ Alert #${rule.id}: <b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(describeRule(rule))}.${now}${expiry}`);
 });
 
+/** `/alert watchlist NAME ...`: one rule, a child per symbol of the list, each firing on its own. */
+async function createWatchlistRule(ctx: BotContext, req: AlertRequest & { watchlist: string }): Promise<void> {
+  const s = ctx.services;
+  const user = ctx.account!;
+  const size = s.watchlists.forUser(user.id, req.watchlist).length;
+  if (!size) {
+    const lists = s.watchlists.lists(user.id).map((l) => l.name);
+    const near = lists.find((l) => editDistance(l, req.watchlist) <= 2);
+    const hint = near ? ` Did you mean ${near}?` : lists.length ? ` Your lists: ${lists.join(", ")}.` : "";
+    return replyHtml(ctx, escapeHtml(`You have no watchlist named ${req.watchlist}.${hint} Make one with /watch ${req.watchlist} SYMBOL SYMBOL…`));
+  }
+  if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER)
+    return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
+  if (req.kind === "cross") return replyUsage(ctx, "alert", "A price level is one symbol's: use change PCT% or an indicator on a watchlist.");
+  const rule = s.rules.createForWatchlist({
+    userId: user.id,
+    watchlist: req.watchlist,
+    kind: req.kind,
+    params: req.params,
+    frequency: req.frequency,
+    cooldownSeconds: req.cooldownSeconds,
+    expiresAt: req.expiresInMs ? s.clock() + req.expiresInMs : null,
+  });
+  const expiry = rule.expiresAt ? ` Expires ${formatIstMinute(rule.expiresAt)} IST.` : "";
+  await replyHtml(
+    ctx,
+    `✅ Alert #${rule.id}: watchlist <b>${escapeHtml(req.watchlist)}</b> (${size} symbol${size === 1 ? "" : "s"}) ${escapeHtml(describeRule(rule))}.` +
+      ` Each symbol fires on its own, and symbols you add to the list later are watched too; at most ${WATCHLIST_MESSAGES_PER_MINUTE} messages a minute.${expiry}`,
+  );
+}
+
+/** A rule's subject on /alerts: the symbol, or the watchlist with how its symbols stand. */
+function subjectOf(ctx: BotContext, r: AlertRule): { command: string; note: string } {
+  const s = ctx.services;
+  if (r.watchlist === null || r.watchlist === undefined) {
+    const symbol = s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey;
+    return { command: symbol, note: "" };
+  }
+  const m = s.rules.members(r.id);
+  const paused = m.paused ? `, ${m.paused} paused for firing too often (▶️ resumes them)` : "";
+  return { command: `watchlist ${r.watchlist}`, note: ` (${m.symbols} symbol${m.symbols === 1 ? "" : "s"}${paused})` };
+}
+
 async function showAlerts(ctx: BotContext): Promise<void> {
   const s = ctx.services;
   const rules = s.rules.forUser(ctx.account!.id);
   if (!rules.length) return replyHtml(ctx, "You have no alerts. Set one with <code>/alert RELIANCE above 1500</code>.");
   const kb = new InlineKeyboard();
   const lines = rules.map((r) => {
-    const symbol = s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey;
+    const { command, note } = subjectOf(ctx, r);
     const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstClock(r.snoozedUntil)}` : "";
     kb.text(`🗑 #${r.id}`, `a:del:${r.id}`);
-    if (r.status === "paused") kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
+    if (r.status === "paused" || note.includes("paused")) kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
     else kb.text(`😴 #${r.id} 1h`, `a:snz:${r.id}:60`);
     kb.row();
     // The rule as /alert reads it (copy, edit, send again), then in words.
-    return `#${r.id} <code>${escapeHtml(alertCommand(r, symbol))}</code>${state}\n    ${escapeHtml(describeRule(r))}`;
+    return `#${r.id} <code>${escapeHtml(alertCommand(r, command))}</code>${state}${escapeHtml(note)}\n    ${escapeHtml(describeRule(r))}`;
   });
   // Telegram allows at most 100 buttons; beyond that, /delalert ID still works.
   await replyHtml(ctx, `<b>Your alerts</b>\n${lines.join("\n")}`, rules.length <= 50 ? kb : undefined);
@@ -105,11 +151,13 @@ function actOnRule(ctx: BotContext, userId: number, id: number, action: RuleActi
   const s = ctx.services;
   const rule = s.rules.owned(id, userId);
   if (!rule) return "That alert is not yours or no longer exists.";
+  // One symbol of a watchlist rule (an alert message's buttons): the rest of the list goes on.
+  const name = rule.parentId ? `${s.instruments.get(rule.instrumentKey)?.tradingSymbol ?? "This symbol"} on alert #${rule.parentId}` : `Alert #${id}`;
   if (action === "del") {
     s.rules.delete(id, userId);
-    return `Alert #${id} deleted.`;
+    return rule.parentId ? `${name} deleted; the rest of the list goes on.` : `${name} deleted.`;
   }
-  if (action === "res") return s.rules.resume(id, userId) ? `Alert #${id} resumed.` : `Alert #${id} is not paused.`;
+  if (action === "res") return s.rules.resume(id, userId) ? `${name} resumed.` : `${name} is not paused.`;
   s.rules.snooze(id, userId, s.clock() + minutes * 60_000);
-  return `Alert #${id} snoozed for ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}.`;
+  return `${name} snoozed for ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}.`;
 }

@@ -2,13 +2,15 @@ import { Composer } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { chatMessage } from "../src/bot/errors.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
-import { resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
+import { LIST_NAME_RE } from "../src/bot/parse-alert.js";
+import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
+import { MAIN_LIST } from "../src/db/repositories/watchlists.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees } from "../src/format/money.js";
 import { signedPct } from "../src/format/numbers.js";
 import type { InstrumentInfo } from "../src/market/types.js";
 
-/** /watch, /unwatch, /watchlist. */
+/** /watch, /unwatch, /watchlist: the main list and named ones. */
 export const watchlistHandlers = new Composer<BotContext>();
 const pm = watchlistHandlers.chatType("private");
 
@@ -26,51 +28,111 @@ export function resolveAll(ctx: BotContext, words: string[]): { found: Instrumen
   return { found, problems };
 }
 
-pm.command("watch", async (ctx) => {
-  const words = ctx.match
+const MAX_LISTS = 10;
+
+const wordsOf = (text: string) =>
+  text
     .trim()
     .split(/[\s,]+/)
     .filter(Boolean);
-  if (!words.length) return replyUsage(ctx, "watch", "Which symbols?");
-  if (words.length > 20) return replyUsage(ctx, "watch", "At most 20 symbols at a time.");
-  const { found, problems } = resolveAll(ctx, words);
+
+const listLabel = (list: string) => (list === MAIN_LIST ? "your watchlist" : `list ${list}`);
+
+/**
+ * `/watch banks HDFCBANK ICICIBANK`: the first word names a list when the trader has that list,
+ * or when it is no symbol and a symbol follows it. Otherwise every word is a symbol of the
+ * main list, as before lists had names.
+ */
+function splitList(ctx: BotContext, words: string[], create: boolean): { list: string; symbols: string[] } {
+  const first = words[0]?.toLowerCase();
+  if (words.length < 2 || first === undefined || !LIST_NAME_RE.test(first)) return { list: MAIN_LIST, symbols: words };
   const s = ctx.services;
-  const have = s.watchlists.forUser(ctx.account!.id).length;
+  const user = ctx.account!.id;
+  if (s.watchlists.lists(user).some((l) => l.name === first)) return { list: first, symbols: words.slice(1) };
+  if (create && !resolveSymbol(s.instruments, first).ok && words.slice(1).some((w) => resolveSymbol(s.instruments, w).ok))
+    return { list: first, symbols: words.slice(1) };
+  return { list: MAIN_LIST, symbols: words };
+}
+
+pm.command("watch", async (ctx) => {
+  const words = wordsOf(ctx.match);
+  if (!words.length) return replyUsage(ctx, "watch", "Which symbols?");
+  const { list, symbols } = splitList(ctx, words, true);
+  if (symbols.length > 20) return replyUsage(ctx, "watch", "At most 20 symbols at a time.");
+  const s = ctx.services;
+  const userId = ctx.account!.id;
+  const lists = s.watchlists.lists(userId);
+  const isNew = list !== MAIN_LIST && !lists.some((l) => l.name === list);
+  if (isNew && lists.length >= MAX_LISTS) return replyHtml(ctx, escapeHtml(`You have ${MAX_LISTS} lists, the most allowed. Empty one with /unwatch LIST all.`));
+  const { found, problems } = resolveAll(ctx, symbols);
+  const have = s.watchlists.forUser(userId, list).length;
   const added: string[] = [];
   for (const i of found) {
     if (have + added.length >= MAX_WATCHLIST) {
-      problems.push(`Your watchlist is full (${MAX_WATCHLIST} symbols).`);
+      problems.push(`${list === MAIN_LIST ? "Your watchlist" : `List ${list}`} is full (${MAX_WATCHLIST} symbols).`);
       break;
     }
-    if (s.watchlists.add(ctx.account!.id, i.instrumentKey)) added.push(i.tradingSymbol);
+    if (s.watchlists.add(userId, i.instrumentKey, list)) added.push(i.tradingSymbol);
   }
   const lines = [];
-  if (added.length) lines.push(`👀 Watching ${added.map(escapeHtml).join(", ")}.`);
-  else if (found.length) lines.push("Already on your watchlist.");
+  if (added.length && isNew)
+    lines.push(`📋 New list <b>${escapeHtml(list)}</b>: watching ${added.map(escapeHtml).join(", ")}. See it with /watchlist ${escapeHtml(list)}.`);
+  else if (added.length) lines.push(`👀 Watching ${added.map(escapeHtml).join(", ")}${list === MAIN_LIST ? "" : ` on list <b>${escapeHtml(list)}</b>`}.`);
+  else if (found.length) lines.push(`Already on ${escapeHtml(listLabel(list))}.`);
+  if (added.length && isNew) {
+    // A mistyped symbol first reads as a new list's name: say so while it is one command to undo.
+    const miss = resolveSymbol(s.instruments, list);
+    if (!miss.ok && miss.suggestions.length)
+      problems.push(
+        `If "${list}" was meant as the symbol ${miss.suggestions[0]}: /unwatch ${list} all, then /watch ${[miss.suggestions[0], ...added].join(" ")}.`,
+      );
+  }
   lines.push(...problems.map(escapeHtml));
   await replyHtml(ctx, lines.join("\n"));
 });
 
 pm.command("unwatch", async (ctx) => {
-  const words = ctx.match
-    .trim()
-    .split(/[\s,]+/)
-    .filter(Boolean);
+  const words = wordsOf(ctx.match);
   if (!words.length) return replyUsage(ctx, "unwatch", "Which symbols?");
-  const { found, problems } = resolveAll(ctx, words);
-  const removed = found.filter((i) => ctx.services.watchlists.remove(ctx.account!.id, i.instrumentKey)).map((i) => i.tradingSymbol);
+  const { list, symbols } = splitList(ctx, words, false);
+  const s = ctx.services;
+  const userId = ctx.account!.id;
+  if (list !== MAIN_LIST && symbols.length === 1 && symbols[0]!.toLowerCase() === "all") {
+    const n = s.watchlists.clear(userId, list);
+    return replyHtml(
+      ctx,
+      `🗑 List <b>${escapeHtml(list)}</b> emptied (${n} symbol${n === 1 ? "" : "s"}); alerts on it stay and watch what you add to it again.`,
+    );
+  }
+  const { found, problems } = resolveAll(ctx, symbols);
+  const removed = found.filter((i) => s.watchlists.remove(userId, i.instrumentKey, list)).map((i) => i.tradingSymbol);
   const notThere = found.filter((i) => !removed.includes(i.tradingSymbol)).map((i) => i.tradingSymbol);
   const lines = [];
-  if (removed.length) lines.push(`Removed ${removed.map(escapeHtml).join(", ")}.`);
-  if (notThere.length) lines.push(`${notThere.map(escapeHtml).join(", ")} ${notThere.length > 1 ? "were" : "was"} not on your watchlist.`);
+  if (removed.length) lines.push(`Removed ${removed.map(escapeHtml).join(", ")}${list === MAIN_LIST ? "" : ` from list <b>${escapeHtml(list)}</b>`}.`);
+  if (notThere.length) lines.push(`${notThere.map(escapeHtml).join(", ")} ${notThere.length > 1 ? "were" : "was"} not on ${escapeHtml(listLabel(list))}.`);
   lines.push(...problems.map(escapeHtml));
   await replyHtml(ctx, lines.join("\n"));
 });
 
 pm.command("watchlist", async (ctx) => {
   const s = ctx.services;
-  const keys = s.watchlists.forUser(ctx.account!.id);
-  if (!keys.length) return replyHtml(ctx, "Your watchlist is empty. Add symbols with <code>/watch RELIANCE TCS</code>.");
+  const userId = ctx.account!.id;
+  const asked = ctx.match.trim().toLowerCase();
+  const lists = s.watchlists.lists(userId);
+  if (asked && !lists.some((l) => l.name === asked)) {
+    const near = lists.find((l) => editDistance(l.name, asked) <= 2);
+    const problem = near
+      ? `You have no list named ${asked.slice(0, 30)}. Did you mean ${near.name}?`
+      : lists.length
+        ? `You have no list named ${asked.slice(0, 30)}. Your lists: ${lists.map((l) => l.name).join(", ")}.`
+        : `You have no list named ${asked.slice(0, 30)}. Make one with /watch ${LIST_NAME_RE.test(asked) ? asked : "banks"} SYMBOL SYMBOL…`;
+    return replyUsage(ctx, "watchlist", problem);
+  }
+  const list = asked || MAIN_LIST;
+  const others = lists.filter((l) => l.name !== list).map((l) => `${l.name} (${l.size})`);
+  const footer = others.length ? `\n\n📋 ${list === MAIN_LIST ? "Your lists" : "Other lists"}: ${escapeHtml(others.join(" · "))} — /watchlist NAME` : "";
+  const keys = s.watchlists.forUser(userId, list);
+  if (!keys.length) return replyHtml(ctx, `Your watchlist is empty. Add symbols with <code>/watch RELIANCE TCS</code>.${footer}`);
   // Live prices from the last poll; outside market hours, the last known ones. Symbols with no
   // price yet (or, while the market is open, a price older than 5 minutes) are asked for in one call.
   const quotes = await s.pollState.latestQuotes(keys);
@@ -99,5 +161,5 @@ pm.command("watchlist", async (ctx) => {
     return `<b>${sym}</b> ${rupees(q.lastPrice)} (${signedPct(pct)})`;
   });
   if (unavailable) lines.push("", `⚠️ ${escapeHtml(unavailable)}`);
-  await replyHtml(ctx, `<b>Your watchlist</b>\n${lines.join("\n")}`);
+  await replyHtml(ctx, `<b>${list === MAIN_LIST ? "Your watchlist" : `List ${escapeHtml(list)}`}</b>\n${lines.join("\n")}${footer}`);
 });

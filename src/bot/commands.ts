@@ -16,9 +16,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   { command: "help", usage: "/help", description: "All commands" },
   { command: "id", usage: "/id", description: "Your Telegram user id and this chat's id" },
   { command: "login", usage: "/login", description: "Link your Upstox account" },
-  { command: "watch", usage: "/watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS", description: "Add symbols to your watchlist" },
-  { command: "unwatch", usage: "/unwatch SYMBOL [SYMBOL...]", description: "Remove symbols from your watchlist" },
-  { command: "watchlist", usage: "/watchlist", description: "Your watchlist with live prices" },
+  {
+    command: "watch",
+    usage: "/watch SYMBOL [SYMBOL...] · /watch LIST SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS, or /watch banks HDFCBANK ICICIBANK for a list named banks",
+    description: "Add symbols to your watchlist or a named list",
+  },
+  {
+    command: "unwatch",
+    usage: "/unwatch SYMBOL [SYMBOL...] · /unwatch LIST SYMBOL [SYMBOL...] · /unwatch LIST all",
+    description: "Remove symbols from a watchlist",
+  },
+  { command: "watchlist", usage: "/watchlist · /watchlist LIST", description: "Your watchlists with live prices" },
   { command: "quote", usage: "/quote SYMBOL   e.g. /quote INFY", description: "Price, day range and indicators" },
   {
     command: "chart",

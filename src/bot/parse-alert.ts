@@ -5,7 +5,10 @@ import { editDistance } from "./symbols.js";
 
 /** What `/alert SYMBOL ...` asks for, before the symbol is resolved. */
 export interface AlertRequest {
+  /** The symbol as typed; "" for a rule over a watchlist. */
   symbol: string;
+  /** `/alert watchlist NAME ...`: one rule over every symbol of the trader's list NAME. */
+  watchlist?: string;
   /** `cross` without a direction is resolved against the current price by the handler. */
   kind: RuleKind | "cross";
   params: RuleParams;
@@ -241,6 +244,16 @@ export const ALERT_FORMS: readonly AlertForm[] = [
       return ok({ kind: "volume_spike", params: { multiple, period: 20 } });
     },
   },
+  {
+    words: ["52w", "52-week", "52week", "52wk"],
+    usage: "52w high|low",
+    kinds: ["high_52w", "low_52w"],
+    parse(a, [b, c]) {
+      if (b !== "high" && b !== "low") return fail(`After "${a}" say high or low (a new 52-week high or low), e.g. 52w high.`);
+      if (c !== undefined) return fail(`I didn't understand "${c}" after ${a} ${b}.`);
+      return ok({ kind: b === "high" ? "high_52w" : "low_52w", params: {} });
+    },
+  },
 ];
 
 /** The options that may end any form, as the usage line shows them (read by the loop in parseAlert). */
@@ -250,16 +263,35 @@ export const ALERT_OPTIONS: readonly string[] = ["once", "bar", "every [DURATION
 /** The bars an indicator alert may read instead of one-minute candles (`on 15m`). */
 export const TIMEFRAME_OPTION = `on ${TIMEFRAMES.filter((t) => t !== "1m").join("|")}`;
 
-export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")}) (indicator alerts also: ${TIMEFRAME_OPTION}; up to ${MAX_CONDITIONS} of them joined with "and")`;
+export const ALERT_USAGE = `${ALERT_FORMS.map((f) => `/alert SYMBOL ${f.usage}`).join(" · ")}   (options at the end: ${ALERT_OPTIONS.join(" | ")}) (indicator alerts also: ${TIMEFRAME_OPTION}; up to ${MAX_CONDITIONS} of them joined with "and") (a whole list: /alert watchlist NAME followed by change or an indicator alert)`;
 
 const FORM_BY_WORD = new Map(ALERT_FORMS.flatMap((f) => f.words.map((w) => [w, f] as const)));
 const ALERT_WORDS = [...FORM_BY_WORD.keys()];
 
+/** A watchlist's name: a word that is not a symbol's shape alone, e.g. banks, it_stocks, swing-2. */
+export const LIST_NAME_RE = /^[a-z][a-z0-9_-]{0,19}$/;
+
 /** Parses the words after /alert. Every rejection says what was wrong in plain words. */
 export function parseAlert(text: string): ParseResult<AlertRequest> {
-  const words = text.trim().split(/\s+/).filter(Boolean);
-  if (words.length < 2) return fail(words.length ? "Tell me what to watch for after the symbol." : "Which symbol, and what should I watch for?");
-  const symbol = words[0]!;
+  const all = text.trim().split(/\s+/).filter(Boolean);
+  const overList = all[0]?.toLowerCase() === "watchlist";
+  let watchlist: string | undefined;
+  if (overList) {
+    watchlist = all[1]?.toLowerCase();
+    if (watchlist === undefined) return fail("Which watchlist? e.g. /alert watchlist banks rsi below 30");
+    if (!LIST_NAME_RE.test(watchlist)) return fail(`"${all[1]!.slice(0, 30)}" is not a watchlist name: a word of letters, digits, - or _, e.g. banks.`);
+  }
+  // A rule over a list reads like one over a symbol, the list standing where the symbol would.
+  const words = overList ? [watchlist!, ...all.slice(2)] : all;
+  if (words.length < 2)
+    return fail(
+      overList
+        ? `Tell me what to watch for on watchlist ${watchlist}, e.g. rsi below 30.`
+        : words.length
+          ? "Tell me what to watch for after the symbol."
+          : "Which symbol, and what should I watch for?",
+    );
+  const symbol = overList ? "" : words[0]!;
   const w = words.slice(1).map((x) => x.toLowerCase());
 
   // Options at the end: once | bar | every [5m] | expires|for 2d
@@ -301,7 +333,18 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
       return fail(`"on ${timeframe}" is for indicator alerts (rsi, macd, ema, bb, supertrend, vwap, atr): a price alert watches every tick.`);
     if (kind === "gap_up" || kind === "gap_down") return fail("A gap is measured at the session's open: it takes no timeframe.");
   }
-  return ok({ symbol, frequency, cooldownSeconds, expiresInMs, kind, params: timeframe && timeframe !== "1m" ? { ...params, timeframe } : params });
+  // A price level belongs to one symbol; a move in percent or an indicator means the same on each.
+  if (watchlist !== undefined && (kind === "cross" || (!isCandleRule(kind) && kind !== "change_pct")))
+    return fail(`A price level is one symbol's: on a whole watchlist use change PCT% or an indicator, e.g. /alert watchlist ${watchlist} rsi below 30.`);
+  return ok({
+    symbol,
+    ...(watchlist !== undefined ? { watchlist } : {}),
+    frequency,
+    cooldownSeconds,
+    expiresInMs,
+    kind,
+    params: timeframe && timeframe !== "1m" ? { ...params, timeframe } : params,
+  });
 }
 
 /** One condition's words, by the form its first word picks. */

@@ -116,7 +116,14 @@ export class Notifier {
    */
   queue(ids: readonly number[]): Promise<void> {
     if (this.deps.db.inTransaction) throw new QueuedBeforeCommitError();
-    return enqueueNotifications(this.deps.queues, ids, this.deps.delivery);
+    // A held row's job waits in the queue until the row is due, and a little more: a job
+    // run a few ms early would find its row not yet due and leave it to the sweeper.
+    const now = this.clock();
+    const delayOf = (id: number) => {
+      const until = this.deps.outbox.heldUntil(id);
+      return until === undefined ? 0 : until - now + HELD_MARGIN_MS;
+    };
+    return enqueueNotifications(this.deps.queues, ids, this.deps.delivery, delayOf);
   }
 
   /** record() in a transaction of its own, then queue(): for callers not inside one. Returns the row ids. */
@@ -126,5 +133,7 @@ export class Notifier {
     return this.queue(ids).then(() => ids);
   }
 }
+
+const HELD_MARGIN_MS = 250;
 
 const isRequest = (r: NotificationRequest | readonly NotificationRequest[]): r is NotificationRequest => !Array.isArray(r);

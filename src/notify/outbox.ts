@@ -61,6 +61,8 @@ export interface Firing {
   payload: Record<string, unknown>;
   /** The owner's channels, as the Notifier decided them (Notifier.recordFiring). */
   channels: Channel[];
+  /** Held until then (a watchlist rule past its messages a minute): delivered then, grouped with what else waits. */
+  notBefore?: number;
 }
 
 export class Outbox {
@@ -72,7 +74,8 @@ export class Outbox {
   private readonly markFailedStmt: Statement<[string, number | null, number, number]>;
   private readonly markDeadStmt: Statement<[string, number, number]>;
   private readonly staleStmt: Statement<[number, number], { id: number }>;
-  private readonly pendingForUserStmt: Statement<[number, string, number], NotificationRow>;
+  private readonly pendingForUserStmt: Statement<[number, string, number, number], NotificationRow>;
+  private readonly heldUntilStmt: Statement<[number, number], { next_attempt_at: number }>;
   private readonly signalsSinceStmt: Statement<[number], { n: number }>;
   private readonly userSignalsStmt: Statement<[number, number]>;
   private readonly userSignalsForKeyStmt: Statement<[number, string, number]>;
@@ -90,7 +93,7 @@ export class Outbox {
     );
     this.insertNotification = db.prepare(
       `INSERT INTO notifications (user_id, channel, kind, dedup_key, payload, signal_id, status, attempts, next_attempt_at, created_at, updated_at)
-       VALUES (@userId, @channel, @kind, @dedupKey, @payload, @signalId, 'pending', 0, @createdAt, @createdAt, @createdAt)
+       VALUES (@userId, @channel, @kind, @dedupKey, @payload, @signalId, 'pending', 0, @notBefore, @createdAt, @createdAt)
        ON CONFLICT (dedup_key) DO NOTHING`,
     );
     this.idByDedup = db.prepare("SELECT id FROM notifications WHERE dedup_key = ?");
@@ -104,7 +107,11 @@ export class Outbox {
     this.markDeadStmt = db.prepare(
       "UPDATE notifications SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
     );
-    this.pendingForUserStmt = db.prepare("SELECT * FROM notifications WHERE user_id = ? AND channel = ? AND status = 'pending' ORDER BY id LIMIT ?");
+    // A held row (never tried, due later) waits for its time; a failed one goes with the next message as before.
+    this.pendingForUserStmt = db.prepare(
+      "SELECT * FROM notifications WHERE user_id = ? AND channel = ? AND status = 'pending' AND (attempts > 0 OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+    );
+    this.heldUntilStmt = db.prepare("SELECT next_attempt_at FROM notifications WHERE id = ? AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?");
     this.staleStmt = db.prepare("SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?");
     this.signalsSinceStmt = db.prepare("SELECT COUNT(*) AS n FROM signals WHERE created_at >= ?");
     this.userSignalsStmt = db.prepare("SELECT * FROM signals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?");
@@ -148,6 +155,7 @@ export class Outbox {
           dedupKey: `rule:${f.rule.id}:fire:${fireNo}:${channel}`,
           payload: { ...f.payload, signalId },
           signalId,
+          ...(f.notBefore !== undefined ? { notBefore: f.notBefore } : {}),
         }),
       );
       return { signalId, notificationIds };
@@ -158,7 +166,16 @@ export class Outbox {
    * Adds one row (or finds the existing one with the same dedup key) and returns its id. The
    * app writes rows through the Notifier (src/notify/notifier.ts), which decides the channels.
    */
-  enqueueRow(n: { userId: number | null; channel: Channel; kind: string; dedupKey: string; payload: Record<string, unknown>; signalId?: number }): number {
+  enqueueRow(n: {
+    userId: number | null;
+    channel: Channel;
+    kind: string;
+    dedupKey: string;
+    payload: Record<string, unknown>;
+    signalId?: number;
+    notBefore?: number;
+  }): number {
+    const createdAt = this.now();
     this.insertNotification.run({
       userId: n.userId,
       channel: n.channel,
@@ -166,7 +183,8 @@ export class Outbox {
       dedupKey: n.dedupKey,
       payload: JSON.stringify(n.payload),
       signalId: n.signalId ?? null,
-      createdAt: this.now(),
+      createdAt,
+      notBefore: n.notBefore ?? createdAt,
     });
     return this.idByDedup.get(n.dedupKey)!.id;
   }
@@ -191,7 +209,12 @@ export class Outbox {
 
   /** A user's pending rows on one channel, oldest first: what one grouped message can carry. */
   pendingFor(userId: number, channel: Channel, limit = 20): Notification[] {
-    return this.pendingForUserStmt.all(userId, channel, limit).map(toNotification);
+    return this.pendingForUserStmt.all(userId, channel, this.now(), limit).map(toNotification);
+  }
+
+  /** When a held row may go (Firing.notBefore); undefined for a row due now. */
+  heldUntil(id: number): number | undefined {
+    return this.heldUntilStmt.get(id, this.now())?.next_attempt_at;
   }
 
   /** Pending rows whose retry time has passed: what a crash or a lost job left behind. */

@@ -112,7 +112,7 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
     case "price_alert":
       return {
         symbol: String(p.symbol),
-        headline: priceFiredHeadline(String(p.ruleKind), p) ?? "alert",
+        headline: (priceFiredHeadline(String(p.ruleKind), p) ?? "alert") + watchlistNote(p),
         price: formatPrice(Number(p.price)),
         changePct: signedPct(Number(p.dayChangePct ?? 0)),
         time: formatIstTime(Number(p.firedAt)),
@@ -132,7 +132,7 @@ function view(kind: TemplateKind, p: Record<string, unknown>, telegramRows = DIG
           : indicatorFiredWording(String(p.ruleKind), params, values);
       return {
         symbol: String(p.symbol),
-        headline: headline ?? "indicator alert",
+        headline: (headline ?? "indicator alert") + watchlistNote(p),
         valuesLine: valuesLine ?? "",
         price: formatPrice(Number(p.price)),
         barName: BAR_NAMES[String(params.timeframe ?? "1m")] ?? "1-minute",
@@ -159,7 +159,16 @@ function refusalReason(v: unknown): string {
 
 /** Added when this firing tripped the runaway guard, so the user knows why it went quiet. */
 function pausedNote(p: Record<string, unknown>): string {
-  return p.autoPaused ? " — This alert fired more than 15 times in 3 minutes, so it is now paused. Use /alerts to resume it." : "";
+  if (!p.autoPaused) return "";
+  // On a watchlist rule the guard is per symbol: the other symbols go on.
+  if (typeof p.watchlist === "string")
+    return ` — This alert fired more than 15 times in 3 minutes for ${String(p.symbol)}, so ${String(p.symbol)} is paused on it; the rest of the list goes on. Use /alerts to resume it.`;
+  return " — This alert fired more than 15 times in 3 minutes, so it is now paused. Use /alerts to resume it.";
+}
+
+/** A symbol's firing of a rule over a watchlist names the list. */
+function watchlistNote(p: Record<string, unknown>): string {
+  return typeof p.watchlist === "string" ? ` · watchlist ${p.watchlist}` : "";
 }
 
 /** Every order kind gets the same values; each template uses the ones its wording needs. */

@@ -6,6 +6,7 @@ export const QUEUE_NAMES = [
   "poll-quotes",
   "fetch-candles",
   "warm-up-candles",
+  "refresh-bar-history",
   "notify",
   "sweep-outbox",
   "backup",
@@ -49,21 +50,30 @@ export const retryDelayMs = (policy: DeliveryPolicy, attemptsMade: number) => po
  * The producer of notify jobs. Only the Notifier (src/notify/notifier.ts) calls it: the app
  * queues rows through Notifier.queue, which refuses to run before the rows are committed.
  */
-export async function enqueueNotifications(queues: Pick<Queues, "notify">, ids: readonly number[], policy: DeliveryPolicy = DEFAULT_DELIVERY): Promise<void> {
+export async function enqueueNotifications(
+  queues: Pick<Queues, "notify">,
+  ids: readonly number[],
+  policy: DeliveryPolicy = DEFAULT_DELIVERY,
+  delayMsOf?: (id: number) => number,
+): Promise<void> {
   if (!ids.length) return;
   await queues.notify.addBulk(
-    ids.map((id) => ({
-      name: "notify",
-      data: { notificationId: id },
-      opts: {
-        jobId: notifyJobId(id),
-        attempts: policy.attempts,
-        backoff: { type: "exponential", delay: policy.backoffMs },
-        // Completed ids must not linger, or a sweeper re-queue of the same row would be ignored.
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
-    })),
+    ids.map((id) => {
+      const delay = delayMsOf?.(id) ?? 0;
+      return {
+        name: "notify",
+        data: { notificationId: id },
+        opts: {
+          jobId: notifyJobId(id),
+          ...(delay > 0 ? { delay } : {}),
+          attempts: policy.attempts,
+          backoff: { type: "exponential", delay: policy.backoffMs },
+          // Completed ids must not linger, or a sweeper re-queue of the same row would be ignored.
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      };
+    }),
   );
 }
 

@@ -55,6 +55,12 @@ interface Decision {
   payload: () => Record<string, unknown>;
 }
 
+/**
+ * The most messages one watchlist rule sends a minute. Symbols firing in the same pass go as
+ * one message; past the cap, what fires waits for the minute's end and goes then, as one.
+ */
+export const WATCHLIST_MESSAGES_PER_MINUTE = 3;
+
 const isExpired = (rule: AlertRule, now: number) => rule.expiresAt !== null && now >= rule.expiresAt;
 
 /** Whether an outcome has anything to write: a firing, an end, or an armed flip. */
@@ -189,6 +195,13 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
     if (!users.has(id)) users.set(id, deps.users.get(id));
     return users.get(id);
   };
+  // One message slot per watchlist rule per pass: its symbols that fired together go together.
+  const slots = new Map<number, { watchlist: string; notBefore?: number }>();
+  const slotOf = (parentId: number) => {
+    let slot = slots.get(parentId);
+    if (!slot) slots.set(parentId, (slot = deps.rules.messageSlot(parentId, deps.now, WATCHLIST_MESSAGES_PER_MINUTE)));
+    return slot;
+  };
 
   deps.db.transaction(() => {
     for (const { rule, outcome, kind, symbol, payload: build } of decisions) {
@@ -206,6 +219,7 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
       if (!user) continue;
       const autoPaused = outcome.finished === "paused";
       const payload = build();
+      const slot = rule.parentId ? slotOf(rule.parentId) : undefined;
       const recorded = deps.notifier.recordFiring(user, {
         rule,
         kind,
@@ -213,7 +227,8 @@ function apply(decisions: readonly Decision[], deps: EngineDeps): Omit<Evaluatio
         ...(outcome.finished ? { finished: outcome.finished } : {}),
         firedAt: deps.now,
         price: outcome.detail?.price ?? Number(payload.price),
-        payload: { ...payload, ...(autoPaused ? { autoPaused: true } : {}) },
+        payload: { ...payload, ...(autoPaused ? { autoPaused: true } : {}), ...(slot ? { watchlist: slot.watchlist, parentRuleId: rule.parentId } : {}) },
+        ...(slot?.notBefore !== undefined ? { notBefore: slot.notBefore } : {}),
       });
       if (!recorded) {
         // Another process recorded this firing (or changed the rule) first.

@@ -1,6 +1,8 @@
 import type { Timeframe } from "../market/timeframes.js";
 import { conditionKeys, readCondition, type Condition, type PriceVsRef } from "./conditions.js";
 import type { MarketCandle, Quote } from "../market/types.js";
+import { istMidnight } from "../market/bar-history.js";
+import { usable, type YearRange } from "./year-range.js";
 
 /**
  * Alert rules as pure functions: (rule, its state, a quote or a closed candle with its
@@ -29,6 +31,9 @@ export type CandleRuleKind =
   | "atr_move"
   | "gap_up"
   | "gap_down"
+  /** A new 52-week high (low): the candle's high above the highest daily high of the 52 weeks before today. */
+  | "high_52w"
+  | "low_52w"
   /** Several conditions at once (`rsi below 30 and price above ema 200`): params.conditions. */
   | "all_of";
 export type RuleKind = PriceRuleKind | CandleRuleKind;
@@ -53,6 +58,8 @@ export const CANDLE_RULE_KINDS: readonly CandleRuleKind[] = [
   "atr_move",
   "gap_up",
   "gap_down",
+  "high_52w",
+  "low_52w",
   "all_of",
 ];
 const CANDLE_KINDS: ReadonlySet<string> = new Set(CANDLE_RULE_KINDS);
@@ -124,6 +131,10 @@ export interface AlertRule {
   state: RuleState;
   /** Snoozed rules are skipped until then (epoch ms). */
   snoozedUntil?: number | null;
+  /** A rule over a watchlist: the list's name on the parent, which is never evaluated itself. */
+  watchlist?: string | null;
+  /** One symbol of a watchlist rule: the parent it follows (migration 012). */
+  parentId?: number | null;
 }
 
 export interface RuleOutcome {
@@ -309,7 +320,15 @@ export interface CandleInputs {
   previousCandle: MarketCandle | undefined;
   values: IndicatorReading;
   previous: IndicatorReading;
+  /** The 52-week range before today, for the rules that read it (see readsYearRange). */
+  range52w?: YearRange | undefined;
 }
+
+const YEAR_KINDS: ReadonlySet<string> = new Set<RuleKind>(["high_52w", "low_52w"]);
+
+/** Whether a rule (or a part of an AND rule) reads the 52-week range. */
+export const readsYearRange = (rule: Pick<AlertRule, "kind" | "params">): boolean =>
+  YEAR_KINDS.has(rule.kind) || (rule.kind === "all_of" && (rule.params.conditions ?? []).some((c) => YEAR_KINDS.has(c.kind)));
 
 /** The indicator keys a candle rule reads: the engine keeps these for its instrument. */
 export function indicatorKeysFor(rule: Pick<AlertRule, "kind" | "params">): string[] {
@@ -369,6 +388,7 @@ export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: nu
   const pv = input.previous;
   const c = input.candle;
   if (rule.kind === "all_of") return evaluateAllOf(rule, input, now);
+  if (rule.kind === "high_52w" || rule.kind === "low_52w") return evaluateYearExtreme(rule, input, now);
   let met = false;
   const values: Record<string, number> = {};
   switch (rule.kind) {
@@ -461,6 +481,32 @@ export function evaluateCandleRule(rule: AlertRule, input: CandleInputs, now: nu
   const state = { ...prev, armed: true };
   if (!met) return { fired: false, state };
   return fire(rule, state, state, now, { price: c.close, ...(p.level !== undefined ? { level: p.level } : {}), values });
+}
+
+/**
+ * A new 52-week high (low): the candle's high (low) beyond the extreme of the daily bars of the
+ * 52 weeks before today. At most once a day: the day's later highs above the old one are the
+ * same news. With `every`, a later alert the same day needs a high above the one last told
+ * (and the cooldown). Without a usable range (history short or not fetched yet) it never fires.
+ */
+function evaluateYearExtreme(rule: AlertRule, input: CandleInputs, now: number): RuleOutcome {
+  const prev = rule.state;
+  const state = prev.armed ? prev : { ...prev, armed: true };
+  const range = input.range52w;
+  if (!usable(range)) return { fired: false, state };
+  const high = rule.kind === "high_52w";
+  const c = input.candle;
+  const sameDay = rule.lastFiredAt !== null && istMidnight(rule.lastFiredAt) === istMidnight(c.ts);
+  if (sameDay && rule.frequency !== "every") return { fired: false, state };
+  const old = high ? range.high : range.low;
+  const told = sameDay ? prev.lastPrice : undefined;
+  const bar = told === undefined ? old : high ? Math.max(old, told) : Math.min(old, told);
+  const price = high ? c.high : c.low;
+  if (high ? price <= bar : price >= bar) return { fired: false, state };
+  return fire(rule, state, { ...state, lastPrice: price }, now, {
+    price: c.close,
+    values: { price, previous: old, previousTs: high ? range.highTs : range.lowTs, bars: range.bars },
+  });
 }
 
 /**

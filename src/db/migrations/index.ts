@@ -9,6 +9,7 @@ import { sql as candleLayout } from "./008_candle_layout.js";
 import { sql as watchlistsVersion } from "./009_watchlists_version.js";
 import { sql as pendingByChat } from "./010_pending_by_chat.js";
 import { sql as trading } from "./011_trading.js";
+import { sql as namedWatchlists } from "./012_named_watchlists.js";
 
 export interface Migration {
   version: number;
@@ -29,4 +30,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: "watchlists_version", sql: watchlistsVersion },
   { version: 10, name: "pending_by_chat", sql: pendingByChat },
   { version: 11, name: "trading", sql: trading },
+  { version: 12, name: "named_watchlists", sql: namedWatchlists },
 ];

@@ -1,10 +1,15 @@
 import type { Database, Statement } from "better-sqlite3";
 
+/** The list a trader's plain /watch adds to. */
+export const MAIN_LIST = "";
+
 export class WatchlistRepository {
-  private readonly addStmt: Statement<[number, string, number]>;
+  private readonly addStmt: Statement<[number, string, string, number]>;
   private readonly keysInUse: Statement<[], { instrument_key: string }>;
-  private readonly removeStmt: Statement<[number, string]>;
-  private readonly forUserStmt: Statement<[number], { instrument_key: string }>;
+  private readonly removeStmt: Statement<[number, string, string]>;
+  private readonly forUserStmt: Statement<[number, string], { instrument_key: string }>;
+  private readonly listsStmt: Statement<[number], { list: string; n: number }>;
+  private readonly clearStmt: Statement<[number, string]>;
   private readonly versionsStmt: Statement<[], { rules: number; watchlists: number }>;
   private inUse: { rules: number; watchlists: number; keys: readonly string[] } | undefined;
   private readonly watchedStmt: Statement<[], { instrument_key: string }>;
@@ -15,14 +20,17 @@ export class WatchlistRepository {
     db: Database,
     private readonly now: () => number = Date.now,
   ) {
-    this.addStmt = db.prepare("INSERT OR IGNORE INTO watchlists (user_id, instrument_key, created_at) VALUES (?, ?, ?)");
-    this.removeStmt = db.prepare("DELETE FROM watchlists WHERE user_id = ? AND instrument_key = ?");
-    this.forUserStmt = db.prepare("SELECT instrument_key FROM watchlists WHERE user_id = ? ORDER BY created_at, instrument_key");
+    this.addStmt = db.prepare("INSERT OR IGNORE INTO watchlists (user_id, list, instrument_key, created_at) VALUES (?, ?, ?, ?)");
+    this.removeStmt = db.prepare("DELETE FROM watchlists WHERE user_id = ? AND list = ? AND instrument_key = ?");
+    this.forUserStmt = db.prepare("SELECT instrument_key FROM watchlists WHERE user_id = ? AND list = ? ORDER BY created_at, instrument_key");
+    this.listsStmt = db.prepare("SELECT list, COUNT(*) AS n FROM watchlists WHERE user_id = ? AND list != '' GROUP BY list ORDER BY list");
+    this.clearStmt = db.prepare("DELETE FROM watchlists WHERE user_id = ? AND list = ?");
     // Coalescing: every key any active user watches or alerts on, once, however many users share it.
     this.keysInUse = db.prepare(
       `SELECT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active'
        UNION
-       SELECT r.instrument_key FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND u.status = 'active'`,
+       SELECT r.instrument_key FROM alert_rules r JOIN users u ON u.id = r.user_id
+       WHERE r.status = 'active' AND r.watchlist IS NULL AND u.status = 'active'`,
     );
     this.watchedStmt = db.prepare(
       "SELECT DISTINCT w.instrument_key FROM watchlists w JOIN users u ON u.id = w.user_id WHERE u.status = 'active' ORDER BY w.instrument_key",
@@ -36,17 +44,32 @@ export class WatchlistRepository {
     );
   }
 
-  /** True if it was not already on the list. */
-  add(userId: number, instrumentKey: string): boolean {
-    return this.addStmt.run(userId, instrumentKey, this.now()).changes === 1;
+  /**
+   * True if it was not already on the list. `list` '' is the trader's main watchlist; a named
+   * list exists while it has a symbol. Rules over the list gain this symbol (migration 012).
+   */
+  add(userId: number, instrumentKey: string, list = MAIN_LIST): boolean {
+    return this.addStmt.run(userId, list, instrumentKey, this.now()).changes === 1;
   }
 
-  remove(userId: number, instrumentKey: string): boolean {
-    return this.removeStmt.run(userId, instrumentKey).changes === 1;
+  /** True if it was on the list; rules over the list stop watching it. */
+  remove(userId: number, instrumentKey: string, list = MAIN_LIST): boolean {
+    return this.removeStmt.run(userId, list, instrumentKey).changes === 1;
   }
 
-  forUser(userId: number): string[] {
-    return this.forUserStmt.all(userId).map((r) => r.instrument_key);
+  /** One list's instruments, in the order they were added. */
+  forUser(userId: number, list = MAIN_LIST): string[] {
+    return this.forUserStmt.all(userId, list).map((r) => r.instrument_key);
+  }
+
+  /** The trader's named lists (not the main one) with their sizes, by name. */
+  lists(userId: number): Array<{ name: string; size: number }> {
+    return this.listsStmt.all(userId).map((r) => ({ name: r.list, size: r.n }));
+  }
+
+  /** Empties a list (a named one then no longer exists); returns how many symbols it had. */
+  clear(userId: number, list: string): number {
+    return this.clearStmt.run(userId, list).changes;
   }
 
   /**
