@@ -11,6 +11,7 @@ import { syncOrders } from "./order-sync.js";
 import { pollQuotes } from "./poll-quotes.js";
 import { portfolioDigest, type DigestJobData } from "./portfolio-digest.js";
 import { pruneCandles } from "./prune-candles.js";
+import { refreshBarHistory, type BarHistoryData } from "./refresh-bar-history.js";
 import { refreshCalendarJob } from "./refresh-calendar.js";
 import { refreshInstrumentsJob } from "./refresh-instruments.js";
 import { sweepOutbox, type SweepData } from "./sweep-outbox.js";
@@ -49,6 +50,13 @@ export const JOBS = {
   "fetch-candles": { processor: fetchCandles, schedules: () => [{ id: "fetch-candles", repeat: ist("5 * * * * *") }] },
   // History is background work; two at a time keep the budget busy without hogging a process.
   "warm-up-candles": { processor: (job: Job<WarmUpData>, s) => warmUpCandles(job, s), concurrency: () => 2 },
+  // Hourly and daily bars for rules on them and 52-week ranges: per instrument on demand, and
+  // each evening after the day's sessions (a Muhurat one ends by 19:15) for every one in use.
+  "refresh-bar-history": {
+    processor: (job: Job<BarHistoryData>, s) => refreshBarHistory(job, s),
+    concurrency: () => 2,
+    schedules: (c) => withUpstox(c, [{ id: "refresh-bar-history", repeat: ist("45 19 * * *") }]),
+  },
   notify: { processor: (job: Job<NotifyJobData>, s, token) => deliverNotification(job, s, token), concurrency: (config) => config.workerConcurrency },
   "sweep-outbox": { processor: (job: Job<SweepData>, s) => sweepOutbox(job, s), schedules: () => [{ id: "sweep-outbox", repeat: { every: 60_000 } }] },
   backup: { processor: backupJob, schedules: (c) => [{ id: "backup", repeat: ist(c.backupCron) }] },

@@ -57,6 +57,10 @@ function condition({ kind, params: p }: Pick<AlertRule, "kind" | "params">): str
     case "gap_up":
     case "gap_down":
       return `gap ${kind === "gap_up" ? "up" : "down"} ${n(p.pct ?? 1)}%`;
+    case "high_52w":
+      return "52w high";
+    case "low_52w":
+      return "52w low";
     case "all_of":
       return (p.conditions ?? []).map((c) => (c.kind === "price_vs" ? priceVs(c.params) : condition({ kind: c.kind, params: c.params }))).join(" and ");
   }

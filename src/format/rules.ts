@@ -7,6 +7,8 @@ import type { Condition, ConditionKind } from "../signals/conditions.js";
 import type { AlertRule, RuleKind } from "../signals/rules.js";
 import { rupees } from "./money.js";
 import { formatCount, signedPct } from "./numbers.js";
+import { formatDate } from "./time.js";
+import { IST_OFFSET_MS } from "../market/calendar.js";
 
 /** One line describing a rule, as the trader would say it: "price at or above ₹1,450.00, once". */
 export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">): string {
@@ -34,10 +36,14 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
     atr_move: `a one-candle move of ${p.multiple ?? 2}× ATR(${p.period ?? 14}) or more`,
     gap_up: `opens ${p.pct ?? 1}% or more above the previous close`,
     gap_down: `opens ${p.pct ?? 1}% or more below the previous close`,
+    high_52w: "makes a new 52-week high",
+    low_52w: "makes a new 52-week low",
     all_of: `${(p.conditions ?? []).map(describeCondition).join(" and ")} (all at once)`,
   };
   const tf = p.timeframe && p.timeframe !== "1m" ? ` on ${p.timeframe} candles` : "";
-  return `${what[r.kind]}${tf}, ${describeFrequency(r)}`;
+  // A 52-week rule tells a day's new high once, whatever its candles: "per candle" would mislead.
+  const often = (r.kind === "high_52w" || r.kind === "low_52w") && r.frequency !== "once" ? ` ${describeYearFrequency(r)}` : ` ${describeFrequency(r)}`;
+  return `${what[r.kind]}${tf},${often}`;
 }
 
 /** One part of an AND alert, as a state: "RSI(14) below 30", "price above EMA 200". */
@@ -60,6 +66,8 @@ export function describeCondition(c: Condition): string {
     vwap_cross_up: "price above VWAP",
     vwap_cross_down: "price below VWAP",
     atr_move: `a one-candle move of ${p.multiple ?? 2}× ATR(${p.period ?? 14})`,
+    high_52w: "at a new 52-week high",
+    low_52w: "at a new 52-week low",
     price_vs: `price ${p.side ?? "above"} ${p.ref === "vwap" ? "VWAP" : p.ref === "supertrend" ? "Supertrend" : `${(p.ref ?? "ema").toUpperCase()} ${p.period ?? 20}`}`,
   };
   return what[c.kind];
@@ -74,6 +82,11 @@ export function describeFrequency(r: Pick<AlertRule, "frequency" | "cooldownSeco
       : `every time (at most every ${Math.round(r.cooldownSeconds / 60)} min)`;
 }
 
+/** A 52-week rule's frequency: once a day, or with `every` again the same day on a higher high (lower low). */
+function describeYearFrequency(r: Pick<AlertRule, "frequency" | "cooldownSeconds">): string {
+  return r.frequency === "every" ? `at each further new extreme (at most every ${Math.round(r.cooldownSeconds / 60)} min)` : "at most once a day";
+}
+
 /** What a fired price rule did, from its price_alert payload: "crossed above ₹1,450.00"; undefined for another kind. */
 export function priceFiredHeadline(ruleKind: string, p: { level?: unknown; changePct?: unknown }): string | undefined {
   const level = p.level === undefined ? undefined : Number(p.level);
@@ -86,6 +99,10 @@ export function priceFiredHeadline(ruleKind: string, p: { level?: unknown; chang
   };
   return headlines[ruleKind];
 }
+
+/** " of Thu, 12 Mar 2026" for the IST day of an instant; "" when there is none. */
+const dayOf = (ts: number | undefined) =>
+  typeof ts === "number" && Number.isFinite(ts) ? ` of ${formatDate(new Date(ts + IST_OFFSET_MS).toISOString().slice(0, 10))}` : "";
 
 /** A fired candle rule in words: what crossed (`headline`) and the values that made it fire (`valuesLine`). */
 export interface IndicatorFiredWording {
@@ -119,6 +136,8 @@ export function indicatorFiredWording(ruleKind: string, params: Record<string, u
     atr_move: `moved ${fixed(values.move !== undefined && values.atr ? Math.abs(values.move) / values.atr : undefined, 1)}× ATR(${n("period", 14)}) in one candle`,
     gap_up: `opened ${fixed(values.gapPct)}% above the previous close`,
     gap_down: `opened ${fixed(values.gapPct !== undefined ? -values.gapPct : undefined)}% below the previous close`,
+    high_52w: "made a new 52-week high",
+    low_52w: "made a new 52-week low",
   };
   const lines: Record<string, string> = {
     rsi_above: `RSI ${fixed(values.rsi)}`,
@@ -138,6 +157,8 @@ export function indicatorFiredWording(ruleKind: string, params: Record<string, u
     atr_move: `Move ${(values.move ?? 0) < 0 ? "−" : "+"}₹${fixed(values.move === undefined ? undefined : Math.abs(values.move))} · ATR ₹${fixed(values.atr)}`,
     gap_up: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
     gap_down: `Open ₹${fixed(values.open)} · previous close ₹${fixed(values.previousClose)}`,
+    high_52w: `High ₹${fixed(values.price)} · previous 52-week high ₹${fixed(values.previous)}${dayOf(values.previousTs)}`,
+    low_52w: `Low ₹${fixed(values.price)} · previous 52-week low ₹${fixed(values.previous)}${dayOf(values.previousTs)}`,
   };
   const tf = typeof params.timeframe === "string" && params.timeframe !== "1m" ? ` on ${params.timeframe} candles` : "";
   const headline = headlines[ruleKind];

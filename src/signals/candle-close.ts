@@ -5,6 +5,7 @@ import { evaluateCandles } from "./engine.js";
 import type { CandleUpdate } from "./indicator-engine.js";
 import type { CandleInputs } from "./rules.js";
 import type { BarUpdate } from "./timeframe-indicators.js";
+import type { YearRange } from "./year-range.js";
 import type { Timeframe } from "../market/timeframes.js";
 
 const NO_BARS: ReadonlyMap<Timeframe, CandleInputs> = new Map();
@@ -32,12 +33,13 @@ class CandleRuleInputs implements CandleInputs {
     update: CandleUpdate,
     bars: ReadonlyMap<Timeframe, BarUpdate>,
     private readonly instruments: Services["instruments"],
+    readonly range52w: YearRange | undefined,
   ) {
     this.previousCandle = update.previousCandle;
     this.values = update.values;
     this.previous = update.previous;
     this.byTimeframe = bars.size
-      ? new Map([...bars].map(([tf, b]) => [tf, { candle: b.bar, previousCandle: b.previousCandle, values: b.values, previous: b.previous }]))
+      ? new Map([...bars].map(([tf, b]) => [tf, { candle: b.bar, previousCandle: b.previousCandle, values: b.values, previous: b.previous, range52w }]))
       : NO_BARS;
   }
 
@@ -77,7 +79,7 @@ export async function closeMinute(s: CandleCloseDeps, candles: ReadonlyMap<strin
     // A longer bar closed late (its last minute had no trade, so the next session's first minute
     // closed it) is history: its state is kept, it is not alerted on.
     const bars = fresh(s.timeframes.onMinute(key, candle, rules), now);
-    inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments));
+    inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments, s.timeframes.yearRange(key, candle.ts, rules)));
   }
 
   await s.pollState.recordIndicators(latest);

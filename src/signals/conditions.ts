@@ -1,5 +1,6 @@
 import { formatPrice } from "../format/money.js";
 import type { CandleInputs, CandleRuleKind, RuleParams } from "./rules.js";
+import { MIN_YEAR_BARS } from "./year-range.js";
 
 /**
  * One part of an AND alert (`rsi below 30 and price above ema 200`), read as a state at a
@@ -115,6 +116,18 @@ export function readCondition(c: Condition, input: CandleInputs, keys: readonly 
       if (atr === undefined || atr <= 0 || c0 === undefined) return none;
       const move = close - c0;
       return { holds: Math.abs(move) >= (p.multiple ?? 2) * atr, text: `move ${(Math.abs(move) / atr).toFixed(1)}× ATR (≥ ${p.multiple ?? 2}×)` };
+    }
+    case "high_52w":
+    case "low_52w": {
+      // At (or beyond) the 52-week extreme during this bar: the bar's high (low) past it.
+      const r = input.range52w;
+      if (!r || r.bars < MIN_YEAR_BARS) return none;
+      const high = c.kind === "high_52w";
+      const price = high ? input.candle.high : input.candle.low;
+      return {
+        holds: high ? price > r.high : price < r.low,
+        text: `${high ? "high" : "low"} ${rs(price)} ${high ? ">" : "<"} 52-week ${high ? "high" : "low"} ${rs(high ? r.high : r.low)}`,
+      };
     }
     case "price_vs": {
       const line = p.ref === "supertrend" ? field(v[k1!], "value") : num(v[k1!]);

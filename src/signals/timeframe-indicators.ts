@@ -3,9 +3,13 @@ import { aggregate, BAR_MINUTES, BarAggregator, byLength, type Bar, type Session
 import type { MarketCandle } from "../market/types.js";
 import type { CandleUpdate } from "./indicator-engine.js";
 import { candlesNeeded, InstrumentIndicators, parseSpecKey, type IndicatorSpec } from "./indicators/index.js";
-import { indicatorKeysFor, isCandleRule, type AlertRule } from "./rules.js";
+import { indicatorKeysFor, isCandleRule, readsYearRange, type AlertRule } from "./rules.js";
+import { barEnd, isLongTimeframe } from "../market/bar-history.js";
+import { SESSION_CANDLES } from "./indicators/spec.js";
+import { YearRanges, type YearRange } from "./year-range.js";
 
 const MINUTE = 60_000;
+const DAY = 86_400_000;
 
 /** The timeframe a rule is evaluated on: one-minute candles unless it says another. */
 export const timeframeOf = (rule: Pick<AlertRule, "params">): Timeframe => rule.params.timeframe ?? "1m";
@@ -37,12 +41,23 @@ interface InstrumentBars {
 export class TimeframeIndicators {
   private readonly instruments = new Map<string, InstrumentBars>();
   /** Specs by rule list, as IndicatorEngine.profile caches them: worked out once per rule-set change, not per minute. */
-  private readonly specsCache = new WeakMap<readonly AlertRule[], { length: number; specs: Map<Timeframe, IndicatorSpec[]>; signature: string }>();
+  private readonly specsCache = new WeakMap<
+    readonly AlertRule[],
+    { length: number; specs: Map<Timeframe, IndicatorSpec[]>; signature: string; yearRange: boolean }
+  >();
+  private readonly yearRanges: YearRanges;
 
   constructor(
     private readonly candles: CandleRepository,
     private readonly sessionOf: SessionOf,
-  ) {}
+  ) {
+    this.yearRanges = new YearRanges(candles, sessionOf);
+  }
+
+  /** Today's 52-week range of an instrument whose rules read one (a 52-week rule); otherwise undefined, at no cost. */
+  yearRange(instrumentKey: string, ts: number, rules: readonly AlertRule[]): YearRange | undefined {
+    return this.specsOf(rules).yearRange ? this.yearRanges.get(instrumentKey, ts) : undefined;
+  }
 
   /** Feeds a closed, stored one-minute candle; returns the bars it closed for these rules' timeframes, shortest first. */
   onMinute(instrumentKey: string, candle: MarketCandle, rules: readonly AlertRule[]): Map<Timeframe, BarUpdate> {
@@ -75,13 +90,14 @@ export class TimeframeIndicators {
   /** Forgets an instrument: rebuilt from the store (after a warm-up wrote history under it) on its next minute. */
   forget(instrumentKey: string): void {
     this.instruments.delete(instrumentKey);
+    this.yearRanges.forget(instrumentKey);
   }
 
-  private specsOf(rules: readonly AlertRule[]): { specs: Map<Timeframe, IndicatorSpec[]>; signature: string } {
+  private specsOf(rules: readonly AlertRule[]): { specs: Map<Timeframe, IndicatorSpec[]>; signature: string; yearRange: boolean } {
     const cached = this.specsCache.get(rules);
     if (cached && cached.length === rules.length) return cached;
     const specs = specsByTimeframe(rules);
-    const entry = { length: rules.length, specs, signature: signatureOf(specs) };
+    const entry = { length: rules.length, specs, signature: signatureOf(specs), yearRange: rules.some(readsYearRange) };
     this.specsCache.set(rules, entry);
     return entry;
   }
@@ -89,6 +105,7 @@ export class TimeframeIndicators {
   /** Drops the state of instruments not in `inUse`. */
   retain(inUse: ReadonlySet<string>): void {
     for (const key of this.instruments.keys()) if (!inUse.has(key)) this.instruments.delete(key);
+    this.yearRanges.retain(inUse);
   }
 
   get size(): number {
@@ -96,18 +113,30 @@ export class TimeframeIndicators {
   }
 
   /**
-   * State as of the minute before `beforeTs`: the closed bars of each timeframe from the stored
-   * minutes replayed into its indicators, and the bar still open seeded into the aggregator.
+   * State as of the minute before `beforeTs`: the closed bars of each timeframe replayed into
+   * its indicators, and the bar still open seeded into the aggregator. Hourly and daily bars
+   * come from the stored bar history (fetched whole, see src/market/bar-history.ts) as far as
+   * it goes, and from the stored minutes after it; other timeframes from the minutes alone.
    */
   private rebuild(instrumentKey: string, beforeTs: number, specs: Map<Timeframe, IndicatorSpec[]>, signature: string): InstrumentBars {
     const timeframes = [...specs.keys()];
-    const minutesNeeded = Math.max(...timeframes.map((tf) => (candlesNeeded(specs.get(tf)!) + 2) * BAR_MINUTES[tf]));
+    const stored = new Map(timeframes.map((tf) => [tf, this.storedBars(instrumentKey, tf, beforeTs, candlesNeeded(specs.get(tf)!) + 2)]));
+    const minutesNeeded = Math.max(
+      ...timeframes.map((tf) => {
+        const full = (candlesNeeded(specs.get(tf)!) + 2) * BAR_MINUTES[tf];
+        const until = stored.get(tf)!.at(-1)?.end;
+        // With stored bars, only the sessions since the last of them (a day of minutes per calendar day, at most).
+        return until === undefined ? full : Math.min(full, (Math.ceil((beforeTs - until) / DAY) + 1) * SESSION_CANDLES);
+      }),
+    );
     const history = this.candles.recent(instrumentKey, "1m", minutesNeeded).filter((c) => c.ts < beforeTs);
     const aggregators = new Map<Timeframe, BarAggregator>();
     const states = new Map<Timeframe, InstrumentIndicators>();
     const lastBar = new Map<Timeframe, Bar>();
     for (const tf of timeframes) {
-      const bars = aggregate(history, tf, this.sessionOf);
+      const before = stored.get(tf)!;
+      const storedUntil = before.at(-1)?.end ?? -Infinity;
+      const bars = [...before, ...aggregate(history, tf, this.sessionOf).filter((b) => b.ts >= storedUntil)];
       // The newest bar is still open unless its time is up: its minutes go to the aggregator instead.
       if (bars.length && bars.at(-1)!.end > beforeTs) bars.pop();
       states.set(tf, InstrumentIndicators.fromCandles(specs.get(tf)!, bars));
@@ -120,6 +149,16 @@ export class TimeframeIndicators {
     const entry: InstrumentBars = { signature, aggregators, states, lastBar, lastMinute: history.at(-1)?.ts ?? beforeTs - MINUTE };
     this.instruments.set(instrumentKey, entry);
     return entry;
+  }
+
+  /** The newest `limit` stored hourly or daily bars that closed by `beforeTs`, oldest first; none for other timeframes. */
+  private storedBars(instrumentKey: string, tf: Timeframe, beforeTs: number, limit: number): Bar[] {
+    if (!isLongTimeframe(tf)) return [];
+    return this.candles
+      .bars(instrumentKey, tf, beforeTs, limit + 1)
+      .map((c) => ({ ...c, end: barEnd(c.ts, tf, this.sessionOf) }))
+      .filter((b) => b.end <= beforeTs)
+      .slice(-limit);
   }
 }
 

@@ -87,7 +87,30 @@ describe("parseAlert", () => {
     ["INFY gap up", '"" is not a percent between 0.1 and 50, e.g. gap up 2%.'],
     ["INFY bb out", 'After "bb" say up or down (a close above the upper or below the lower band), or in (a close back inside it).'],
   ])("%s is refused with what is wrong", (text, error) => {
-    expect(parseAlert(text)).toEqual({ ok: false, error });
+    const r = parseAlert(text);
+    expect(r.ok ? "accepted" : r.error).toBe(error);
+  });
+
+  it("reads 52-week alerts ('52w high', '52-week low'), alone, in an AND alert, and back from /alerts", () => {
+    expect(ok("INFY 52w high")).toMatchObject({ kind: "high_52w", params: {}, frequency: "once" });
+    expect(ok("INFY 52-week low every")).toMatchObject({ kind: "low_52w", frequency: "every" });
+    expect(ok("INFY 52WK High")).toMatchObject({ kind: "high_52w" });
+    expect(ok("INFY rsi above 70 and 52w high")).toMatchObject({
+      kind: "all_of",
+      params: { conditions: [{ kind: "rsi_above" }, { kind: "high_52w", params: {} }] },
+    });
+    expect(alertCommand({ kind: "low_52w", params: {}, frequency: "once_per_bar", cooldownSeconds: 0 }, "INFY")).toBe("INFY 52w low bar");
+  });
+
+  it.each([
+    ["INFY 52w", 'After "52w" say high or low (a new 52-week high or low), e.g. 52w high.'],
+    ["INFY 52w top", 'After "52w" say high or low (a new 52-week high or low), e.g. 52w high.'],
+    ["INFY 52w high 2%", 'I didn\'t understand "2%" after 52w high.'],
+    ["INFY 52x high", 'I don\'t know the alert type "52x". Did you mean "52w"?'],
+    ["INFY 52-weak high", 'I don\'t know the alert type "52-weak". Did you mean "52-week"?'],
+  ])("%s is refused with what is wrong", (text, error) => {
+    const r = parseAlert(text);
+    expect(r.ok ? "accepted" : r.error).toBe(error);
   });
 
   it("reads frequency and expiry options at the end", () => {

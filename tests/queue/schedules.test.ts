@@ -167,6 +167,7 @@ describe("jobSchedules", () => {
         "order-sync",
         "poll-quotes",
         "prune-candles",
+        "refresh-bar-history",
         "refresh-calendar",
         "refresh-instruments",
         "sweep-outbox",
@@ -205,7 +206,14 @@ describe("jobSchedules", () => {
 
   it("runs the daily jobs every day of the week at their IST times (the jobs decide whether the day trades)", () => {
     const week = [ist("2026-11-07T00:00:00"), ist("2026-11-14T00:00:00")] as const; // Saturday to Saturday
-    const daily: Record<string, string> = { "token-reminder": "08:30", "digest-open": "08:45", "digest-close": "15:45", "refresh-calendar": "06:00" };
+    const daily: Record<string, string> = {
+      "token-reminder": "08:30",
+      "digest-open": "08:45",
+      "digest-close": "15:45",
+      "refresh-calendar": "06:00",
+      // After every session of the day, a Muhurat one (18:00-19:15) included.
+      "refresh-bar-history": "19:45",
+    };
     for (const [id, hhmm] of Object.entries(daily)) {
       const fires = fireTimes(schedule(id).repeat, week[0] - 1, week[1]);
       expect(fires, id).toHaveLength(7);

@@ -4,9 +4,16 @@ import type { MarketCandle } from "../../market/types.js";
 import { CandleFolder, DEFAULT_FOLD_BATCH, inRecent, RECENT_FLOOR, RECENT_MINUTES } from "./candle-fold.js";
 
 export type CandleInterval = "1m";
+/**
+ * Longer bars fetched whole from Upstox (hourly and daily history for rules on those bars and
+ * 52-week ranges). They are written once a day, not a minute at a time, so they go straight
+ * into `candles` (instrument first) and never through `candles_recent`.
+ */
+export type BarInterval = "1h" | "1d";
 
-/** Intervals are stored as small integers (migration 008). */
+/** Intervals are stored as small integers (migration 008): their length in minutes. */
 const INTERVAL_CODE: Readonly<Record<CandleInterval, number>> = { "1m": 1 };
+const BAR_CODE: Readonly<Record<BarInterval, number>> = { "1h": 60, "1d": 1440 };
 
 /** A prune transaction stops taking instruments after this long, so other writers wait at most about this. */
 const PRUNE_BATCH_MS = 10;
@@ -68,6 +75,9 @@ export class CandleRepository {
   private readonly historyStatsStmt: Statement<[number, number], { n: number; last: number | null }>;
   private readonly pruneRecentStmt: Statement<[number, number]>;
   private readonly pruneHistoryStmt: Statement<[number, number, number]>;
+  private readonly barsBeforeStmt: Statement<[number, number, number, number], RawCandle>;
+  private readonly barStatsStmt: Statement<[number, number], { n: number; first: number | null; last: number | null }>;
+  private readonly writeBars: (iv: number, key: string, bars: readonly MarketCandle[], added: Map<string, number>) => number;
 
   private readonly write: (iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => number;
   private readonly readRecent: (iv: number, id: number, limit: number) => RawCandle[];
@@ -109,6 +119,20 @@ export class CandleRepository {
     );
     this.pruneRecentStmt = db.prepare("DELETE FROM candles_recent WHERE interval = ? AND ts < ?");
     this.pruneHistoryStmt = db.prepare("DELETE FROM candles WHERE instrument_id = ? AND interval = ? AND ts < ?");
+
+    this.barsBeforeStmt = db
+      .prepare<[number, number, number, number], RawCandle>(
+        `SELECT ${COLUMNS} FROM candles WHERE instrument_id = ? AND interval = ? AND ts < ? ORDER BY ts DESC LIMIT ?`,
+      )
+      .raw();
+    this.barStatsStmt = db.prepare<[number, number], { n: number; first: number | null; last: number | null }>(
+      "SELECT COUNT(*) AS n, MIN(ts) AS first, MAX(ts) AS last FROM candles WHERE instrument_id = ? AND interval = ?",
+    );
+    this.writeBars = immediate(db, (iv: number, key: string, bars: readonly MarketCandle[], added: Map<string, number>) => {
+      const id = this.ids.get(key) ?? added.get(key) ?? this.addInstrument(key, added);
+      for (const c of bars) this.upsertHistoryStmt.run(id, iv, c.ts, c.open, c.high, c.low, c.close, c.volume);
+      return bars.length;
+    });
 
     this.write = immediate(db, (iv: number, rows: Iterable<readonly [string, MarketCandle]>, added: Map<string, number>) => {
       const where = this.folder.state(iv);
@@ -188,6 +212,45 @@ export class CandleRepository {
     if (recent) return toCandle(recent);
     const row = this.readOne(() => this.recentBeforeStmt.get({ iv, id, to: ts }) ?? this.historyBeforeStmt.get(id, iv, ts));
     return row && toCandle(row);
+  }
+
+  /** Upserts one instrument's hourly or daily bars (each keyed by its start) in one transaction. */
+  upsertBars(interval: BarInterval, key: string, bars: readonly MarketCandle[]): number {
+    const added = new Map<string, number>();
+    const n = this.writeBars(BAR_CODE[interval], key, bars, added);
+    for (const [k, id] of added) this.ids.set(k, id);
+    return n;
+  }
+
+  /** The newest `limit` stored bars starting before `beforeTs`, oldest first. */
+  bars(key: string, interval: BarInterval, beforeTs: number, limit: number): MarketCandle[] {
+    const id = this.idOf(key);
+    if (id === undefined || limit <= 0) return [];
+    const rows = this.barsBeforeStmt.all(id, BAR_CODE[interval], beforeTs, limit);
+    const out = new Array<MarketCandle>(rows.length);
+    for (let i = 0, n = rows.length; i < n; i++) out[i] = toCandle(rows[n - 1 - i]!);
+    return out;
+  }
+
+  /** How many bars are stored, and the first and last bar's start. */
+  barStats(key: string, interval: BarInterval): { count: number; firstTs: number | null; lastTs: number | null } {
+    const id = this.idOf(key);
+    if (id === undefined) return { count: 0, firstTs: null, lastTs: null };
+    const row = this.barStatsStmt.get(id, BAR_CODE[interval])!;
+    return { count: row.n, firstTs: row.first, lastTs: row.last };
+  }
+
+  /** Drops hourly or daily bars older than `beforeTs` (the same short transactions as `prune`). */
+  async pruneBars(interval: BarInterval, beforeTs: number): Promise<number> {
+    let removed = 0;
+    const ids = this.allIdsStmt.all();
+    for (let next = 0; next < ids.length;) {
+      const [n, after] = this.pruneSome(BAR_CODE[interval], ids, next, beforeTs);
+      next = after;
+      removed += n;
+      await new Promise((resolve) => setTimeout(resolve, PRUNE_BATCH_MS));
+    }
+    return removed;
   }
 
   stats(key: string, interval: CandleInterval): { count: number; lastTs: number | null } {
