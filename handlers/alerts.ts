@@ -21,7 +21,11 @@ const SNOOZE_MINUTES = [60, 24 * 60];
 pm.command("alert", async (ctx) => {
   const s = ctx.services;
   const parsed = parseAlert(ctx.match);
-  if (!parsed.ok) return replyUsage(ctx, "alert", parsed.error);
+  // A mistake in a known form gets that form's usage line; anything else, every form.
+  if (!parsed.ok)
+    return parsed.usage
+      ? replyHtml(ctx, `⚠️ ${escapeHtml(parsed.error)}\nUsage: <code>${escapeHtml(parsed.usage)}</code>`)
+      : replyUsage(ctx, "alert", parsed.error);
   const req = parsed.value;
   if (req.watchlist !== undefined) return createWatchlistRule(ctx, req as AlertRequest & { watchlist: string });
   const sym = resolveSymbol(s.instruments, req.symbol);

@@ -17,7 +17,8 @@ export interface AlertRequest {
   expiresInMs: number | undefined;
 }
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+/** A rejection may carry the usage line of the part that was wrong (one form of /alert), to show instead of them all. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string; usage?: string };
 
 const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
 const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
@@ -99,9 +100,10 @@ export const ALERT_FORMS: readonly AlertForm[] = [
     words: ["change", "move"],
     usage: "change PCT%",
     kinds: ["change_pct"],
-    parse(_a, [b]) {
+    parse(_a, [b, c]) {
       const pct = num(b?.replace(/%$/, ""), 0.1, 50);
       if (pct === undefined) return fail(`"${b ?? ""}" is not a percent between 0.1 and 50, e.g. 3%.`);
+      if (c !== undefined) return fail(`I didn't understand "${c}" after the percent.`);
       return ok({ kind: "change_pct", params: { pct } });
     },
   },
@@ -126,8 +128,9 @@ export const ALERT_FORMS: readonly AlertForm[] = [
     words: ["macd"],
     usage: "macd up|down",
     kinds: ["macd_cross_up", "macd_cross_down"],
-    parse(_a, [b]) {
+    parse(_a, [b, c]) {
       if (b !== "up" && b !== "down") return fail('After "macd" say up or down (the MACD line crossing its signal line).');
+      if (c !== undefined) return fail(`I didn't understand "${c}" after macd ${b}.`);
       return ok({ kind: b === "up" ? "macd_cross_up" : "macd_cross_down", params: {} });
     },
   },
@@ -238,9 +241,10 @@ export const ALERT_FORMS: readonly AlertForm[] = [
     words: ["volume"],
     usage: "volume Nx",
     kinds: ["volume_spike"],
-    parse(_a, [b]) {
+    parse(_a, [b, c]) {
       const multiple = num(b?.replace(/x$/, ""), 1.5, 100);
       if (multiple === undefined) return fail(`"${b ?? ""}" is not a multiple between 1.5 and 100, e.g. volume 3x.`);
+      if (c !== undefined) return fail(`I didn't understand "${c}" after the multiple.`);
       return ok({ kind: "volume_spike", params: { multiple, period: 20 } });
     },
   },
@@ -347,16 +351,40 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
   });
 }
 
-/** One condition's words, by the form its first word picks. */
+/** The closest of `known` to `word` (two edits off at most, one for a short word; not the word itself), for a "did you mean". */
+function nearest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = word.length <= 4 ? 2 : 3;
+  for (const k of known) {
+    const d = editDistance(word, k);
+    if (d > 0 && d < bestDistance && d < k.length) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** The lower-case words a form's usage line spells out (above, below, period...), and the options'. */
+const wordsOfUsage = (usage: string) => usage.split(/[\s|[\]]+/).filter((w) => /^[a-z]{2,}$/.test(w));
+const OPTION_WORDS = ["once", "bar", "every", "expires", "for", "on", "and"];
+
+/**
+ * One condition's words, by the form its first word picks. A rejection carries that form's
+ * usage line, and a word a couple of letters off one the form knows gets a "did you mean".
+ */
 function parsePart(words: readonly string[]): RuleRequest {
   const [a, ...more] = words;
   const form = a === undefined ? undefined : FORM_BY_WORD.get(a);
   if (!form) {
-    const near = ALERT_WORDS.map((k) => [k, editDistance(a ?? "", k)] as const).sort((x, y) => x[1] - y[1])[0];
-    const hint = near && near[1] <= 2 ? ` Did you mean "${near[0]}"?` : "";
-    return fail(`I don't know the alert type "${a ?? ""}".${hint}`);
+    const near = nearest(a ?? "", ALERT_WORDS);
+    return fail(`I don't know the alert type "${a ?? ""}".${near ? ` Did you mean "${near}"?` : ""}`);
   }
-  return form.parse(a!, more);
+  const r = form.parse(a!, more);
+  if (r.ok) return r;
+  const known = [...wordsOfUsage(form.usage), ...OPTION_WORDS];
+  const typo = r.error.includes("Did you mean")
+    ? undefined
+    : more.find((w) => w !== undefined && /^[a-z]{3,}$/.test(w) && !known.includes(w) && nearest(w, known));
+  const hint = typo ? ` Did you mean "${nearest(typo, known)}" instead of "${typo}"?` : "";
+  return { ok: false, error: r.error + hint, usage: `/alert SYMBOL ${form.usage}` };
 }
 
 const splitOnAnd = (words: readonly string[]): string[][] => {
@@ -375,7 +403,7 @@ function combine(parts: readonly string[][]): RuleRequest {
   for (const words of parts) {
     if (!words.length) return fail('Put a condition on both sides of "and", e.g. rsi below 30 and price above ema 200.');
     const part = parsePart(words);
-    if (!part.ok) return fail(`In "${words.join(" ")}": ${part.error}`);
+    if (!part.ok) return { ...part, error: `In "${words.join(" ")}": ${part.error}` };
     const { kind, params } = part.value;
     if (kind === "all_of") conditions.push(...(params.conditions ?? []));
     else if (kind === "cross" || !isCandleRule(kind) || kind === "gap_up" || kind === "gap_down")

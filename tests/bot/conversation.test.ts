@@ -236,7 +236,12 @@ describe("chat with the bot", () => {
     const usage = await say(TRADER, "/alert RELIANCE abve 1500");
     expect(usage.text).toContain('I don\'t know the alert type "abve"');
     expect(usage.text).toContain("Usage:\n/alert SYMBOL above|below PRICE\n/alert SYMBOL cross [up|down] PRICE\n");
-    expect(usage.text).toContain("/alert SYMBOL volume Nx\n(options at the end: once | bar | every [DURATION] | expires DURATION)");
+    expect(usage.text).toContain("/alert SYMBOL volume Nx\n");
+    expect(usage.text).toContain("\n(options at the end: once | bar | every [DURATION] | expires DURATION)");
+    // A mistake inside a known form: that form's usage line, and the word meant.
+    expect((await say(TRADER, "/alert RELIANCE rsi belw 30")).text).toBe(
+      '⚠️ After "rsi" say above or below, e.g. rsi below 30. Did you mean "below" instead of "belw"?\nUsage: /alert SYMBOL rsi above|below LEVEL [period N]',
+    );
     // /help shows every form of /alert too.
     const help = (await say(TRADER, "/help")).text!;
     for (const form of [
@@ -246,7 +251,9 @@ describe("chat with the bot", () => {
       "options at the end",
     ])
       expect(help).toContain(form);
-    expect((await say(TRADER, "/watch")).text).toBe("⚠️ Which symbols?\nUsage: /watch SYMBOL [SYMBOL...]   e.g. /watch RELIANCE TCS");
+    expect((await say(TRADER, "/watch")).text).toBe(
+      "⚠️ Which symbols?\nUsage:\n/watch SYMBOL [SYMBOL...]\n/watch LIST SYMBOL [SYMBOL...]\ne.g. /watch RELIANCE TCS, or /watch banks HDFCBANK ICICIBANK for a list named banks",
+    );
     expect((await say(TRADER, "/quotes INFY")).text).toMatch(/I don't know \/quotes\. Did you mean \/quote/);
     expect((await say(TRADER, "/portfolio")).text).toBe("Link your Upstox account first: send /login.");
   });

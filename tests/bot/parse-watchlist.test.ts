@@ -33,3 +33,25 @@ describe("/alert watchlist NAME ...", () => {
     }
   });
 });
+
+describe("a typo anywhere in a rule", () => {
+  it("names the part, suggests the word meant, and carries that form's usage line", () => {
+    expect(parseAlert("INFY rsi belw 30")).toEqual({
+      ok: false,
+      error: 'After "rsi" say above or below, e.g. rsi below 30. Did you mean "below" instead of "belw"?',
+      usage: "/alert INFY rsi above|below LEVEL [period N]".replace("INFY", "SYMBOL"),
+    });
+    const inAnd = parseAlert("INFY rsi below 30 and price abov ema 200 on 15m");
+    expect(inAnd).toMatchObject({ ok: false, usage: "/alert SYMBOL price above|below ema|sma N" });
+    if (!inAnd.ok)
+      expect(inAnd.error).toBe(
+        'In "price abov ema 200": After "price" say above or below and a line, e.g. price above ema 200. Did you mean "above" instead of "abov"?',
+      );
+    const option = parseAlert("INFY macd up evrey 5m");
+    expect(option).toMatchObject({ ok: false, usage: "/alert SYMBOL macd up|down" });
+    if (!option.ok) expect(option.error).toContain('Did you mean "every" instead of "evrey"?');
+    // An unknown first word: every form is shown (no usage of its own).
+    const unknown = parseAlert("INFY rsl below 30");
+    expect(unknown.ok || unknown.usage).toBe(undefined);
+  });
+});
