@@ -10,7 +10,6 @@ import type { MarketCandle } from "./types.js";
  */
 
 export type LongTimeframe = "1h" | "1d";
-export const LONG_TIMEFRAMES: readonly LongTimeframe[] = ["1h", "1d"];
 export const isLongTimeframe = (tf: string): tf is LongTimeframe => tf === "1h" || tf === "1d";
 
 export interface BarHistorySource {

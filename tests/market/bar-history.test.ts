@@ -89,6 +89,9 @@ describe("hourly and daily history from the fake Upstox", () => {
     expect(daily.map((c) => c.path.split("/").slice(-2))).toEqual([["2025-01-15", "2024-01-11"]]);
     expect(hourly.length).toBeGreaterThanOrEqual(1);
     expect(result.requests).toBe(daily.length + hourly.length);
+    // The spans matter: Upstox refuses hours over more than a quarter in one request.
+    const session = f.services.upstox!.tokens.marketDataSession()!;
+    await expect(f.services.upstox!.client.getHistoricalCandles(session, RELIANCE, "hours", 1, "2025-01-15", "2024-09-01")).rejects.toThrow(/span/);
 
     const days = stored("1d");
     // About a year of trading days, each a session bar, strictly increasing, none of today (still open).
