@@ -3,7 +3,7 @@ import { istDate, MAX_HISTORY_DAYS, type BarHistorySource } from "../src/market/
 import { loadBarHistory } from "../src/market/load-bar-history.js";
 import type { Services } from "../src/services.js";
 import { longHistoryNeeds, type LongHistoryNeed } from "../src/signals/long-bars.js";
-import { readsYearRange, type AlertRule } from "../src/signals/rules.js";
+import { isCandleRule, keysByTimeframe, readsYearRange, type AlertRule } from "../src/signals/rules.js";
 import { MIN_YEAR_BARS, usable } from "../src/signals/year-range.js";
 import { UpstoxBarHistory } from "../src/upstox/bar-history-source.js";
 
@@ -66,7 +66,7 @@ export async function refreshBarHistory(job: Job<BarHistoryData>, s: Services): 
 }
 
 function logShort(s: Services, key: string, need: LongHistoryNeed, count: number, rules: readonly AlertRule[]): void {
-  const onIt = rules.filter((r) => r.params.timeframe === need.tf).length;
+  const onIt = rules.filter((r) => isCandleRule(r.kind) && keysByTimeframe(r).has(need.tf)).length;
   if (!onIt) return;
   s.log.info(
     { instrumentKey: key, timeframe: need.tf, bars: count, wanted: need.bars },

@@ -4,7 +4,7 @@ import { isLongTimeframe } from "../src/market/bar-history.js";
 import { historyNeeded } from "../src/signals/indicator-engine.js";
 import { SESSION_CANDLES } from "../src/signals/indicators/index.js";
 import { longHistoryNeeds, type LongHistoryNeed } from "../src/signals/long-bars.js";
-import { isCandleRule, type AlertRule } from "../src/signals/rules.js";
+import { isCandleRule, keysByTimeframe, type AlertRule } from "../src/signals/rules.js";
 import { queueBarHistory } from "./refresh-bar-history.js";
 
 /** How far back a warm-up reaches: enough one-minute candles for every indicator to settle. */
@@ -64,10 +64,8 @@ function needsOf(s: Services, rules: readonly AlertRule[]): { minutes: number; b
   const bars = s.upstox ? longHistoryNeeds(rules) : [];
   // Rules on hourly and daily bars are seeded from the fetched bars: of minutes they need only
   // today's (the bar still open). Without Upstox there are no fetched bars: minutes are all there is.
-  const long = (r: AlertRule) => isCandleRule(r.kind) && isLongTimeframe(r.params.timeframe ?? "1m");
-  const minutes = s.upstox
-    ? Math.max(historyNeeded(rules.filter((r) => !long(r))), rules.some(long) ? SESSION_CANDLES : 0)
-    : s.indicators.profile(rules).history;
+  const long = (r: AlertRule) => isCandleRule(r.kind) && [...keysByTimeframe(r).keys()].some(isLongTimeframe);
+  const minutes = s.upstox ? Math.max(historyNeeded(rules, isLongTimeframe), rules.some(long) ? SESSION_CANDLES : 0) : s.indicators.profile(rules).history;
   const entry = { length: rules.length, minutes, bars };
   needsByRules.set(rules, entry);
   return entry;

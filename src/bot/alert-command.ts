@@ -6,8 +6,14 @@ import type { AlertRule } from "../signals/rules.js";
  * are left out; frequency is written only when it is not the default ("once").
  */
 export function alertCommand(rule: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">, symbol: string): string {
-  const tf = rule.params.timeframe && rule.params.timeframe !== "1m" ? `on ${rule.params.timeframe}` : "";
-  return [symbol, condition(rule), tf, frequency(rule)].filter(Boolean).join(" ");
+  const on = (tf: string | undefined) => (tf && tf !== "1m" ? `on ${tf}` : "");
+  const parts = rule.params.conditions ?? [];
+  // Parts on timeframes of their own: each says its own (the alert's bars where it has none).
+  if (rule.kind === "all_of" && parts.some((c) => c.params.timeframe)) {
+    const each = parts.map((c) => [partOf(c), on(c.params.timeframe ?? rule.params.timeframe ?? "1m")].filter(Boolean).join(" "));
+    return [symbol, each.join(" and "), frequency(rule)].filter(Boolean).join(" ");
+  }
+  return [symbol, condition(rule), on(rule.params.timeframe), frequency(rule)].filter(Boolean).join(" ");
 }
 
 const n = (v: number | undefined) => String(v ?? 0);
@@ -62,9 +68,12 @@ function condition({ kind, params: p }: Pick<AlertRule, "kind" | "params">): str
     case "low_52w":
       return "52w low";
     case "all_of":
-      return (p.conditions ?? []).map((c) => (c.kind === "price_vs" ? priceVs(c.params) : condition({ kind: c.kind, params: c.params }))).join(" and ");
+      return (p.conditions ?? []).map(partOf).join(" and ");
   }
 }
+
+const partOf = (c: NonNullable<AlertRule["params"]["conditions"]>[number]) =>
+  c.kind === "price_vs" ? priceVs(c.params) : condition({ kind: c.kind, params: c.params });
 
 const priceVs = (p: AlertRule["params"]) =>
   `price ${p.side ?? "above"} ${p.ref === "ema" || p.ref === "sma" ? `${p.ref} ${p.period ?? 20}` : (p.ref ?? "vwap")}`;

@@ -1,6 +1,7 @@
-import { isTimeframe, TIMEFRAMES, type Timeframe } from "../market/timeframes.js";
+import { byLength, isTimeframe, TIMEFRAMES, type Timeframe } from "../market/timeframes.js";
 import { MAX_CONDITIONS, type Condition } from "../signals/conditions.js";
 import { isCandleRule, type Frequency, type RuleKind, type RuleParams } from "../signals/rules.js";
+import { describeCondition } from "../format/rules.js";
 import { editDistance } from "./symbols.js";
 
 /** What `/alert SYMBOL ...` asks for, before the symbol is resolved. */
@@ -20,7 +21,7 @@ export interface AlertRequest {
 /** A rejection may carry the usage line of the part that was wrong (one form of /alert), to show instead of them all. */
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string; usage?: string };
 
-const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
+const fail = (error: string, usage?: string): { ok: false; error: string; usage?: string } => (usage ? { ok: false, error, usage } : { ok: false, error });
 const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
 
 /** "1,450.50" or "₹1450" -> 1450.5; undefined when not a sane positive price. */
@@ -329,9 +330,19 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
   }
 
   const parts = splitOnAnd(w);
-  const rule = parts.length === 1 ? parsePart(parts[0]!) : combine(parts);
+  // A part of its own timeframe before the last ("rsi below 30 on 15m and price above ema 200
+  // on 1d"): every part says its own, the trailing one is the last part's.
+  const ownTimeframes = parts.length > 1 && parts.slice(0, -1).some(hasOwnTimeframe);
+  if (ownTimeframes && timeframe) parts.at(-1)!.push("on", timeframe);
+  const rule = parts.length === 1 ? parsePart(parts[0]!) : combine(parts, ownTimeframes);
   if (!rule.ok) return rule;
-  const { kind, params } = rule.value;
+  const { kind } = rule.value;
+  let params = rule.value.params;
+  if (ownTimeframes) {
+    const settled = smallestTimeframe(params);
+    if (!settled.ok) return settled;
+    ({ timeframe, params } = settled.value);
+  }
   if (timeframe && timeframe !== "1m") {
     if (kind === "cross" || !isCandleRule(kind))
       return fail(`"on ${timeframe}" is for indicator alerts (rsi, macd, ema, bb, supertrend, vwap, atr): a price alert watches every tick.`);
@@ -396,21 +407,68 @@ const splitOnAnd = (words: readonly string[]): string[][] => {
   return parts;
 };
 
-/** `rsi below 30 and price above ema 200`: every part an indicator condition, at most MAX_CONDITIONS. */
-function combine(parts: readonly string[][]): RuleRequest {
+const hasOwnTimeframe = (words: readonly string[]) => words.at(-2) === "on";
+
+/** Conditions that describe the bar itself (its volume, its move, its range): read on the alert's own bars only. */
+const BAR_ONLY: ReadonlySet<string> = new Set(["volume_spike", "atr_move", "high_52w", "low_52w"]);
+
+/**
+ * `rsi below 30 and price above ema 200`: every part an indicator condition, at most
+ * MAX_CONDITIONS. With `ownTimeframes`, each part may end with its own `on TF` (none: one
+ * minute), kept on the condition until smallestTimeframe() settles the alert's.
+ */
+function combine(parts: readonly string[][], ownTimeframes = false): RuleRequest {
   if (parts.length > MAX_CONDITIONS) return fail(`An alert takes at most ${MAX_CONDITIONS} conditions joined with "and" (got ${parts.length}).`);
   const conditions: Condition[] = [];
-  for (const words of parts) {
+  for (const all of parts) {
+    let words = all;
+    let timeframe: Timeframe | undefined;
+    if (ownTimeframes && hasOwnTimeframe(all)) {
+      const tf = all.at(-1)!;
+      if (!isTimeframe(tf)) return fail(`In "${all.join(" ")}": "${tf}" is not a timeframe: use ${TIMEFRAMES.join(", ")}.`, TIMEFRAME_OPTION);
+      timeframe = tf;
+      words = all.slice(0, -2);
+    }
     if (!words.length) return fail('Put a condition on both sides of "and", e.g. rsi below 30 and price above ema 200.');
     const part = parsePart(words);
-    if (!part.ok) return { ...part, error: `In "${words.join(" ")}": ${part.error}` };
+    if (!part.ok) return { ...part, error: `In "${all.join(" ")}": ${part.error}` };
     const { kind, params } = part.value;
-    if (kind === "all_of") conditions.push(...(params.conditions ?? []));
-    else if (kind === "cross" || !isCandleRule(kind) || kind === "gap_up" || kind === "gap_down")
+    const withTimeframe = (p: RuleParams): RuleParams => (ownTimeframes ? { ...p, timeframe: timeframe ?? "1m" } : p);
+    // `price above ema 200` is an AND alert of one part: its part joins this one.
+    if (kind === "all_of") {
+      for (const c of params.conditions ?? []) conditions.push({ ...c, params: withTimeframe(c.params) });
+      continue;
+    }
+    if (kind === "cross" || !isCandleRule(kind) || kind === "gap_up" || kind === "gap_down")
       return fail(
         `"${words.join(" ")}" can't be part of an AND alert: join indicator conditions, e.g. rsi below 30 and price above ema 200 (a price level is price above ema N, not above N).`,
       );
-    else conditions.push({ kind, params });
+    conditions.push({ kind, params: withTimeframe(params) });
   }
   return ok({ kind: "all_of", params: { conditions } });
+}
+
+/**
+ * An AND alert whose parts have their own timeframes is evaluated at the close of the
+ * shortest of them; a part on longer bars reads their last closed bar then. Only those parts
+ * keep a timeframe of their own.
+ */
+function smallestTimeframe(params: RuleParams): ParseResult<{ timeframe: Timeframe; params: RuleParams }> {
+  const conditions = params.conditions ?? [];
+  const timeframe = conditions.map((c) => c.params.timeframe ?? "1m").sort(byLength)[0] ?? "1m";
+  const barOnly = conditions.find((c) => BAR_ONLY.has(c.kind) && c.params.timeframe !== timeframe);
+  if (barOnly)
+    return fail(
+      `"${describeCondition({ ...barOnly, params: { ...barOnly.params, timeframe: undefined } })}" is about the alert's own bar: put it on the shortest timeframe of the alert (${timeframe}), or leave its timeframe out.`,
+    );
+  return ok({
+    timeframe,
+    params: {
+      ...params,
+      conditions: conditions.map((c) => {
+        const { timeframe: own, ...rest } = c.params;
+        return own && own !== timeframe ? { ...c, params: { ...rest, timeframe: own } } : { ...c, params: rest };
+      }),
+    },
+  });
 }

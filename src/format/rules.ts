@@ -70,7 +70,8 @@ export function describeCondition(c: Condition): string {
     low_52w: "at a new 52-week low",
     price_vs: `price ${p.side ?? "above"} ${p.ref === "vwap" ? "VWAP" : p.ref === "supertrend" ? "Supertrend" : `${(p.ref ?? "ema").toUpperCase()} ${p.period ?? 20}`}`,
   };
-  return what[c.kind];
+  // A part on bars of its own (longer than the alert's): read on their last close.
+  return c.params.timeframe ? `${what[c.kind]} on ${c.params.timeframe} candles` : what[c.kind];
 }
 
 /** "once", "once per candle", "every time (at most every 15 min)". */

@@ -34,14 +34,19 @@ class CandleRuleInputs implements CandleInputs {
     bars: ReadonlyMap<Timeframe, BarUpdate>,
     private readonly instruments: Services["instruments"],
     readonly range52w: YearRange | undefined,
+    private readonly timeframes: Services["timeframes"],
   ) {
     this.previousCandle = update.previousCandle;
     this.values = update.values;
     this.previous = update.previous;
+    const at = this.at;
     this.byTimeframe = bars.size
-      ? new Map([...bars].map(([tf, b]) => [tf, { candle: b.bar, previousCandle: b.previousCandle, values: b.values, previous: b.previous, range52w }]))
+      ? new Map([...bars].map(([tf, b]) => [tf, { candle: b.bar, previousCandle: b.previousCandle, values: b.values, previous: b.previous, range52w, at }]))
       : NO_BARS;
   }
+
+  /** Asked only by an AND alert with a part on longer bars, at its own bar's close. */
+  readonly at = (tf: Timeframe): CandleInputs | undefined => this.timeframes.latest(this.key, tf);
 
   get symbol(): string {
     return (this.name ??= this.instruments.get(this.key)?.tradingSymbol ?? this.key);
@@ -79,7 +84,7 @@ export async function closeMinute(s: CandleCloseDeps, candles: ReadonlyMap<strin
     // A longer bar closed late (its last minute had no trade, so the next session's first minute
     // closed it) is history: its state is kept, it is not alerted on.
     const bars = fresh(s.timeframes.onMinute(key, candle, rules), now);
-    inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments, s.timeframes.yearRange(key, candle.ts, rules)));
+    inputs.set(key, new CandleRuleInputs(key, candle, update, bars, s.instruments, s.timeframes.yearRange(key, candle.ts, rules), s.timeframes));
   }
 
   await s.pollState.recordIndicators(latest);

@@ -1,8 +1,8 @@
 import type { CandleRepository } from "../db/repositories/candles.js";
-import { BAR_MINUTES } from "../market/timeframes.js";
+import { BAR_MINUTES, type Timeframe } from "../market/timeframes.js";
 import type { MarketCandle } from "../market/types.js";
 import { candlesNeeded, DEFAULT_SPECS, InstrumentIndicators, parseSpecKey, specKey, type IndicatorSpec, type IndicatorValues } from "./indicators/index.js";
-import { indicatorKeysFor, isCandleRule, type AlertRule } from "./rules.js";
+import { indicatorKeysFor, isCandleRule, keysByTimeframe, type AlertRule } from "./rules.js";
 
 const MINUTE = 60_000;
 
@@ -30,15 +30,16 @@ export function specsFor(rules: readonly AlertRule[]): IndicatorSpec[] {
  * when it has none (a watched or price-only instrument needs no history: its default
  * indicators fill in from live candles).
  */
-export function historyNeeded(rules: readonly AlertRule[]): number {
+export function historyNeeded(rules: readonly AlertRule[], skip?: (tf: Timeframe) => boolean): number {
   let minutes = 0;
   for (const r of rules) {
     if (!isCandleRule(r.kind)) continue;
-    const specs = indicatorKeysFor(r)
-      .map(parseSpecKey)
-      .filter((spec): spec is IndicatorSpec => spec !== undefined);
-    // A rule on longer bars needs that many bars' worth of one-minute candles.
-    minutes = Math.max(minutes, candlesNeeded(specs) * BAR_MINUTES[r.params.timeframe ?? "1m"]);
+    for (const [tf, keys] of keysByTimeframe(r)) {
+      if (skip?.(tf)) continue;
+      const specs = keys.map(parseSpecKey).filter((spec): spec is IndicatorSpec => spec !== undefined);
+      // A rule on longer bars needs that many bars' worth of one-minute candles.
+      minutes = Math.max(minutes, candlesNeeded(specs) * BAR_MINUTES[tf]);
+    }
   }
   return minutes;
 }

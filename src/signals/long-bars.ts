@@ -1,6 +1,6 @@
 import { calendarDaysFor, MAX_HISTORY_DAYS, type LongTimeframe } from "../market/bar-history.js";
 import { candlesNeeded, parseSpecKey, type IndicatorSpec } from "./indicators/index.js";
-import { indicatorKeysFor, isCandleRule, readsYearRange, type AlertRule } from "./rules.js";
+import { isCandleRule, keysByTimeframe, readsYearRange, type AlertRule } from "./rules.js";
 import { MIN_YEAR_BARS, YEAR_WINDOW_MS } from "./year-range.js";
 
 /** What one instrument's rules need of fetched hourly or daily history. */
@@ -16,7 +16,7 @@ export interface LongHistoryNeed {
 const reachable = (tf: LongTimeframe) => Math.floor((((MAX_HISTORY_DAYS[tf] - 7) * 240) / 365) * (tf === "1h" ? 7 : 1));
 
 /**
- * The hourly and daily history an instrument's rules need: a rule on 1h or 1d bars needs its
+ * The hourly and daily history an instrument's rules need: a rule (or an AND alert's part) on 1h or 1d bars needs its
  * indicators' warm-up in bars of its timeframe; a 52-week rule needs 52 weeks of daily bars
  * (and a week more, so the window is full on the first day). None for other rules.
  */
@@ -29,15 +29,14 @@ export function longHistoryNeeds(rules: readonly AlertRule[]): LongHistoryNeed[]
       bars.set("1d", Math.max(bars.get("1d") ?? 0, MIN_YEAR_BARS));
       days.set("1d", Math.max(days.get("1d") ?? 0, YEAR_WINDOW_MS / 86_400_000 + 7));
     }
-    const tf = r.params.timeframe;
-    if (tf !== "1h" && tf !== "1d") continue;
-    const specs = indicatorKeysFor(r)
-      .map(parseSpecKey)
-      .filter((s): s is IndicatorSpec => s !== undefined);
-    if (!specs.length) continue;
-    const n = Math.min(candlesNeeded(specs) + 2, reachable(tf));
-    bars.set(tf, Math.max(bars.get(tf) ?? 0, n));
-    days.set(tf, Math.max(days.get(tf) ?? 0, calendarDaysFor(tf, n)));
+    for (const [tf, keys] of keysByTimeframe(r)) {
+      if (tf !== "1h" && tf !== "1d") continue;
+      const specs = keys.map(parseSpecKey).filter((s): s is IndicatorSpec => s !== undefined);
+      if (!specs.length) continue;
+      const n = Math.min(candlesNeeded(specs) + 2, reachable(tf));
+      bars.set(tf, Math.max(bars.get(tf) ?? 0, n));
+      days.set(tf, Math.max(days.get(tf) ?? 0, calendarDaysFor(tf, n)));
+    }
   }
   return [...bars].map(([tf, n]) => ({ tf, bars: n, days: days.get(tf)! }));
 }

@@ -322,6 +322,11 @@ export interface CandleInputs {
   previous: IndicatorReading;
   /** The 52-week range before today, for the rules that read it (see readsYearRange). */
   range52w?: YearRange | undefined;
+  /**
+   * The last closed bar of a longer timeframe with its values, for the parts of an AND alert
+   * on bars of their own (`... and price above ema 200 on 1d`); undefined before it has one.
+   */
+  at?(timeframe: Timeframe): CandleInputs | undefined;
 }
 
 const YEAR_KINDS: ReadonlySet<string> = new Set<RuleKind>(["high_52w", "low_52w"]);
@@ -358,10 +363,33 @@ export function indicatorKeysFor(rule: Pick<AlertRule, "kind" | "params">): stri
     case "atr_move":
       return [`atr:${p.period ?? 14}`];
     case "all_of":
-      return [...new Set((p.conditions ?? []).flatMap((c) => conditionKeys(c, (kind, params) => indicatorKeysFor({ kind, params }))))];
+      // The parts read on the alert's own bars; parts on longer bars are keysByTimeframe's.
+      return [...new Set(onOwnBars(rule).flatMap(partKeys))];
     default:
       return [];
   }
+}
+
+const partKeys = (c: Condition): string[] => conditionKeys(c, (kind, params) => indicatorKeysFor({ kind, params }));
+
+/** The parts of an AND alert read on the alert's own bars (all of them, unless some say a timeframe of their own). */
+const onOwnBars = (rule: Pick<AlertRule, "params">): Condition[] =>
+  (rule.params.conditions ?? []).filter((c) => !c.params.timeframe || c.params.timeframe === (rule.params.timeframe ?? "1m"));
+
+/**
+ * The indicator keys a candle rule reads, by the timeframe of the bars they are read on: its
+ * own, and for an AND alert the longer timeframes some of its parts name.
+ */
+export function keysByTimeframe(rule: Pick<AlertRule, "kind" | "params">): Map<Timeframe, string[]> {
+  const own = rule.params.timeframe ?? "1m";
+  const out = new Map<Timeframe, string[]>([[own, indicatorKeysFor(rule)]]);
+  if (rule.kind !== "all_of") return out;
+  for (const c of rule.params.conditions ?? []) {
+    const tf = c.params.timeframe;
+    if (!tf || tf === own) continue;
+    out.set(tf, [...new Set([...(out.get(tf) ?? []), ...partKeys(c)])]);
+  }
+  return out;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
@@ -515,13 +543,16 @@ function evaluateYearExtreme(rule: AlertRule, input: CandleInputs, now: number):
  */
 function evaluateAllOf(rule: AlertRule, input: CandleInputs, now: number): RuleOutcome {
   const prev = rule.state;
-  const readings = (rule.params.conditions ?? []).map((c) =>
-    readCondition(
-      c,
-      input,
-      conditionKeys(c, (kind, params) => indicatorKeysFor({ kind, params })),
-    ),
-  );
+  const own = rule.params.timeframe ?? "1m";
+  const readings = (rule.params.conditions ?? []).map((c) => {
+    const tf = c.params.timeframe;
+    if (!tf || tf === own) return readCondition(c, input, partKeys(c));
+    // A part on longer bars: their last closed bar's values, against this bar's price.
+    const longer = input.at?.(tf);
+    if (!longer) return { holds: false, text: undefined };
+    const r = readCondition(c, { ...longer, candle: input.candle, range52w: input.range52w }, partKeys(c));
+    return r.text === undefined ? r : { ...r, text: `${r.text} (${tf})` };
+  });
   const all = readings.length > 0 && readings.every((r) => r.holds);
   if (!all) return { fired: false, state: prev.armed ? prev : { ...prev, armed: true } };
   if (!prev.armed) return { fired: false, state: prev };

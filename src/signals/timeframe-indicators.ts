@@ -3,7 +3,7 @@ import { aggregate, BAR_MINUTES, BarAggregator, byLength, type Bar, type Session
 import type { MarketCandle } from "../market/types.js";
 import type { CandleUpdate } from "./indicator-engine.js";
 import { candlesNeeded, InstrumentIndicators, parseSpecKey, type IndicatorSpec } from "./indicators/index.js";
-import { indicatorKeysFor, isCandleRule, readsYearRange, type AlertRule } from "./rules.js";
+import { isCandleRule, keysByTimeframe, readsYearRange, type AlertRule } from "./rules.js";
 import { barEnd, isLongTimeframe } from "../market/bar-history.js";
 import { SESSION_CANDLES } from "./indicators/spec.js";
 import { YearRanges, type YearRange } from "./year-range.js";
@@ -87,6 +87,18 @@ export class TimeframeIndicators {
     return out;
   }
 
+  /**
+   * The last bar closed on `tf` with its indicators' values now, for a part of an AND alert on
+   * longer bars than the alert's own; undefined while there is none.
+   */
+  latest(instrumentKey: string, tf: Timeframe): (Pick<BarUpdate, "values" | "previous" | "previousCandle"> & { candle: Bar }) | undefined {
+    const entry = this.instruments.get(instrumentKey);
+    const state = entry?.states.get(tf);
+    const bar = entry?.lastBar.get(tf);
+    if (!state || !bar) return undefined;
+    return { candle: bar, values: state.values(), previous: state.previous(), previousCandle: undefined };
+  }
+
   /** Forgets an instrument: rebuilt from the store (after a warm-up wrote history under it) on its next minute. */
   forget(instrumentKey: string): void {
     this.instruments.delete(instrumentKey);
@@ -166,14 +178,16 @@ export class TimeframeIndicators {
 function specsByTimeframe(rules: readonly AlertRule[]): Map<Timeframe, IndicatorSpec[]> {
   const out = new Map<Timeframe, Map<string, IndicatorSpec>>();
   for (const r of rules) {
-    const tf = timeframeOf(r);
-    if (tf === "1m" || !isCandleRule(r.kind)) continue;
-    const specs = out.get(tf) ?? new Map<string, IndicatorSpec>();
-    for (const key of indicatorKeysFor(r)) {
-      const spec = parseSpecKey(key);
-      if (spec) specs.set(key, spec);
+    if (!isCandleRule(r.kind)) continue;
+    for (const [tf, keys] of keysByTimeframe(r)) {
+      if (tf === "1m") continue;
+      const specs = out.get(tf) ?? new Map<string, IndicatorSpec>();
+      for (const key of keys) {
+        const spec = parseSpecKey(key);
+        if (spec) specs.set(key, spec);
+      }
+      out.set(tf, specs);
     }
-    out.set(tf, specs);
   }
   return new Map([...out.keys()].sort(byLength).map((tf) => [tf, [...out.get(tf)!.values()]]));
 }
