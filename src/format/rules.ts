@@ -13,6 +13,8 @@ import { IST_OFFSET_MS } from "../market/calendar.js";
 /** One line describing a rule, as the trader would say it: "price at or above ₹1,450.00, once". */
 export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">): string {
   const p = r.params;
+  // Parts on timeframes of their own: each names its candles.
+  const mixed = (p.conditions ?? []).some((c) => c.params.timeframe);
   const what: Record<RuleKind, string> = {
     price_above: `price at or above ${rupees(p.level ?? 0)}`,
     price_below: `price at or below ${rupees(p.level ?? 0)}`,
@@ -38,9 +40,9 @@ export function describeRule(r: Pick<AlertRule, "kind" | "params" | "frequency" 
     gap_down: `opens ${p.pct ?? 1}% or more below the previous close`,
     high_52w: "makes a new 52-week high",
     low_52w: "makes a new 52-week low",
-    all_of: `${(p.conditions ?? []).map(describeCondition).join(" and ")} (all at once)`,
+    all_of: `${(p.conditions ?? []).map((c) => describeCondition(mixed ? { ...c, params: { ...c.params, timeframe: c.params.timeframe ?? p.timeframe ?? "1m" } } : c)).join(" and ")} (all at once)`,
   };
-  const tf = p.timeframe && p.timeframe !== "1m" ? ` on ${p.timeframe} candles` : "";
+  const tf = p.timeframe && p.timeframe !== "1m" && !mixed ? ` on ${p.timeframe} candles` : "";
   // A 52-week rule tells a day's new high once, whatever its candles: "per candle" would mislead.
   const often = (r.kind === "high_52w" || r.kind === "low_52w") && r.frequency !== "once" ? ` ${describeYearFrequency(r)}` : ` ${describeFrequency(r)}`;
   return `${what[r.kind]}${tf},${often}`;
@@ -71,7 +73,9 @@ export function describeCondition(c: Condition): string {
     price_vs: `price ${p.side ?? "above"} ${p.ref === "vwap" ? "VWAP" : p.ref === "supertrend" ? "Supertrend" : `${(p.ref ?? "ema").toUpperCase()} ${p.period ?? 20}`}`,
   };
   // A part on bars of its own (longer than the alert's): read on their last close.
-  return c.params.timeframe ? `${what[c.kind]} on ${c.params.timeframe} candles` : what[c.kind];
+  const tf = c.params.timeframe;
+  if (!tf) return what[c.kind];
+  return tf === "1m" ? `${what[c.kind]} on 1-minute candles` : `${what[c.kind]} on ${tf} candles`;
 }
 
 /** "once", "once per candle", "every time (at most every 15 min)". */

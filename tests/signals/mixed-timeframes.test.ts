@@ -11,7 +11,7 @@ import { aggregate, type SessionOf } from "../../src/market/timeframes.js";
 import type { MarketCandle } from "../../src/market/types.js";
 import { historyNeeded } from "../../src/signals/indicator-engine.js";
 import { computeFull } from "../../src/signals/indicators/index.js";
-import { evaluateCandleRule, indicatorKeysFor, keysByTimeframe, type AlertRule, type CandleInputs } from "../../src/signals/rules.js";
+import { evaluateCandleRule, indicatorKeysFor, keysByTimeframe, type CandleInputs } from "../../src/signals/rules.js";
 import { TimeframeIndicators } from "../../src/signals/timeframe-indicators.js";
 import { removeDir, tempDir } from "../support/env.js";
 import { alertRule } from "../support/rules.js";
@@ -48,10 +48,10 @@ describe("an AND alert whose parts are on different timeframes", () => {
       "INFY bb down on 5m and price above sma 50 on 1h bar",
     ]) {
       const v = parsed(text);
-      expect(alertCommand(v as AlertRule, "INFY")).toBe(text);
+      expect(alertCommand(v as Parameters<typeof alertCommand>[0], "INFY")).toBe(text);
     }
     const rule = { ...alertRule("all_of", parsed("INFY rsi below 30 on 15m and price above ema 200 on 1d").params), frequency: "once" as const };
-    expect(describeRule(rule)).toBe("RSI(14) below 30 and price above EMA 200 on 1d candles (all at once) on 15m candles, once");
+    expect(describeRule(rule)).toBe("RSI(14) below 30 on 15m candles and price above EMA 200 on 1d candles (all at once), once");
   });
 
   it("refuses a part about the bar itself on longer bars than the alert's, and a bad timeframe in a part", () => {
