@@ -8,9 +8,10 @@ import type { AlertRule } from "../signals/rules.js";
 export function alertCommand(rule: Pick<AlertRule, "kind" | "params" | "frequency" | "cooldownSeconds">, symbol: string): string {
   const on = (tf: string | undefined) => (tf && tf !== "1m" ? `on ${tf}` : "");
   const parts = rule.params.conditions ?? [];
-  // Parts on timeframes of their own: each says its own (the alert's bars where it has none).
+  // Parts on timeframes of their own: each says its own, one-minute too (the alert's bars where
+  // it has none), so that the first part's "on" tells the parser every part has one.
   if (rule.kind === "all_of" && parts.some((c) => c.params.timeframe)) {
-    const each = parts.map((c) => [partOf(c), on(c.params.timeframe ?? rule.params.timeframe ?? "1m")].filter(Boolean).join(" "));
+    const each = parts.map((c) => `${partOf(c)} on ${c.params.timeframe ?? rule.params.timeframe ?? "1m"}`);
     return [symbol, each.join(" and "), frequency(rule)].filter(Boolean).join(" ");
   }
   return [symbol, condition(rule), on(rule.params.timeframe), frequency(rule)].filter(Boolean).join(" ");

@@ -350,7 +350,10 @@ export function parseAlert(text: string): ParseResult<AlertRequest> {
   }
   // A price level belongs to one symbol; a move in percent or an indicator means the same on each.
   if (watchlist !== undefined && (kind === "cross" || (!isCandleRule(kind) && kind !== "change_pct")))
-    return fail(`A price level is one symbol's: on a whole watchlist use change PCT% or an indicator, e.g. /alert watchlist ${watchlist} rsi below 30.`);
+    return fail(
+      `A price level is one symbol's: on a whole watchlist use change PCT% or an indicator, e.g. /alert watchlist ${watchlist} rsi below 30.`,
+      "/alert watchlist NAME change PCT% (or any indicator alert after NAME)",
+    );
   return ok({
     symbol,
     ...(watchlist !== undefined ? { watchlist } : {}),

@@ -18,7 +18,11 @@ describe("/alert watchlist NAME ...", () => {
     expect(parseAlert("watchlist 9lives rsi below 30")).toMatchObject({ ok: false, error: expect.stringContaining('"9lives" is not a watchlist name') });
     // A price level is one symbol's.
     for (const t of ["watchlist banks above 1500", "watchlist banks cross up 900", "watchlist banks cross 900"])
-      expect(parseAlert(t)).toMatchObject({ ok: false, error: expect.stringContaining("A price level is one symbol's") });
+      expect(parseAlert(t)).toMatchObject({
+        ok: false,
+        error: expect.stringContaining("A price level is one symbol's"),
+        usage: "/alert watchlist NAME change PCT% (or any indicator alert after NAME)",
+      });
     // A typo in the condition gets the same help as on a symbol.
     expect(parseAlert("watchlist banks rsl below 30")).toMatchObject({ ok: false, error: expect.stringContaining('Did you mean "rsi"?') });
   });

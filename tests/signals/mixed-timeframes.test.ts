@@ -44,12 +44,17 @@ describe("an AND alert whose parts are on different timeframes", () => {
   it("reads back as written, and in words", () => {
     for (const text of [
       "INFY rsi below 30 on 15m and price above ema 200 on 1d",
-      "INFY macd up and rsi below 30 on 1h and supertrend up on 1d every 15m",
+      "INFY macd up on 1m and rsi below 30 on 1h and supertrend up on 1d every 15m",
       "INFY bb down on 5m and price above sma 50 on 1h bar",
+      "INFY rsi below 60 on 1m and price above ema 20 on 5m",
     ]) {
       const v = parsed(text);
       expect(alertCommand(v as Parameters<typeof alertCommand>[0], "INFY")).toBe(text);
+      expect(parsed(alertCommand(v as Parameters<typeof alertCommand>[0], "INFY"))).toEqual(v);
     }
+    // Written without the first part's "on 1m", it reads back with it.
+    const short = parsed("INFY macd up and rsi below 30 on 1h and supertrend up on 1d");
+    expect(alertCommand(short as Parameters<typeof alertCommand>[0], "INFY")).toBe("INFY macd up on 1m and rsi below 30 on 1h and supertrend up on 1d");
     const rule = { ...alertRule("all_of", parsed("INFY rsi below 30 on 15m and price above ema 200 on 1d").params), frequency: "once" as const };
     expect(describeRule(rule)).toBe("RSI(14) below 30 on 15m candles and price above EMA 200 on 1d candles (all at once), once");
   });
