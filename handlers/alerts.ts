@@ -3,7 +3,7 @@ import type { BotContext } from "../src/bot/context.js";
 import { alertCommand } from "../src/bot/alert-command.js";
 import { parseAlert, type AlertRequest } from "../src/bot/parse-alert.js";
 import { WATCHLIST_MESSAGES_PER_MINUTE } from "../src/signals/engine.js";
-import type { AlertRule } from "../src/signals/rules.js";
+import { readsYearRange, type AlertRule } from "../src/signals/rules.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { escapeHtml } from "../src/format/html.js";
@@ -27,6 +27,12 @@ pm.command("alert", async (ctx) => {
       ? replyHtml(ctx, `⚠️ ${escapeHtml(parsed.error)}\nUsage: <code>${escapeHtml(parsed.usage)}</code>`)
       : replyUsage(ctx, "alert", parsed.error);
   const req = parsed.value;
+  const yearly = req.kind !== "cross" && readsYearRange({ kind: req.kind, params: req.params });
+  if (yearly && !s.upstox)
+    return replyHtml(
+      ctx,
+      "52-week alerts compare with a year of daily prices from Upstox; the built-in market simulator has none, so they could never fire here.",
+    );
   if (req.watchlist !== undefined) return createWatchlistRule(ctx, req as AlertRequest & { watchlist: string });
   const sym = resolveSymbol(s.instruments, req.symbol);
   if (!sym.ok) return replyHtml(ctx, escapeHtml(symbolMissMessage(sym)));
@@ -53,7 +59,10 @@ pm.command("alert", async (ctx) => {
   s.watchlists.add(user.id, key);
   const now = last ? ` Now ${rupees(last.lastPrice)}.` : "";
   const expiry = rule.expiresAt ? ` Expires ${formatIstMinute(rule.expiresAt)} IST.` : "";
-  await replyHtml(ctx, `✅ Alert #${rule.id}: <b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(describeRule(rule))}.${now}${expiry}`);
+  await replyHtml(
+    ctx,
+    `✅ Alert #${rule.id}: <b>${escapeHtml(sym.instrument.tradingSymbol)}</b> ${escapeHtml(describeRule(rule))}.${now}${expiry}${yearNote(yearly)}`,
+  );
 });
 
 /** `/alert watchlist NAME ...`: one rule, a child per symbol of the list, each firing on its own. */
@@ -83,9 +92,14 @@ async function createWatchlistRule(ctx: BotContext, req: AlertRequest & { watchl
   await replyHtml(
     ctx,
     `✅ Alert #${rule.id}: watchlist <b>${escapeHtml(req.watchlist)}</b> (${size} symbol${size === 1 ? "" : "s"}) ${escapeHtml(describeRule(rule))}.` +
-      ` Each symbol fires on its own, and symbols you add to the list later are watched too; at most ${WATCHLIST_MESSAGES_PER_MINUTE} messages a minute.${expiry}`,
+      ` Each symbol fires on its own, and symbols you add to the list later are watched too; at most ${WATCHLIST_MESSAGES_PER_MINUTE} messages a minute.${expiry}` +
+      yearNote(readsYearRange(rule)),
   );
 }
+
+/** A 52-week rule waits for its year of daily prices (fetched within a minute of the rule); a listing younger than that never fires. */
+const yearNote = (yearly: boolean) =>
+  yearly ? " I fetch a year of daily prices to compare with first (within a minute); a stock listed less than a year ago has no 52-week range yet." : "";
 
 /** A rule's subject on /alerts: the symbol, or the watchlist with how its symbols stand. */
 function subjectOf(ctx: BotContext, r: AlertRule): { command: string; note: string } {

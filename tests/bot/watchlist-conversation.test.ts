@@ -134,5 +134,7 @@ describe("a rule over a watchlist, in chat", () => {
     expect((await say(TRADER, "/alert watchlist hdfcbnk rsi below 30")).text).toBe(
       "You have no watchlist named hdfcbnk. Make one with /watch hdfcbnk SYMBOL SYMBOL…",
     );
+    // A 52-week alert says it waits for its year of daily prices.
+    expect((await say(TRADER, "/alert HDFCBANK 52w high")).text).toMatch(/^✅ Alert #\d+: HDFCBANK makes a new 52-week high.*I fetch a year of daily prices/);
   });
 });
