@@ -6,7 +6,8 @@ import { alertChartCid, htmlWithChart, makeAlertChart, wantsAlertChart } from ".
 import type { InlineImage } from "../src/notify/email.js";
 import type { Notification } from "../src/notify/outbox.js";
 import { deliverSilently } from "../src/notify/preferences.js";
-import { renderNotification } from "../src/notify/render.js";
+import { groupedAlertEmail, watchlistRuleOf } from "../src/notify/grouped-email.js";
+import { renderNotification, type RenderedMessage } from "../src/notify/render.js";
 import { captionFits, type SendOptions } from "../src/notify/telegram.js";
 import { notifyJobId, retryDelayMs } from "../src/queue/queues.js";
 import type { Services } from "../src/services.js";
@@ -19,7 +20,7 @@ export interface NotifyJobData {
 
 export type NotifyResult =
   | { sent: true; channel: string; grouped: number }
-  | { skipped: "not pending" | "no recipient" | "blocked" | "chat taken over" }
+  | { skipped: "not pending" | "no recipient" | "blocked" | "chat taken over" | "sent with another" }
   | { delayed: "chat busy" | "rate limited" };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -77,21 +78,50 @@ async function carryOnHolding(job: Job<NotifyJobData>, s: Services, n: Notificat
 }
 
 async function deliverEmail(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, to: string, token?: string): Promise<NotifyResult> {
+  const rows = emailRows(s, user, n);
+  if (!rows) return { skipped: "sent with another" };
   try {
-    const msg = renderNotification(n.kind, n.payload, s.unsubscribe ? { unsubscribeUrl: s.unsubscribe.url(user.id) } : undefined);
+    const extras = s.unsubscribe ? { unsubscribeUrl: s.unsubscribe.url(user.id) } : undefined;
     const headers = s.unsubscribe ? s.unsubscribe.headers(user.id) : undefined;
-    const chart = await emailChart(s, user, n, msg.email.html);
-    const sent = await s.email.send({ to, ...msg.email, ...(headers ? { headers } : {}), ...chart });
-    s.log.info({ notificationId: n.id, file: sent.file }, `📧 email → ${to}: ${msg.email.subject}`);
+    let email: RenderedMessage["email"];
+    let chart: Awaited<ReturnType<typeof emailChart>> = undefined;
+    if (rows.length === 1) {
+      email = renderNotification(n.kind, n.payload, extras).email;
+      chart = await emailChart(s, user, n, email.html);
+    } else {
+      const list = String(n.payload.watchlist ?? "");
+      email = groupedAlertEmail(
+        list,
+        rows.map((r) => String(r.payload.symbol)),
+        rows.map((r) => renderNotification(r.kind, r.payload, extras).email),
+      );
+    }
+    const sent = await s.email.send({ to, ...email, ...(headers ? { headers } : {}), ...chart });
+    s.log.info({ notificationId: n.id, grouped: rows.length, file: sent.file }, `📧 email → ${to}: ${email.subject}`);
   } catch (err) {
     // Stopped by the shutdown, not a failure: the row stays pending and goes after the restart.
     if (isShutdown(err)) return putBackForRestart(job, s, token, err);
-    failed(job, s, [n], err);
+    failed(job, s, rows, err);
     throw err;
   }
-  s.outbox.markSent(n.id);
-  s.metrics.notifications.inc({ channel: "email", outcome: "sent" });
-  return { sent: true, channel: "email", grouped: 1 };
+  for (const r of rows) s.outbox.markSent(r.id);
+  s.metrics.notifications.inc({ channel: "email", outcome: "sent" }, rows.length);
+  return { sent: true, channel: "email", grouped: rows.length };
+}
+
+/**
+ * The rows one email carries: this one alone, or, for a symbol of a watchlist rule, every due
+ * row of that rule waiting for this user (its symbols that fired together, or were held to the
+ * minute's end), sent by the job of the oldest of them. Undefined when that is another job's
+ * row: it sends this one too (a row written after it read them is left to its own job, or the
+ * sweeper).
+ */
+function emailRows(s: Services, user: User, n: Notification): Notification[] | undefined {
+  const parent = watchlistRuleOf(n);
+  if (parent === undefined) return [n];
+  const rows = s.outbox.pendingFor(user.id, "email", 50).filter((r) => watchlistRuleOf(r) === parent);
+  if (!rows.some((r) => r.id === n.id)) return [n];
+  return rows[0]!.id === n.id ? rows : undefined;
 }
 
 async function deliverTelegram(job: Job<NotifyJobData>, s: Services, n: Notification, user: User, chatId: number, token?: string): Promise<NotifyResult> {

@@ -5,6 +5,7 @@ import { FakeUpstox } from "../fakes/upstox/index.js";
 import { startTestApp, testConfig, upstoxEnv } from "../support/app.js";
 import { deletePrefix, removeDir, tempDir, uniquePrefix } from "../support/env.js";
 import { runJob, takeOverScheduler } from "../support/queues.js";
+import { startSmtpCapture, type SmtpCapture } from "../support/smtp.js";
 import { waitUntil } from "../support/wait.js";
 
 const HDFCBANK = "NSE_EQ|INE040A01034";
@@ -22,6 +23,7 @@ const OTHER = { id: 1002, username: "other", first_name: "Ravi" };
 describe("a rule over a watchlist, in chat", () => {
   let tg: FakeTelegram;
   let upstox: FakeUpstox;
+  let smtp: SmtpCapture;
   let app: RunningApp;
   let dataDir: string;
   let prefix: string;
@@ -49,13 +51,14 @@ describe("a rule over a watchlist, in chat", () => {
   beforeEach(async () => {
     now = Date.parse("2025-01-15T10:30:00+05:30");
     upstox = await FakeUpstox.start({ now: () => now });
+    smtp = await startSmtpCapture();
     dataDir = tempDir();
     prefix = uniquePrefix();
     tg = await FakeTelegram.start();
     const config = testConfig({
       dataDir,
       prefix,
-      env: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, ...upstoxEnv(upstox), INSTRUMENT_FILES: "NSE" },
+      env: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, ...upstoxEnv(upstox), INSTRUMENT_FILES: "NSE", SMTP_URL: smtp.url },
     });
     app = await startTestApp(config, { clock: () => now, delivery: { attempts: 3, backoffMs: 50 } });
     for (const q of ["poll-quotes", "fetch-candles"] as const) await takeOverScheduler(app.services.queues[q]);
@@ -64,7 +67,7 @@ describe("a rule over a watchlist, in chat", () => {
       upstox.setPrevClose(key, 1000);
       upstox.setPrice(key, 1000);
     }
-    const trader = app.services.users.create({ telegramId: TRADER.id, displayName: "Asha" });
+    const trader = app.services.users.create({ telegramId: TRADER.id, displayName: "Asha", email: "asha@example.com", emailVerified: true, channels: "both" });
     const token = upstox.issueToken({ userId: "UPX1001" });
     app.services.upstox!.tokens.save(trader.id, token, "UPX1001", new Date(now));
   });
@@ -73,6 +76,7 @@ describe("a rule over a watchlist, in chat", () => {
     await app?.stop();
     await tg?.close();
     await upstox.close();
+    await smtp.close();
     await deletePrefix(prefix);
     removeDir(dataDir);
   });
@@ -101,6 +105,13 @@ describe("a rule over a watchlist, in chat", () => {
     expect(both!.text).toContain("ICICIBANK");
     expect(both!.text).not.toContain("SBIN");
     expect(both!.text!.match(/· watchlist banks/g)).toHaveLength(2);
+    // By email too, as one message: both alerts, the footer once.
+    const [mail] = await smtp.waitForMessages(1);
+    expect(mail!.parsed.subject).toBe("Watchlist banks: 2 alerts (HDFCBANK, ICICIBANK)");
+    expect(mail!.parsed.text).toContain("HDFCBANK moved");
+    expect(mail!.parsed.text).toContain("ICICIBANK moved");
+    expect(mail!.parsed.text!.match(/You get this because/g)).toHaveLength(1);
+    expect(String(mail!.parsed.html).match(/watchlist banks/g)).toHaveLength(2);
 
     // A symbol added to the list is watched by the rule; one removed is not.
     expect((await say(TRADER, "/watch banks AXISBANK")).text).toBe("👀 Watching AXISBANK on list banks.");
