@@ -136,19 +136,7 @@ export class AlertRuleRepository {
   }
 
   create(r: NewRule): AlertRule {
-    const info = this.insertStmt.run({
-      userId: r.userId,
-      instrumentKey: r.instrumentKey,
-      kind: r.kind,
-      params: JSON.stringify(r.params),
-      frequency: r.frequency ?? "once",
-      cooldownSeconds: r.cooldownSeconds ?? 0,
-      expiresAt: r.expiresAt ?? null,
-      state: JSON.stringify(initialRuleState()),
-      watchlist: null,
-      now: this.now(),
-    });
-    return toRule(this.byId.get(info.lastInsertRowid)!);
+    return toRule(this.byId.get(this.insert(r, r.instrumentKey, null))!);
   }
 
   /**
@@ -158,22 +146,27 @@ export class AlertRuleRepository {
    */
   createForWatchlist(r: Omit<NewRule, "instrumentKey"> & { watchlist: string }): AlertRule {
     return this.db.transaction(() => {
-      const info = this.insertStmt.run({
-        userId: r.userId,
-        instrumentKey: "",
-        kind: r.kind,
-        params: JSON.stringify(r.params),
-        frequency: r.frequency ?? "once",
-        cooldownSeconds: r.cooldownSeconds ?? 0,
-        expiresAt: r.expiresAt ?? null,
-        state: JSON.stringify(initialRuleState()),
-        watchlist: r.watchlist,
-        now: this.now(),
-      });
-      const id = Number(info.lastInsertRowid);
+      // A parent has no instrument: it is never evaluated, its children are.
+      const id = this.insert(r, "", r.watchlist);
       this.insertChildren.run(id);
       return toRule(this.byId.get(id)!);
     })();
+  }
+
+  private insert(r: Omit<NewRule, "instrumentKey">, instrumentKey: string, watchlist: string | null): number {
+    const info = this.insertStmt.run({
+      userId: r.userId,
+      instrumentKey,
+      kind: r.kind,
+      params: JSON.stringify(r.params),
+      frequency: r.frequency ?? "once",
+      cooldownSeconds: r.cooldownSeconds ?? 0,
+      expiresAt: r.expiresAt ?? null,
+      state: JSON.stringify(initialRuleState()),
+      watchlist,
+      now: this.now(),
+    });
+    return Number(info.lastInsertRowid);
   }
 
   /** How many symbols a watchlist rule covers now, and how many of them are paused. */
