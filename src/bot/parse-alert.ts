@@ -412,6 +412,9 @@ const splitOnAnd = (words: readonly string[]): string[][] => {
 
 const hasOwnTimeframe = (words: readonly string[]) => words.at(-2) === "on";
 
+/** The usage line of an AND alert whose parts name their own bars. */
+const AND_USAGE = `/alert SYMBOL CONDITION [on ${TIMEFRAMES.join("|")}] and CONDITION [on …] (up to ${MAX_CONDITIONS} conditions)`;
+
 /** Conditions that describe the bar itself (its volume, its move, its range): read on the alert's own bars only. */
 const BAR_ONLY: ReadonlySet<string> = new Set(["volume_spike", "atr_move", "high_52w", "low_52w"]);
 
@@ -428,7 +431,7 @@ function combine(parts: readonly string[][], ownTimeframes = false): RuleRequest
     let timeframe: Timeframe | undefined;
     if (ownTimeframes && hasOwnTimeframe(all)) {
       const tf = all.at(-1)!;
-      if (!isTimeframe(tf)) return fail(`In "${all.join(" ")}": "${tf}" is not a timeframe: use ${TIMEFRAMES.join(", ")}.`, TIMEFRAME_OPTION);
+      if (!isTimeframe(tf)) return fail(`In "${all.join(" ")}": "${tf}" is not a timeframe: use ${TIMEFRAMES.join(", ")}.`, AND_USAGE);
       timeframe = tf;
       words = all.slice(0, -2);
     }
@@ -463,6 +466,7 @@ function smallestTimeframe(params: RuleParams): ParseResult<{ timeframe: Timefra
   if (barOnly)
     return fail(
       `"${describeCondition({ ...barOnly, params: { ...barOnly.params, timeframe: undefined } })}" is about the alert's own bar: put it on the shortest timeframe of the alert (${timeframe}), or leave its timeframe out.`,
+      AND_USAGE,
     );
   return ok({
     timeframe,

@@ -63,7 +63,12 @@ describe("an AND alert whose parts are on different timeframes", () => {
     const volume = parseAlert("INFY rsi below 30 on 15m and volume 3x on 1h");
     expect(volume.ok ? "" : volume.error).toMatch(/is about the alert's own bar: put it on the shortest timeframe of the alert \(15m\)/);
     const bad = parseAlert("INFY rsi below 30 on 15min and macd up on 1h");
-    expect(bad).toMatchObject({ ok: false, error: 'In "rsi below 30 on 15min": "15min" is not a timeframe: use 1m, 5m, 15m, 30m, 1h, 1d.' });
+    expect(bad).toMatchObject({
+      ok: false,
+      error: 'In "rsi below 30 on 15min": "15min" is not a timeframe: use 1m, 5m, 15m, 30m, 1h, 1d.',
+      usage: "/alert SYMBOL CONDITION [on 1m|5m|15m|30m|1h|1d] and CONDITION [on …] (up to 5 conditions)",
+    });
+    expect(volume).toMatchObject({ usage: "/alert SYMBOL CONDITION [on 1m|5m|15m|30m|1h|1d] and CONDITION [on …] (up to 5 conditions)" });
   });
 
   it("asks for each timeframe's indicators and history", () => {
