@@ -2,7 +2,7 @@ import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../src/bot/context.js";
 import { alertCommand } from "../src/bot/alert-command.js";
 import { parseAlert, type AlertRequest } from "../src/bot/parse-alert.js";
-import { WATCHLIST_MESSAGES_PER_MINUTE } from "../src/signals/engine.js";
+import { MAX_SYMBOL_RULES_PER_USER, WATCHLIST_MESSAGES_PER_MINUTE } from "../src/signals/engine.js";
 import { readsYearRange, type AlertRule } from "../src/signals/rules.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
@@ -78,6 +78,13 @@ async function createWatchlistRule(ctx: BotContext, req: AlertRequest & { watchl
   }
   if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER)
     return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
+  if (s.rules.symbolRuleCount(user.id) + size > MAX_SYMBOL_RULES_PER_USER)
+    return replyHtml(
+      ctx,
+      escapeHtml(
+        `Your alerts already watch ${s.rules.symbolRuleCount(user.id)} symbols (a rule on a list counts each of its symbols); ${MAX_SYMBOL_RULES_PER_USER} is the most. Delete some with /alerts first.`,
+      ),
+    );
   if (req.kind === "cross") return replyUsage(ctx, "alert", "A price level is one symbol's: use change PCT% or an indicator on a watchlist.");
   const rule = s.rules.createForWatchlist({
     userId: user.id,

@@ -5,6 +5,7 @@ import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { LIST_NAME_RE } from "../src/bot/parse-alert.js";
 import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { MAIN_LIST } from "../src/db/repositories/watchlists.js";
+import { MAX_SYMBOL_RULES_PER_USER } from "../src/signals/engine.js";
 import { escapeHtml } from "../src/format/html.js";
 import { rupees } from "../src/format/money.js";
 import { signedPct } from "../src/format/numbers.js";
@@ -66,19 +67,34 @@ pm.command("watch", async (ctx) => {
   if (isNew && lists.length >= MAX_LISTS) return replyHtml(ctx, escapeHtml(`You have ${MAX_LISTS} lists, the most allowed. Empty one with /unwatch LIST all.`));
   const { found, problems } = resolveAll(ctx, symbols);
   const have = s.watchlists.forUser(userId, list).length;
+  // Each symbol added to a list gains a rule per alert on the list: bounded like the rules themselves.
+  const perSymbol = list === MAIN_LIST ? 0 : s.rules.rulesOnList(userId, list);
+  let room = perSymbol ? Math.floor((MAX_SYMBOL_RULES_PER_USER - s.rules.symbolRuleCount(userId)) / perSymbol) : Infinity;
   const added: string[] = [];
+  let full = false;
   for (const i of found) {
     if (have + added.length >= MAX_WATCHLIST) {
+      full = true;
       problems.push(`${list === MAIN_LIST ? "Your watchlist" : `List ${list}`} is full (${MAX_WATCHLIST} symbols).`);
       break;
     }
-    if (s.watchlists.add(userId, i.instrumentKey, list)) added.push(i.tradingSymbol);
+    if (room <= 0) {
+      full = true;
+      problems.push(
+        `Your alerts watch ${MAX_SYMBOL_RULES_PER_USER} symbols, the most: the alerts on list ${list} can't take more. Delete some with /alerts first.`,
+      );
+      break;
+    }
+    if (s.watchlists.add(userId, i.instrumentKey, list)) {
+      added.push(i.tradingSymbol);
+      room--;
+    }
   }
   const lines = [];
   if (added.length && isNew)
     lines.push(`📋 New list <b>${escapeHtml(list)}</b>: watching ${added.map(escapeHtml).join(", ")}. See it with /watchlist ${escapeHtml(list)}.`);
   else if (added.length) lines.push(`👀 Watching ${added.map(escapeHtml).join(", ")}${list === MAIN_LIST ? "" : ` on list <b>${escapeHtml(list)}</b>`}.`);
-  else if (found.length) lines.push(`Already on ${escapeHtml(listLabel(list))}.`);
+  else if (found.length && !full) lines.push(`Already on ${escapeHtml(listLabel(list))}.`);
   if (added.length && isNew) {
     // A mistyped symbol first reads as a new list's name: say so while it is one command to undo.
     const miss = resolveSymbol(s.instruments, list);

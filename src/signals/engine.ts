@@ -61,6 +61,12 @@ interface Decision {
  */
 export const WATCHLIST_MESSAGES_PER_MINUTE = 3;
 
+/**
+ * The most symbol rules one trader's alerts may put in front of the engine: their own rules
+ * and one per symbol of each watchlist rule (checked when a rule is set and a list grows).
+ */
+export const MAX_SYMBOL_RULES_PER_USER = 2000;
+
 const isExpired = (rule: AlertRule, now: number) => rule.expiresAt !== null && now >= rule.expiresAt;
 
 /** Whether an outcome has anything to write: a firing, an end, or an armed flip. */

@@ -137,6 +137,24 @@ describe("a rule over a watchlist, in chat", () => {
     expect(await poll({ [SBIN]: 1050 }, 0)).toEqual([]);
   });
 
+  it("bounds the symbol rules one trader's alerts carry, when a rule is set and when a list grows", async () => {
+    await say(TRADER, "/watch big HDFCBANK ICICIBANK SBIN AXISBANK KOTAKBANK YESBANK TCS INFY ITC LT WIPRO MARUTI");
+    const user = app.services.users.findByTelegramId(TRADER.id)!;
+    // 166 rules on a 12-symbol list: 1,992 symbol rules.
+    for (let i = 0; i < 166; i++)
+      app.services.rules.createForWatchlist({ userId: user.id, watchlist: "big", kind: "change_pct", params: { pct: 2 + i / 100 } });
+    expect(app.services.rules.symbolRuleCount(user.id)).toBe(1992);
+    expect((await say(TRADER, "/alert watchlist big rsi below 30")).text).toBe(
+      "Your alerts already watch 1992 symbols (a rule on a list counts each of its symbols); 2000 is the most. Delete some with /alerts first.",
+    );
+    expect((await say(TRADER, "/watch big BHARTIARTL")).text).toBe(
+      "Your alerts watch 2000 symbols, the most: the alerts on list big can't take more. Delete some with /alerts first.",
+    );
+    expect(app.services.watchlists.forUser(user.id, "big")).toHaveLength(12);
+    // The main list has no rules on it: it still grows.
+    expect((await say(TRADER, "/watch BHARTIARTL")).text).toBe("👀 Watching BHARTIARTL.");
+  });
+
   it("a list name that looks like a mistyped symbol is kept, and the trader is told how to undo it", async () => {
     const reply = await say(TRADER, "/watch HDFCBNK ICICIBANK");
     expect(reply.text).toContain("📋 New list hdfcbnk: watching ICICIBANK.");

@@ -67,6 +67,8 @@ export class AlertRuleRepository {
   private readonly byId: Statement<[number | bigint], RuleRow>;
   private readonly finish: Statement<[string, number, number]>;
   private readonly countActive: Statement<[], { n: number }>;
+  private readonly watchedStmt: Statement<[number], { n: number }>;
+  private readonly listRulesStmt: Statement<[number, string], { n: number }>;
   private readonly allActiveStmt: Statement<[], RuleRow>;
   private readonly forUserStmt: Statement<[number], RuleRow & { status: string }>;
   private readonly ownedStmt: Statement<[number, number], RuleRow & { status: string }>;
@@ -100,6 +102,8 @@ export class AlertRuleRepository {
     this.finish = db.prepare("UPDATE alert_rules SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'");
     this.byId = db.prepare("SELECT * FROM alert_rules WHERE id = ?");
     this.countActive = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE status = 'active' AND watchlist IS NULL");
+    this.watchedStmt = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE user_id = ? AND status IN ('active', 'paused') AND watchlist IS NULL");
+    this.listRulesStmt = db.prepare("SELECT COUNT(*) AS n FROM alert_rules WHERE user_id = ? AND watchlist = ? AND status IN ('active', 'paused')");
     // Parents of watchlist rules are not evaluated: their children are (one per symbol).
     this.allActiveStmt = db.prepare(
       `SELECT r.* FROM alert_rules r JOIN users u ON u.id = r.user_id WHERE r.status = 'active' AND r.watchlist IS NULL AND u.status = 'active'`,
@@ -274,6 +278,16 @@ export class AlertRuleRepository {
   /** Ends an active rule; true when it was active (the rules version moved once). */
   setFinished(ruleId: number, status: "triggered" | "expired" | "paused"): boolean {
     return this.finish.run(status, this.now(), ruleId).changes === 1;
+  }
+
+  /** How many symbol rules a user has live: their own and one per symbol of each watchlist rule (what the engine carries for them). */
+  symbolRuleCount(userId: number): number {
+    return this.watchedStmt.get(userId)!.n;
+  }
+
+  /** How many live rules watch one of a user's lists: what adding a symbol to it adds. */
+  rulesOnList(userId: number, watchlist: string): number {
+    return this.listRulesStmt.get(userId, watchlist)!.n;
   }
 
   activeCount(): number {
