@@ -3,7 +3,7 @@ import type { BotContext } from "../src/bot/context.js";
 import { alertCommand } from "../src/bot/alert-command.js";
 import { parseAlert, type AlertRequest } from "../src/bot/parse-alert.js";
 import { MAX_SYMBOL_RULES_PER_USER, WATCHLIST_MESSAGES_PER_MINUTE } from "../src/signals/engine.js";
-import { readsYearRange, type AlertRule } from "../src/signals/rules.js";
+import { readsYearRange, type AlertRule, type RuleKind } from "../src/signals/rules.js";
 import { replyHtml, replyUsage } from "../src/bot/reply.js";
 import { editDistance, resolveSymbol, symbolMissMessage } from "../src/bot/symbols.js";
 import { escapeHtml } from "../src/format/html.js";
@@ -78,18 +78,19 @@ async function createWatchlistRule(ctx: BotContext, req: AlertRequest & { watchl
   }
   if (s.rules.forUser(user.id).length >= MAX_RULES_PER_USER)
     return replyHtml(ctx, `You have ${MAX_RULES_PER_USER} alerts, the most allowed. Delete some with /alerts first.`);
-  if (s.rules.symbolRuleCount(user.id) + size > MAX_SYMBOL_RULES_PER_USER)
+  const watched = s.rules.symbolRuleCount(user.id);
+  if (watched + size > MAX_SYMBOL_RULES_PER_USER)
     return replyHtml(
       ctx,
       escapeHtml(
-        `Your alerts already watch ${s.rules.symbolRuleCount(user.id)} symbols (a rule on a list counts each of its symbols); ${MAX_SYMBOL_RULES_PER_USER} is the most. Delete some with /alerts first.`,
+        `Your alerts already watch ${watched} symbols (a rule on a list counts each of its symbols); ${MAX_SYMBOL_RULES_PER_USER} is the most. Delete some with /alerts first.`,
       ),
     );
-  if (req.kind === "cross") return replyUsage(ctx, "alert", "A price level is one symbol's: use change PCT% or an indicator on a watchlist.");
   const rule = s.rules.createForWatchlist({
     userId: user.id,
     watchlist: req.watchlist,
-    kind: req.kind,
+    // parseAlert refuses a price level (and so "cross") on a watchlist.
+    kind: req.kind as RuleKind,
     params: req.params,
     frequency: req.frequency,
     cooldownSeconds: req.cooldownSeconds,
@@ -109,15 +110,15 @@ const yearNote = (yearly: boolean) =>
   yearly ? " I fetch a year of daily prices to compare with first (within a minute); a stock listed less than a year ago has no 52-week range yet." : "";
 
 /** A rule's subject on /alerts: the symbol, or the watchlist with how its symbols stand. */
-function subjectOf(ctx: BotContext, r: AlertRule): { command: string; note: string } {
+function subjectOf(ctx: BotContext, r: AlertRule): { command: string; note: string; pausedSymbols: number } {
   const s = ctx.services;
   if (r.watchlist === null || r.watchlist === undefined) {
     const symbol = s.instruments.get(r.instrumentKey)?.tradingSymbol ?? r.instrumentKey;
-    return { command: symbol, note: "" };
+    return { command: symbol, note: "", pausedSymbols: 0 };
   }
   const m = s.rules.members(r.id);
   const paused = m.paused ? `, ${m.paused} paused for firing too often (▶️ resumes them)` : "";
-  return { command: `watchlist ${r.watchlist}`, note: ` (${m.symbols} symbol${m.symbols === 1 ? "" : "s"}${paused})` };
+  return { command: `watchlist ${r.watchlist}`, note: ` (${m.symbols} symbol${m.symbols === 1 ? "" : "s"}${paused})`, pausedSymbols: m.paused };
 }
 
 async function showAlerts(ctx: BotContext): Promise<void> {
@@ -126,10 +127,10 @@ async function showAlerts(ctx: BotContext): Promise<void> {
   if (!rules.length) return replyHtml(ctx, "You have no alerts. Set one with <code>/alert RELIANCE above 1500</code>.");
   const kb = new InlineKeyboard();
   const lines = rules.map((r) => {
-    const { command, note } = subjectOf(ctx, r);
+    const { command, note, pausedSymbols } = subjectOf(ctx, r);
     const state = r.status === "paused" ? " ⏸ paused" : r.snoozedUntil && r.snoozedUntil > s.clock() ? ` 😴 until ${formatIstClock(r.snoozedUntil)}` : "";
     kb.text(`🗑 #${r.id}`, `a:del:${r.id}`);
-    if (r.status === "paused" || note.includes("paused")) kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
+    if (r.status === "paused" || pausedSymbols > 0) kb.text(`▶️ #${r.id}`, `a:res:${r.id}`);
     else kb.text(`😴 #${r.id} 1h`, `a:snz:${r.id}:60`);
     kb.row();
     // The rule as /alert reads it (copy, edit, send again), then in words.

@@ -393,12 +393,18 @@ function parsePart(words: readonly string[]): RuleRequest {
   }
   const r = form.parse(a!, more);
   if (r.ok) return r;
+  return { ok: false, error: r.error + (r.error.includes("Did you mean") ? "" : typoHint(more, form)), usage: `/alert SYMBOL ${form.usage}` };
+}
+
+/** ` Did you mean "below" instead of "belw"?` for the first word a couple of letters off one the form (or an option) knows; "" for none. */
+function typoHint(words: readonly (string | undefined)[], form: AlertForm): string {
   const known = [...wordsOfUsage(form.usage), ...OPTION_WORDS];
-  const typo = r.error.includes("Did you mean")
-    ? undefined
-    : more.find((w) => w !== undefined && /^[a-z]{3,}$/.test(w) && !known.includes(w) && nearest(w, known));
-  const hint = typo ? ` Did you mean "${nearest(typo, known)}" instead of "${typo}"?` : "";
-  return { ok: false, error: r.error + hint, usage: `/alert SYMBOL ${form.usage}` };
+  for (const w of words) {
+    if (w === undefined || !/^[a-z]{3,}$/.test(w) || known.includes(w)) continue;
+    const meant = nearest(w, known);
+    if (meant) return ` Did you mean "${meant}" instead of "${w}"?`;
+  }
+  return "";
 }
 
 const splitOnAnd = (words: readonly string[]): string[][] => {

@@ -40,21 +40,8 @@ interface GttRow {
   updated_at: number;
 }
 
-interface WriteParams {
-  gttOrderId: string;
-  userId: number;
-  instrumentKey: string;
-  symbol: string | null;
-  transactionType: "BUY" | "SELL";
-  type: string;
-  quantity: number;
-  product: string | null;
-  rules: string;
-  told: string | null;
-  expiresAt: number | null;
-  createdAt: number;
-  now: number;
-}
+/** A row as written: the stored shape with its lists as JSON (`told` null: keep the stored one). */
+type WriteParams = Omit<StoredGtt, "rules" | "told" | "updatedAt"> & { rules: string; told: string | null; now: number };
 
 /** A JSON column read back; a value that is not a list (hand-edited, corrupt) reads as empty. */
 function jsonList<T>(text: string): T[] {
